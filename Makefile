@@ -1,0 +1,47 @@
+# jenkins-mesos build entry points. `make test` works on a fresh machine with
+# only Go installed: it installs what the tests need (ZooKeeper) itself.
+GO        ?= go
+PKGS      := ./...
+# Packages with goroutines and shared state run under the race detector.
+RACE_PKGS := ./integration/...
+BENCH     ?= .
+BENCHTIME ?= 1s
+
+.PHONY: all build test test-deps unit race vet fmt fmt-check bench emulator
+
+all: build
+
+build:
+	$(GO) build -o bin/ ./cmd/...
+
+# test-deps installs a real ZooKeeper (Debian's package) when it is missing,
+# because the high-availability tests contend through a real one.
+test-deps:
+	@if [ ! -f /usr/share/java/zookeeper.jar ]; then \
+		echo "installing ZooKeeper (Debian package) for the HA tests"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq zookeeper >/dev/null; \
+	fi
+
+test: test-deps fmt-check vet
+	$(GO) test -count=1 -timeout 20m $(PKGS)
+	$(GO) test -count=1 -race -timeout 20m $(RACE_PKGS)
+
+unit:
+	$(GO) test -count=1 -short $(PKGS)
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+
+bench:
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime $(BENCHTIME) $(PKGS)
+
+emulator:
+	$(GO) run ./cmd/mesos-emulator --agents 2

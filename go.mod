@@ -1,0 +1,16 @@
+module github.com/jenkins-mesos/jenkins-mesos
+
+go 1.26
+
+require (
+	github.com/go-zookeeper/zk v1.0.4
+	github.com/mesos/mesos-go v0.0.11
+	github.com/sirupsen/logrus v1.9.3
+)
+
+require (
+	github.com/gogo/protobuf v1.3.2 // indirect
+	github.com/pquerna/ffjson v0.0.0-20190930134022-aa0246cd15f7 // indirect
+	github.com/stretchr/testify v1.11.1 // indirect
+	golang.org/x/sys v0.0.0-20220715151400-c0bba94af5f8 // indirect
+)
