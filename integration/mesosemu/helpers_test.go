@@ -92,6 +92,7 @@ type stream struct {
 	closed   chan struct{}
 	cancel   context.CancelFunc
 	media    string
+	backlog  []*scheduler.Event
 }
 
 func subscribeRaw(t *testing.T, url string, fi mesos.FrameworkInfo, suppressed ...string) *stream {
@@ -177,26 +178,47 @@ func (s *stream) close() {
 	s.resp.Body.Close()
 }
 
-// next waits for the next event of one of the given types, skipping others
-// (heartbeats, unrelated offers). It fails the test on timeout.
-func (s *stream) next(types ...scheduler.Event_Type) *scheduler.Event {
+// take returns the first event (backlog first, then the wire) that
+// matches; events that do not match are kept for later calls, so waiting
+// for one kind of event never loses another.
+func (s *stream) take(what string, match func(*scheduler.Event) bool) *scheduler.Event {
 	s.t.Helper()
+	for i, ev := range s.backlog {
+		if match(ev) {
+			s.backlog = append(s.backlog[:i:i], s.backlog[i+1:]...)
+			return ev
+		}
+	}
 	deadline := time.After(10 * time.Second)
 	for {
 		select {
 		case ev, ok := <-s.events:
 			if !ok {
-				s.t.Fatalf("stream closed while waiting for %v", types)
+				s.t.Fatalf("stream closed while waiting for %s", what)
 			}
-			for _, ty := range types {
-				if ev.Type == ty {
-					return ev
-				}
+			if match(ev) {
+				return ev
+			}
+			if ev.Type != scheduler.Event_HEARTBEAT {
+				s.backlog = append(s.backlog, ev)
 			}
 		case <-deadline:
-			s.t.Fatalf("timed out waiting for %v", types)
+			s.t.Fatalf("timed out waiting for %s", what)
 		}
 	}
+}
+
+// next waits for the next event of one of the given types.
+func (s *stream) next(types ...scheduler.Event_Type) *scheduler.Event {
+	s.t.Helper()
+	return s.take(fmt.Sprint(types), func(ev *scheduler.Event) bool {
+		for _, ty := range types {
+			if ev.Type == ty {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // expectNone checks that no event of the types arrives within d (real).
@@ -213,6 +235,9 @@ func (s *stream) expectNone(d time.Duration, types ...scheduler.Event_Type) {
 				if ev.Type == ty {
 					s.t.Fatalf("got unexpected %v event: %v", ev.Type, ev)
 				}
+			}
+			if ev.Type != scheduler.Event_HEARTBEAT {
+				s.backlog = append(s.backlog, ev)
 			}
 		case <-deadline:
 			return
@@ -238,20 +263,9 @@ func (s *stream) waitClosed() {
 // update waits for the next UPDATE for a task.
 func (s *stream) update(taskID string) mesos.TaskStatus {
 	s.t.Helper()
-	deadline := time.After(10 * time.Second)
-	for {
-		select {
-		case ev, ok := <-s.events:
-			if !ok {
-				s.t.Fatalf("stream closed while waiting for an update of %s", taskID)
-			}
-			if ev.Type == scheduler.Event_UPDATE && ev.Update.Status.TaskID.Value == taskID {
-				return ev.Update.Status
-			}
-		case <-deadline:
-			s.t.Fatalf("timed out waiting for an update of %s", taskID)
-		}
-	}
+	return s.take("an update of "+taskID, func(ev *scheduler.Event) bool {
+		return ev.Type == scheduler.Event_UPDATE && ev.Update.Status.TaskID.Value == taskID
+	}).Update.Status
 }
 
 func (s *stream) call(url string, c *scheduler.Call) httpResult {

@@ -1,0 +1,276 @@
+package mesosemu
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+)
+
+// runToEnd acknowledges every update of a task until a terminal one, and
+// returns the states seen.
+func runToEnd(s *stream, url, taskID string) []mesos.TaskStatus {
+	s.t.Helper()
+	var seen []mesos.TaskStatus
+	for {
+		st := s.update(taskID)
+		seen = append(seen, st)
+		if len(st.UUID) > 0 {
+			s.ack(url, st)
+		}
+		if isTerminal(st.GetState()) {
+			return seen
+		}
+	}
+}
+
+// ackUntil acknowledges a task's updates up to and including state.
+func ackUntil(s *stream, url, taskID string, state mesos.TaskState) {
+	s.t.Helper()
+	for {
+		st := s.update(taskID)
+		s.ack(url, st)
+		if st.GetState() == state {
+			return
+		}
+	}
+}
+
+func states(sts []mesos.TaskStatus) string {
+	var out []string
+	for _, st := range sts {
+		out = append(out, st.GetState().String())
+	}
+	return strings.Join(out, " ")
+}
+
+func TestCommandTaskRunsAsARealProcess(t *testing.T) {
+	c := newTestCluster(t, Config{Agents: 1})
+	url := c.Leader()
+	s := subscribeRaw(t, url, frameworkInfo("fw"))
+	o := s.next(scheduler.Event_OFFERS).Offers.Offers[0]
+	task := commandTask("hello", o, 0.2, 32, `echo "hello $GREETING" > out.txt; sleep 2`)
+	task.Command.Environment = &mesos.Environment{Variables: []mesos.Environment_Variable{{Name: "GREETING", Value: f2s("mesos")}}}
+	start := time.Now()
+	s.mustCall(url, launch([]mesos.OfferID{o.ID}, nil, task))
+	seen := runToEnd(s, url, "hello")
+	if got := states(seen); got != "TASK_STARTING TASK_RUNNING TASK_FINISHED" {
+		t.Fatalf("states %q, want TASK_STARTING TASK_RUNNING TASK_FINISHED", got)
+	}
+	uuids := map[string]bool{}
+	for _, st := range seen {
+		if len(st.UUID) != 16 || uuids[string(st.UUID)] {
+			t.Fatalf("update %s: want a fresh 16-byte uuid", describe(st))
+		}
+		uuids[string(st.UUID)] = true
+		if st.AgentID.GetValue() != o.AgentID.Value {
+			t.Fatalf("update agent %v, want %v", st.AgentID, o.AgentID)
+		}
+	}
+	if seen[2].GetMessage() != "Command exited with status 0" {
+		t.Fatalf("final message %q", seen[2].GetMessage())
+	}
+	// sleep 2 is emulated time: 100 ms at scale 20.
+	if el := time.Since(start); el > 3*time.Second {
+		t.Fatalf("task took %v: `sleep` is not scaled", el)
+	}
+	b, err := os.ReadFile(filepath.Join(c.TaskSandbox(s.fwID, "hello"), "out.txt"))
+	if err == nil {
+		t.Fatalf("a finished, acknowledged task should be forgotten, but its sandbox is still indexed: %s", b)
+	}
+}
+
+func f2s(s string) *string { return &s }
+
+func TestTaskSandboxHoldsItsOutput(t *testing.T) {
+	c := newTestCluster(t, Config{Agents: 1})
+	url := c.Leader()
+	s := subscribeRaw(t, url, frameworkInfo("fw"))
+	o := s.next(scheduler.Event_OFFERS).Offers.Offers[0]
+	s.mustCall(url, launch([]mesos.OfferID{o.ID}, nil, commandTask("w", o, 0.2, 32, `echo written > out.txt; echo to-stdout; sleep 1000`)))
+	for st := s.update("w"); st.GetState() != mesos.TASK_RUNNING; st = s.update("w") {
+		s.ack(url, st)
+	}
+	dir := c.TaskSandbox(s.fwID, "w")
+	waitFor(t, "the task to write its file", func() bool {
+		b, err := os.ReadFile(filepath.Join(dir, "out.txt"))
+		return err == nil && string(b) == "written\n"
+	})
+	waitFor(t, "stdout in the sandbox", func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, "stdout"))
+		return string(b) == "to-stdout\n"
+	})
+}
+
+func TestFailedCommandIsTaskFailedWithExitStatus(t *testing.T) {
+	c := newTestCluster(t, Config{Agents: 1})
+	url := c.Leader()
+	s := subscribeRaw(t, url, frameworkInfo("fw"))
+	o := s.next(scheduler.Event_OFFERS).Offers.Offers[0]
+	s.mustCall(url, launch([]mesos.OfferID{o.ID}, nil, commandTask("bad", o, 0.2, 32, "exit 3")))
+	seen := runToEnd(s, url, "bad")
+	last := seen[len(seen)-1]
+	if last.GetState() != mesos.TASK_FAILED || last.GetMessage() != "Command exited with status 3" {
+		t.Fatalf("got %s, want TASK_FAILED \"Command exited with status 3\"", describe(last))
+	}
+}
+
+func TestUpdatesAreResentUntilAcknowledgedOneAtATime(t *testing.T) {
+	c := newTestCluster(t, Config{Agents: 1})
+	url := c.Leader()
+	s := subscribeRaw(t, url, frameworkInfo("fw"))
+	o := s.next(scheduler.Event_OFFERS).Offers.Offers[0]
+	s.mustCall(url, launch([]mesos.OfferID{o.ID}, nil, commandTask("t", o, 0.2, 32, "true")))
+	first := s.update("t")
+	if first.GetState() != mesos.TASK_STARTING {
+		t.Fatalf("first update %s, want TASK_STARTING", describe(first))
+	}
+	// Not acknowledged: the same update (same uuid) comes again after the
+	// 10 s retry (500 ms real), and nothing newer is forwarded meanwhile.
+	again := s.update("t")
+	if again.GetState() != mesos.TASK_STARTING || string(again.UUID) != string(first.UUID) {
+		t.Fatalf("retry %s, want the same TASK_STARTING with the same uuid", describe(again))
+	}
+	s.ack(url, again)
+	next := s.update("t")
+	if next.GetState() != mesos.TASK_RUNNING {
+		t.Fatalf("after ACK got %s, want TASK_RUNNING", describe(next))
+	}
+	s.ack(url, next)
+	fin := s.update("t")
+	if fin.GetState() != mesos.TASK_FINISHED {
+		t.Fatalf("got %s, want TASK_FINISHED", describe(fin))
+	}
+	// Before the terminal ACK the master still knows the task.
+	if _, ok := c.TaskState(s.fwID, "t"); !ok {
+		t.Fatalf("task forgotten before its terminal update was acknowledged")
+	}
+	s.ack(url, fin)
+	waitFor(t, "the terminal ACK to forget the task", func() bool { _, ok := c.TaskState(s.fwID, "t"); return !ok })
+}
+
+func TestKillWithKillingStateAndGracePeriod(t *testing.T) {
+	c := newTestCluster(t, Config{Agents: 1})
+	url := c.Leader()
+	s := subscribeRaw(t, url, frameworkInfo("fw", mesos.FrameworkInfo_Capability_TASK_KILLING_STATE))
+	o := s.next(scheduler.Event_OFFERS).Offers.Offers[0]
+	// The task ignores SIGTERM, so only SIGKILL after the grace period ends it.
+	task := commandTask("stubborn", o, 0.2, 32, `trap "" TERM; touch trapped; while true; do sleep 1; done`)
+	s.mustCall(url, launch([]mesos.OfferID{o.ID}, nil, task))
+	ackUntil(s, url, "stubborn", mesos.TASK_RUNNING)
+	dir := c.TaskSandbox(s.fwID, "stubborn")
+	waitFor(t, "the task to trap SIGTERM", func() bool { _, err := os.Stat(filepath.Join(dir, "trapped")); return err == nil })
+	start := time.Now()
+	grace := mesos.DurationInfo{Nanoseconds: int64(20 * time.Second)} // 1 s real
+	s.mustCall(url, &scheduler.Call{Type: scheduler.Call_KILL, Kill: &scheduler.Call_Kill{TaskID: mesos.TaskID{Value: "stubborn"}, KillPolicy: &mesos.KillPolicy{GracePeriod: &grace}}})
+	seen := runToEnd(s, url, "stubborn")
+	if got := states(seen); got != "TASK_KILLING TASK_KILLED" {
+		t.Fatalf("states after KILL %q, want TASK_KILLING then TASK_KILLED", got)
+	}
+	if el := time.Since(start); el < 800*time.Millisecond {
+		t.Fatalf("killed after %v (%s), want the 20 s (1 s real) grace period to pass first", el, describe(seen[len(seen)-1]))
+	}
+}
+
+func TestKillWithoutKillingStateCapability(t *testing.T) {
+	c := newTestCluster(t, Config{Agents: 1})
+	url := c.Leader()
+	s := subscribeRaw(t, url, frameworkInfo("fw"))
+	o := s.next(scheduler.Event_OFFERS).Offers.Offers[0]
+	s.mustCall(url, launch([]mesos.OfferID{o.ID}, nil, commandTask("k", o, 0.2, 32, "sleep 1000")))
+	ackUntil(s, url, "k", mesos.TASK_RUNNING)
+	s.mustCall(url, &scheduler.Call{Type: scheduler.Call_KILL, Kill: &scheduler.Call_Kill{TaskID: mesos.TaskID{Value: "k"}}})
+	seen := runToEnd(s, url, "k")
+	if got := states(seen); got != "TASK_KILLED" {
+		t.Fatalf("states %q, want only TASK_KILLED without the TASK_KILLING_STATE capability", got)
+	}
+}
+
+func TestKillOfUnknownTaskIsAnsweredByReconciliation(t *testing.T) {
+	c := newTestCluster(t, Config{Agents: 1})
+	url := c.Leader()
+	s := subscribeRaw(t, url, frameworkInfo("fw"))
+	o := s.next(scheduler.Event_OFFERS).Offers.Offers[0]
+	s.mustCall(url, &scheduler.Call{Type: scheduler.Call_KILL, Kill: &scheduler.Call_Kill{TaskID: mesos.TaskID{Value: "ghost"}, AgentID: &o.AgentID}})
+	st := s.update("ghost")
+	if st.GetState() != mesos.TASK_LOST || st.GetReason() != mesos.REASON_RECONCILIATION || st.GetSource() != mesos.SOURCE_MASTER || len(st.UUID) != 0 {
+		t.Fatalf("got %s, want TASK_LOST (not partition aware) / REASON_RECONCILIATION / master / no uuid", describe(st))
+	}
+	pa := subscribeRaw(t, url, frameworkInfo("pa", mesos.FrameworkInfo_Capability_PARTITION_AWARE))
+	pa.next(scheduler.Event_SUBSCRIBED)
+	pa.mustCall(url, &scheduler.Call{Type: scheduler.Call_KILL, Kill: &scheduler.Call_Kill{TaskID: mesos.TaskID{Value: "ghost"}, AgentID: &o.AgentID}})
+	if st := pa.update("ghost"); st.GetState() != mesos.TASK_GONE {
+		t.Fatalf("partition aware: got %s, want TASK_GONE", describe(st))
+	}
+}
+
+func TestDockerTaskRunsTheImageStandIn(t *testing.T) {
+	c := newTestCluster(t, Config{Agents: 1, Images: map[string][]string{"example/echo": {"/bin/sh", "-c", `echo "$0 $* $GREETING" > out.txt; sleep 1000`}}})
+	url := c.Leader()
+	s := subscribeRaw(t, url, frameworkInfo("fw"))
+	o := s.next(scheduler.Event_OFFERS).Offers.Offers[0]
+	task := commandTask("d", o, 0.2, 32, "")
+	task.Command = &mesos.CommandInfo{Shell: new(bool), Arguments: []string{"one", "two"},
+		Environment: &mesos.Environment{Variables: []mesos.Environment_Variable{{Name: "GREETING", Value: f2s("hi")}}}}
+	task.Container = &mesos.ContainerInfo{Type: mesos.ContainerInfo_DOCKER.Enum(), Docker: &mesos.ContainerInfo_DockerInfo{Image: "example/echo:1.2"}}
+	s.mustCall(url, launch([]mesos.OfferID{o.ID}, nil, task))
+	for st := s.update("d"); st.GetState() != mesos.TASK_RUNNING; st = s.update("d") {
+		s.ack(url, st)
+	}
+	dir := c.TaskSandbox(s.fwID, "d")
+	waitFor(t, "the stand-in to see its arguments and environment", func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, "out.txt"))
+		return string(b) == "one two hi\n"
+	})
+}
+
+func TestDockerLaunchFailuresAreTaskFailedFromTheAgent(t *testing.T) {
+	c := newTestCluster(t, Config{Agents: 1, Images: map[string][]string{"example/ok": {"/bin/true"}}})
+	url := c.Leader()
+	s := subscribeRaw(t, url, frameworkInfo("fw"))
+	o := s.next(scheduler.Event_OFFERS).Offers.Offers[0]
+	docker := func(id, image string, mutate func(*mesos.TaskInfo)) mesos.TaskInfo {
+		tk := commandTask(id, o, 0.1, 16, "")
+		tk.Command = &mesos.CommandInfo{Shell: new(bool)}
+		tk.Container = &mesos.ContainerInfo{Type: mesos.ContainerInfo_DOCKER.Enum(), Docker: &mesos.ContainerInfo_DockerInfo{Image: image}}
+		if mutate != nil {
+			mutate(&tk)
+		}
+		return tk
+	}
+	c.FailImage("example/ok", 1)
+	tasks := []mesos.TaskInfo{
+		docker("unmapped", "nobody/knows:latest", nil),
+		docker("fault", "example/ok", nil),
+		docker("ports-on-host", "example/ok", func(tk *mesos.TaskInfo) {
+			tk.Container.Docker.PortMappings = []mesos.ContainerInfo_DockerInfo_PortMapping{{HostPort: 31000, ContainerPort: 8080}}
+		}),
+		docker("shell-without-value", "example/ok", func(tk *mesos.TaskInfo) { tk.Command.Shell = nil }),
+	}
+	want := map[string]string{
+		"unmapped":            "pull access denied for nobody/knows",
+		"fault":               "docker -H unix:///var/run/docker.sock pull example/ok",
+		"ports-on-host":       "Port mappings are only supported for bridge and user-defined networks",
+		"shell-without-value": "Shell specified but no command value provided",
+	}
+	s.mustCall(url, launch([]mesos.OfferID{o.ID}, nil, tasks...))
+	for _, tk := range tasks {
+		st := s.update(tk.TaskID.Value)
+		if st.GetState() != mesos.TASK_FAILED || st.GetReason() != mesos.REASON_CONTAINER_LAUNCH_FAILED || st.GetSource() != mesos.SOURCE_AGENT || !strings.Contains(st.GetMessage(), want[tk.TaskID.Value]) {
+			t.Fatalf("%s: got %s, want TASK_FAILED / CONTAINER_LAUNCH_FAILED containing %q", tk.TaskID.Value, describe(st), want[tk.TaskID.Value])
+		}
+		s.ack(url, st)
+	}
+	// The injected fault was for one launch only.
+	o = s.next(scheduler.Event_OFFERS).Offers.Offers[0]
+	ok := docker("ok", "example/ok", nil)
+	ok.AgentID = o.AgentID
+	s.mustCall(url, launch([]mesos.OfferID{o.ID}, nil, ok))
+	if seen := runToEnd(s, url, "ok"); states(seen) != "TASK_STARTING TASK_RUNNING TASK_FINISHED" {
+		t.Fatalf("after the fault: %s", states(seen))
+	}
+}
