@@ -23,6 +23,13 @@ const testScale = 20
 
 func newTestCluster(t *testing.T, cfg Config) *Cluster {
 	t.Helper()
+	return startCluster(t, cfg, true)
+}
+
+// startCluster starts a cluster; with waitLeader it returns once one of its
+// masters leads.
+func startCluster(t *testing.T, cfg Config, waitLeader bool) *Cluster {
+	t.Helper()
 	if cfg.TimeScale == 0 {
 		cfg.TimeScale = testScale
 	}
@@ -35,6 +42,9 @@ func newTestCluster(t *testing.T, cfg Config) *Cluster {
 		t.Fatalf("NewCluster: %v", err)
 	}
 	t.Cleanup(func() { c.Close() })
+	if !waitLeader {
+		return c
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := c.WaitLeader(ctx); err != nil {
