@@ -10,6 +10,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -38,13 +39,16 @@ func (f imageFlags) Set(s string) error {
 }
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "mesos-emulator:", err)
 		os.Exit(2)
 	}
 }
 
-func run(args []string, stdout, stderr io.Writer) error {
+// run starts the emulator and serves until ctx ends.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("mesos-emulator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:5050", "address of the first master; master i listens on port+i")
@@ -81,6 +85,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if *scale <= 0 {
 		return fmt.Errorf("--time-scale %g: must be positive", *scale)
 	}
+	if _, err := mesosemu.ParseResources(*res); err != nil {
+		return fmt.Errorf("--agent-resources: %w", err)
+	}
+	if _, err := mesosemu.ParseAttributes(*attrs); err != nil {
+		return fmt.Errorf("--agent-attributes: %w", err)
+	}
+	if *zkURL != "" {
+		if _, _, err := mesosemu.ParseZK(*zkURL); err != nil {
+			return fmt.Errorf("--zk: %w", err)
+		}
+	}
 	lvl, err := logrus.ParseLevel(*logLevel)
 	if err != nil {
 		return fmt.Errorf("--log-level %q: expected debug, info, warn or error", *logLevel)
@@ -113,9 +128,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if *zkURL != "" || *masters > 1 {
 		fmt.Fprintf(stdout, "  leader: %s\n", waitLeader(c))
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	<-sig
+	<-ctx.Done()
 	fmt.Fprintln(stdout, "mesos-emulator: shutting down")
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
-	"github.com/mesos/mesos-go/api/v1/lib/resources"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 )
 
@@ -117,10 +116,10 @@ func (m *Master) acceptLocked(fw *Framework, acc *scheduler.Call_Accept) {
 	var offered mesos.Resources
 	for _, id := range acc.OfferIDs {
 		o := m.offers[id.Value]
-		offered.Add(o.resources...)
+		offered = resPlus(offered, o.resources...)
 		m.removeOfferLocked(id.Value, false)
 	}
-	remaining := offered.Clone()
+	remaining := offered
 
 	if !agent.reachable() {
 		state, reason := mesos.TASK_LOST, mesos.REASON_AGENT_DISCONNECTED
@@ -150,7 +149,7 @@ func (m *Master) acceptLocked(fw *Framework, acc *scheduler.Call_Accept) {
 					m.masterUpdateLocked(fw, ti.TaskID, agent.id, mesos.TASK_ERROR, mesos.REASON_TASK_INVALID, msg)
 					continue
 				}
-				remaining.Subtract(res...)
+				remaining = resMinus(remaining, res...)
 				t := agent.newTaskLocked(fw.id, ti, res)
 				agent.startLater(t)
 			}
@@ -182,7 +181,7 @@ func (m *Master) launchGroupLocked(fw *Framework, agent *Agent, role string, lg 
 		fail(mesos.REASON_TASK_GROUP_INVALID, "Docker ContainerInfo is not supported on the executor")
 		return
 	}
-	avail := remaining.Clone()
+	avail := *remaining
 	var all mesos.Resources
 	var resList []mesos.Resources
 	for _, ti := range lg.TaskGroup.Tasks {
@@ -199,17 +198,16 @@ func (m *Master) launchGroupLocked(fw *Framework, agent *Agent, role string, lg 
 			fail(mesos.REASON_TASK_GROUP_INVALID, msg)
 			return
 		}
-		avail.Subtract(res...)
-		all.Add(res...)
+		avail = resMinus(avail, res...)
+		all = resPlus(all, res...)
 		resList = append(resList, res)
 	}
 	exRes := canonical(ex.Resources)
-	if !resources.ContainsAll(avail, exRes) {
-		fail(mesos.REASON_TASK_GROUP_INVALID, fmt.Sprintf("Total resources %s required by task group and its executor is more than available %s", all.Plus(exRes...), remaining))
+	if !resContains(avail, exRes) {
+		fail(mesos.REASON_TASK_GROUP_INVALID, fmt.Sprintf("Total resources %s required by task group and its executor is more than available %s", resPlus(all, exRes...), *remaining))
 		return
 	}
-	remaining.Subtract(all...)
-	remaining.Subtract(exRes...)
+	*remaining = resMinus(resMinus(*remaining, all...), exRes...)
 	var group []*Task
 	for i, ti := range lg.TaskGroup.Tasks {
 		ti := ti
@@ -282,7 +280,7 @@ func (m *Master) validateTaskLocked(fw *Framework, agent *Agent, role string, ti
 	}
 	res := canonical(ti.Resources)
 	if ti.Executor != nil {
-		res.Add(canonical(ti.Executor.Resources)...)
+		res = resPlus(res, canonical(ti.Executor.Resources)...)
 	}
 	// Resources must be offered to the same role the offer was made to.
 	for _, r := range ti.Resources {
@@ -290,7 +288,7 @@ func (m *Master) validateTaskLocked(fw *Framework, agent *Agent, role string, ti
 			return nil, fmt.Sprintf("Task resources are allocated to role '%s' but the offer is allocated to role '%s'", r.AllocationInfo.GetRole(), role)
 		}
 	}
-	if !resources.ContainsAll(remaining, res) {
+	if !resContains(remaining, res) {
 		return nil, fmt.Sprintf("Total resources %s required by task and its executor is more than available %s", res, remaining)
 	}
 	return res, ""

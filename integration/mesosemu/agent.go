@@ -95,7 +95,7 @@ func (c *Cluster) addAgentLocked(total mesos.Resources, attrs []mesos.Attribute)
 func (a *Agent) offerable() bool { return !a.removed && !a.partitioned && !a.recovering }
 func (a *Agent) reachable() bool { return a.offerable() }
 func (a *Agent) available() mesos.Resources {
-	return a.total.Minus(a.used...).Minus(a.offered...)
+	return resMinus(resMinus(a.total, a.used...), a.offered...)
 }
 
 func (a *Agent) hasGPUs() bool {
@@ -151,7 +151,7 @@ func (a *Agent) newTaskLocked(fwID string, info mesos.TaskInfo, res mesos.Resour
 	}
 	a.tasks[taskKey(fwID, info.TaskID.Value)] = t
 	a.c.taskIndex[taskKey(fwID, info.TaskID.Value)] = t
-	a.used.Add(res...)
+	a.used = resPlus(a.used, res...)
 	return t
 }
 
@@ -224,7 +224,7 @@ func (m *Master) statusUpdateLocked(t *Task, st *mesos.TaskStatus) {
 	t.history = append(t.history, *st)
 	if (isTerminal(st.GetState()) || st.GetState() == mesos.TASK_UNREACHABLE) && !t.freed {
 		t.freed = true
-		t.a.used.Subtract(t.resources...)
+		t.a.used = resMinus(t.a.used, t.resources...)
 	}
 	if fw := m.frameworks[t.fw]; fw != nil {
 		fw.send(&scheduler.Event{Type: scheduler.Event_UPDATE, Update: &scheduler.Event_Update{Status: *st}})
@@ -319,7 +319,7 @@ func (a *Agent) destroyTaskLocked(t *Task) {
 	signalGroup(t.cmd, syscall.SIGKILL)
 	if !t.freed {
 		t.freed = true
-		a.used.Subtract(t.resources...)
+		a.used = resMinus(a.used, t.resources...)
 	}
 	a.forgetLocked(t)
 }
@@ -341,7 +341,7 @@ func (a *Agent) reregisteredLocked(m *Master) {
 			t.masterState = t.state
 			if !isTerminal(t.state) && t.freed {
 				t.freed = false
-				a.used.Add(t.resources...)
+				a.used = resPlus(a.used, t.resources...)
 			}
 		}
 		if len(t.pending) > 0 {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
-	"github.com/mesos/mesos-go/api/v1/lib/resources"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 )
 
@@ -242,15 +241,15 @@ func (fw *Framework) filteredLocked(role string, a *Agent, avail mesos.Resources
 		delete(fw.filters, key)
 		return false
 	}
-	return resources.ContainsAll(f.resources, avail)
+	return resContains(f.resources, avail)
 }
 
 func (m *Master) newOfferLocked(fw *Framework, a *Agent, role string, rs mesos.Resources) *Offer {
-	o := &Offer{id: fmt.Sprintf("%s-O%d", m.info.ID, m.nextOffer), fw: fw, agent: a, role: role, resources: rs.Clone()}
+	o := &Offer{id: fmt.Sprintf("%s-O%d", m.info.ID, m.nextOffer), fw: fw, agent: a, role: role, resources: rs}
 	m.nextOffer++
 	m.offers[o.id] = o
 	fw.offers[o.id] = o
-	a.offered.Add(rs...)
+	a.offered = resPlus(a.offered, rs...)
 	if d := m.c.cfg.OfferTimeout; d > 0 {
 		id := o.id
 		o.timer = m.c.clock.AfterFunc(d, func() {
@@ -341,7 +340,7 @@ func (m *Master) removeOfferLocked(id string, rescind bool) {
 	if o.timer != nil {
 		o.timer.Stop()
 	}
-	o.agent.offered.Subtract(o.resources...)
+	o.agent.offered = resMinus(o.agent.offered, o.resources...)
 	if rescind {
 		o.fw.send(&scheduler.Event{Type: scheduler.Event_RESCIND, Rescind: &scheduler.Event_Rescind{OfferID: mesos.OfferID{Value: id}}})
 	}
@@ -368,7 +367,7 @@ func (m *Master) refuseLocked(fw *Framework, role string, a *Agent, rs mesos.Res
 		d = m.c.cfg.AllocationInterval
 	}
 	key := filterKey(role, a.id)
-	fw.filters[key] = &refusalFilter{resources: rs.Clone(), expires: m.c.clock.Now().Add(d)}
+	fw.filters[key] = &refusalFilter{resources: rs, expires: m.c.clock.Now().Add(d)}
 }
 
 func (m *Master) declineLocked(fw *Framework, ids []mesos.OfferID, filters *mesos.Filters) {

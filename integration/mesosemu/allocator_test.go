@@ -194,3 +194,15 @@ func TestTwoFrameworksShareByDominantResourceFairness(t *testing.T) {
 		t.Fatalf("got %d offers for b and %d for a, want 2 and 2 (DRF)", len(ob), len(oa))
 	}
 }
+
+func TestGPUAgentsAreOfferedOnlyToGPUCapableFrameworks(t *testing.T) {
+	c := newTestCluster(t, Config{Agents: 1, AgentResources: "cpus:4;mem:1024;gpus:1"})
+	url := c.Leader()
+	plain := subscribeRaw(t, url, frameworkInfo("plain"))
+	plain.next(scheduler.Event_SUBSCRIBED)
+	plain.expectNone(300*time.Millisecond, scheduler.Event_OFFERS)
+	gpu := subscribeRaw(t, url, frameworkInfo("gpu", mesos.FrameworkInfo_Capability_GPU_RESOURCES))
+	if o := gpu.next(scheduler.Event_OFFERS).Offers.Offers[0]; scalar(o.Resources, "gpus") != 1 {
+		t.Fatalf("GPU framework offered %v, want the agent's gpu", o.Resources)
+	}
+}

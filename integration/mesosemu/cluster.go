@@ -49,6 +49,7 @@ type Cluster struct {
 	allocTrigger chan struct{}
 	nextSeq      int // local contention sequence when no ZooKeeper is used
 	closed       bool
+	everElected  bool
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -93,7 +94,7 @@ func NewCluster(cfg Config) (*Cluster, error) {
 		c.masters = append(c.masters, m)
 	}
 	for i := 0; i < cfg.Agents; i++ {
-		c.addAgentLocked(res.Clone(), attrs)
+		c.addAgentLocked(resPlus(nil, res...), attrs)
 	}
 	if cfg.ZK != "" {
 		zc, err := newZKContention(c, cfg.ZK)

@@ -34,7 +34,10 @@ type Config struct {
 	// ExecutorStartDelay is the emulated time an agent takes to start a
 	// task's executor before TASK_STARTING.
 	ExecutorStartDelay time.Duration
-	TimeScale          float64
+	// AgentReregisterDelay is how long agents take to re-register with a
+	// newly elected master; until then they are "recovering".
+	AgentReregisterDelay time.Duration
+	TimeScale            float64
 
 	// Images maps a Docker image (repository, or repository:tag) to the
 	// program (and leading arguments) that stands in for its entrypoint.
@@ -74,6 +77,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if out.ExecutorStartDelay <= 0 {
 		out.ExecutorStartDelay = 100 * time.Millisecond
+	}
+	if out.AgentReregisterDelay <= 0 {
+		out.AgentReregisterDelay = 500 * time.Millisecond
 	}
 	if out.TimeScale <= 0 {
 		out.TimeScale = 1

@@ -125,7 +125,7 @@ func (c *Cluster) PartitionAgent(idOrHost string) error {
 		t.masterState = mesos.TASK_UNREACHABLE
 		if !t.freed {
 			t.freed = true
-			a.used.Subtract(t.resources...)
+			a.used = resMinus(a.used, t.resources...)
 		}
 		if fw := m.frameworks[t.fw]; fw != nil {
 			state := mesos.TASK_UNREACHABLE

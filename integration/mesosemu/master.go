@@ -157,6 +157,11 @@ func (m *Master) electedLocked() {
 	m.elected = true
 	m.electedTime = m.c.clock.Now()
 	m.c.log.WithField("master", m.info.ID).Info("elected leading master")
+	if !m.c.everElected {
+		// The cluster's first leader: agents register with it directly.
+		m.c.everElected = true
+		return
+	}
 	for _, a := range m.c.agents {
 		if a.removed {
 			continue
@@ -165,7 +170,7 @@ func (m *Master) electedLocked() {
 		a.offered = nil
 	}
 	gen := m.info.ID
-	m.c.clock.AfterFunc(m.c.cfg.AllocationInterval/2, func() {
+	m.c.clock.AfterFunc(m.c.cfg.AgentReregisterDelay, func() {
 		m.c.mu.Lock()
 		defer m.c.mu.Unlock()
 		if m.info.ID != gen || !m.elected {

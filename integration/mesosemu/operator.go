@@ -86,8 +86,7 @@ func (m *Master) handleState(w http.ResponseWriter, r *http.Request) {
 	offeredBy := map[*Agent]mesos.Resources{}
 	for _, o := range m.offers {
 		rs := offeredBy[o.agent]
-		rs.Add(o.resources...)
-		offeredBy[o.agent] = rs
+		offeredBy[o.agent] = resPlus(rs, o.resources...)
 	}
 	for _, a := range m.c.agents {
 		if a.removed || a.recovering {
@@ -163,13 +162,13 @@ func (m *Master) frameworkJSON(fw *Framework) map[string]any {
 			}
 			tasks = append(tasks, taskJSON(t))
 			if !t.freed {
-				used.Add(t.resources...)
+				used = resPlus(used, t.resources...)
 			}
 		}
 	}
 	var offers []map[string]any
 	for _, o := range fw.offers {
-		offered.Add(o.resources...)
+		offered = resPlus(offered, o.resources...)
 		offers = append(offers, map[string]any{"id": o.id, "framework_id": fw.id, "slave_id": o.agent.id, "resources": resourcesJSON(o.resources)})
 	}
 	var completedTasks []map[string]any
@@ -194,7 +193,7 @@ func (m *Master) frameworkJSON(fw *Framework) map[string]any {
 		"active": fw.active, "connected": fw.sub != nil, "recovered": false,
 		"registered_time": secs(fw.registeredTime), "reregistered_time": secs(fw.reregisteredTime),
 		"unregistered_time": 0.0,
-		"used_resources":    resourcesJSON(used), "offered_resources": resourcesJSON(offered), "resources": resourcesJSON(used.Plus(offered...)),
+		"used_resources":    resourcesJSON(used), "offered_resources": resourcesJSON(offered), "resources": resourcesJSON(resPlus(used, offered...)),
 		"tasks": orEmpty(tasks), "unreachable_tasks": orEmpty(unreachable), "completed_tasks": orEmpty(completedTasks),
 		"offers": orEmpty(offers), "executors": []any{},
 	}
