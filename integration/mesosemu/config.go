@@ -2,6 +2,7 @@ package mesosemu
 
 import (
 	"fmt"
+	"math"
 	"io"
 	"strconv"
 	"strings"
@@ -157,7 +158,7 @@ func ParseResources(spec string) (mesos.Resources, error) {
 			r.Set = &mesos.Value_Set{Item: items}
 		default:
 			f, err := strconv.ParseFloat(value, 64)
-			if err != nil || f < 0 {
+			if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
 				return nil, fmt.Errorf("mesosemu: resource %q: expected a non-negative number", part)
 			}
 			r.Type = mesos.SCALAR.Enum()
