@@ -2,8 +2,8 @@ package mesosemu
 
 import (
 	"fmt"
-	"math"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
