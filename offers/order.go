@@ -1,0 +1,126 @@
+package offers
+
+import "strings"
+
+// canonicalOrder sorts the offers into the strategy's order with a key
+// that depends only on each offer's content, so the result does not depend
+// on the order offers arrived in. Spread: most free CPU first; binpack:
+// least free first. Ties are broken by a hash of the agent and offer IDs
+// (which also spreads equal agents pseudo-randomly), and exact key ties by
+// comparing the IDs.
+func (m *Matcher) canonicalOrder(req *Request) {
+	n := len(req.Offers)
+	m.order = growInt32(m.order, n)
+	m.keys = growUint64(m.keys, n)
+	for i := range req.Offers {
+		o := &req.Offers[i]
+		cpu := o.Reserved.CPUs + o.Unreserved.CPUs
+		prim := uint32(0)
+		if cpu > 0 {
+			prim = uint32(min(int64(cpu), 1<<32-1))
+		}
+		if req.Strategy != Binpack {
+			prim = ^prim
+		}
+		m.keys[i] = uint64(prim)<<32 | uint64(idHash(o.AgentID, o.ID))
+		m.order[i] = int32(i)
+	}
+	m.radixSort()
+	// Equal keys: order by the IDs themselves.
+	for i := 0; i < n; {
+		j := i + 1
+		for j < n && m.keys[j] == m.keys[i] {
+			j++
+		}
+		if j-i > 1 {
+			run := m.order[i:j]
+			for a := 1; a < len(run); a++ {
+				for b := a; b > 0 && idLess(&req.Offers[run[b]], &req.Offers[run[b-1]]); b-- {
+					run[b], run[b-1] = run[b-1], run[b]
+				}
+			}
+		}
+		i = j
+	}
+}
+
+func idLess(a, b *Offer) bool {
+	if c := strings.Compare(a.AgentID, b.AgentID); c != 0 {
+		return c < 0
+	}
+	return a.ID < b.ID
+}
+
+// idHash mixes the tails of the IDs (where Mesos IDs differ: "-S12",
+// "-O345") into 32 bits.
+func idHash(agent, offer string) uint32 {
+	h := tail(agent)*0x9E3779B97F4A7C15 ^ tail(offer)
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return uint32(h)
+}
+
+func tail(s string) uint64 {
+	var h uint64 = uint64(len(s))
+	start := len(s) - 8
+	if start < 0 {
+		start = 0
+	}
+	for i := start; i < len(s); i++ {
+		h = h<<8 | uint64(s[i])
+	}
+	return h
+}
+
+// radixSort sorts m.keys ascending, carrying m.order along; 8 passes of 8
+// bits, skipping passes where every key has the same digit.
+func (m *Matcher) radixSort() {
+	n := len(m.keys)
+	m.tmpKeys = growUint64(m.tmpKeys, n)
+	m.tmpOrder = growInt32(m.tmpOrder, n)
+	src, dst := m.keys, m.tmpKeys
+	srcI, dstI := m.order, m.tmpOrder
+	var count [256]int
+	for shift := uint(0); shift < 64; shift += 8 {
+		count = [256]int{}
+		for _, k := range src {
+			count[(k>>shift)&0xff]++
+		}
+		if count[(src[0]>>shift)&0xff] == n {
+			continue
+		}
+		sum := 0
+		for i := range count {
+			c := count[i]
+			count[i] = sum
+			sum += c
+		}
+		for i, k := range src {
+			d := (k >> shift) & 0xff
+			dst[count[d]] = k
+			dstI[count[d]] = srcI[i]
+			count[d]++
+		}
+		src, dst = dst, src
+		srcI, dstI = dstI, srcI
+	}
+	m.keys, m.tmpKeys = src, dst
+	m.order, m.tmpOrder = srcI, dstI
+}
+
+func growInt32(s []int32, n int) []int32 {
+	if cap(s) < n {
+		return make([]int32, n)
+	}
+	return s[:n]
+}
+
+func growUint64(s []uint64, n int) []uint64 {
+	if cap(s) < n {
+		return make([]uint64, n)
+	}
+	return s[:n]
+}
