@@ -16,18 +16,22 @@ func (m *Matcher) explain(req *Request, c int) Unmet {
 		return u
 	}
 	var roleMatch, staticMatch, candidates []int32
-	for i := range req.Offers {
-		oi := int32(i)
-		if !roleOK(cl, &req.Offers[i]) {
+	// Canonical order, so that ties name the same offer whatever the
+	// input order.
+	// Positions in canonical order (m.st[pos] is offer m.order[pos]), so
+	// that ties name the same offer whatever the input order.
+	for k, oi := range m.order {
+		pos := int32(k)
+		if !roleOK(cl, &req.Offers[oi]) {
 			continue
 		}
-		roleMatch = append(roleMatch, oi)
-		if !staticOK(cl, &req.Offers[i]) {
+		roleMatch = append(roleMatch, pos)
+		if !staticOK(cl, &req.Offers[oi]) {
 			continue
 		}
-		staticMatch = append(staticMatch, oi)
+		staticMatch = append(staticMatch, pos)
 		if len(m.counters[c]) == 0 || m.dynamicOK(req, c, oi) {
-			candidates = append(candidates, oi)
+			candidates = append(candidates, pos)
 		}
 	}
 	if len(roleMatch) == 0 {
@@ -59,8 +63,8 @@ func (m *Matcher) constraintMessage(req *Request, c int, offers []int32, dynamic
 			continue
 		}
 		excluded := 0
-		for _, oi := range offers {
-			o := &req.Offers[oi]
+		for _, pos := range offers {
+			o := &req.Offers[m.order[pos]]
 			if dynamic {
 				for _, ctr := range m.counters[c] {
 					if ctr.c == k {
@@ -99,16 +103,16 @@ func (m *Matcher) resourceMessage(req *Request, cl *Class, offers []int32) strin
 		best[i] = -1
 		most[i] = -1
 	}
-	for _, oi := range offers {
-		s := &m.st[oi]
+	for _, pos := range offers {
+		s := &m.st[pos]
 		vals := [4]int64{int64(s.resv.CPUs + s.unres.CPUs), int64(s.resv.Mem + s.unres.Mem), int64(s.resv.Disk + s.unres.Disk), int64(s.portsLeft)}
 		for d, v := range vals {
 			if v > most[d] {
-				most[d], best[d] = v, oi
+				most[d], best[d] = v, pos
 			}
 		}
 	}
-	host := func(oi int32) string { return req.Offers[oi].Hostname }
+	host := func(pos int32) string { return req.Offers[m.order[pos]].Hostname }
 	switch {
 	case Milli(most[0]) < need.CPUs:
 		return fmt.Sprintf("largest offer: %s cpus on host %s < %s needed", Milli(most[0]), host(best[0]), need.CPUs)
@@ -121,8 +125,8 @@ func (m *Matcher) resourceMessage(req *Request, cl *Class, offers []int32) strin
 	}
 	// Closest: the candidate whose tightest dimension is the fullest.
 	closest, score := offers[0], -1.0
-	for _, oi := range offers {
-		s := &m.st[oi]
+	for _, pos := range offers {
+		s := &m.st[pos]
 		r := 1e18
 		ratio := func(have, want Milli) {
 			if want > 0 {
@@ -136,7 +140,7 @@ func (m *Matcher) resourceMessage(req *Request, cl *Class, offers []int32) strin
 			r = min(r, float64(s.portsLeft)/float64(cl.Ports))
 		}
 		if r > score {
-			closest, score = oi, r
+			closest, score = pos, r
 		}
 	}
 	s := &m.st[closest]

@@ -9,9 +9,11 @@ type Matcher struct {
 	tmpOrder []int32
 	tmpKeys  []uint64
 	st       []offerState
+	tmpState []offerState
 	elig     []uint8 // class*len(offers)+offer: 0 unknown, 1 eligible, 2 not
 	rem      []int
 	counters [][]*counter
+	open     []bool // class may use any offer: skip the eligibility cache
 	res      Result
 }
 
@@ -19,6 +21,7 @@ type offerState struct {
 	resv, unres Amounts
 	portRange   int32
 	portNext    uint64
+	portEnd     uint64 // end of the current range
 	portsLeft   int
 	placed      int32
 }
@@ -47,6 +50,7 @@ func (m *Matcher) Match(req *Request) Result {
 	if n > 0 {
 		m.canonicalOrder(req)
 	}
+	m.fillState(req)
 	if demand > 0 && n > 0 {
 		m.reserve(req, demand)
 		if req.Strategy == Binpack {
@@ -55,8 +59,8 @@ func (m *Matcher) Match(req *Request) Result {
 			m.spread(req, demand)
 		}
 	}
-	for _, oi := range m.order[:n] {
-		if m.st[oi].placed == 0 {
+	for k, oi := range m.order[:n] {
+		if m.st[k].placed == 0 {
 			m.res.Decline = append(m.res.Decline, oi)
 		}
 	}
@@ -68,24 +72,38 @@ func (m *Matcher) Match(req *Request) Result {
 	return m.res
 }
 
-func (m *Matcher) prepare(req *Request) {
-	n, nc := len(req.Offers), len(req.Classes)
-	m.res = Result{Placements: m.res.Placements[:0], Decline: m.res.Decline[:0], Unmet: nil, ports: m.res.ports[:0]}
+// fillState lays the offers' running state out in canonical order, so the
+// matching loops walk memory sequentially: m.st[k] is offer m.order[k].
+func (m *Matcher) fillState(req *Request) {
+	n := len(req.Offers)
+	// Read the offers sequentially (they hold pointers; random reads of
+	// them cost cache misses), then permute the compact states.
+	m.tmpState = m.tmpState[:0]
+	for i := range req.Offers {
+		o := &req.Offers[i]
+		st := offerState{resv: o.Reserved, unres: o.Unreserved, portNext: 1}
+		if len(o.Ports) > 0 {
+			st.portNext, st.portEnd = o.Ports[0].Begin, o.Ports[0].End
+			for _, r := range o.Ports {
+				st.portsLeft += int(r.End - r.Begin + 1)
+			}
+		}
+		m.tmpState = append(m.tmpState, st)
+	}
 	if cap(m.st) < n {
 		m.st = make([]offerState, n)
 	}
 	m.st = m.st[:n]
-	for i := range req.Offers {
-		o := &req.Offers[i]
-		left := 0
-		for _, r := range o.Ports {
-			left += int(r.End - r.Begin + 1)
-		}
-		next := uint64(0)
-		if len(o.Ports) > 0 {
-			next = o.Ports[0].Begin
-		}
-		m.st[i] = offerState{resv: o.Reserved, unres: o.Unreserved, portNext: next, portsLeft: left}
+	for k, oi := range m.order[:n] {
+		m.st[k] = m.tmpState[oi]
+	}
+}
+
+func (m *Matcher) prepare(req *Request) {
+	n, nc := len(req.Offers), len(req.Classes)
+	m.res = Result{Placements: m.res.Placements[:0], Decline: m.res.Decline[:0], Unmet: nil, ports: m.res.ports[:0], needs: m.res.needs[:0]}
+	for c := range req.Classes {
+		m.res.needs = append(m.res.needs, req.Classes[c].Need)
 	}
 	if cap(m.elig) < n*nc {
 		m.elig = make([]uint8, n*nc)
@@ -97,7 +115,10 @@ func (m *Matcher) prepare(req *Request) {
 	}
 	m.rem = m.rem[:nc]
 	m.counters = m.counters[:0]
+	m.open = m.open[:0]
 	for c := range req.Classes {
+		// A class with no role and no constraints may use every offer.
+		m.open = append(m.open, req.Classes[c].Role == "" && len(req.Classes[c].Constraints) == 0)
 		var ks []*counter
 		for j := range req.Classes[c].Constraints {
 			k := &req.Classes[c].Constraints[j]
@@ -163,14 +184,18 @@ func (m *Matcher) reserve(req *Request, demand int) {
 
 // eligible tells whether class c may use offer oi at all: role and the
 // constraints that do not depend on other slices. Cached per match.
-func (m *Matcher) eligible(req *Request, c int, oi int32) bool {
-	i := c*len(req.Offers) + int(oi)
+func (m *Matcher) eligible(req *Request, c int, k int32) bool {
+	if m.open[c] {
+		return true
+	}
+	i := c*len(req.Offers) + int(k)
 	switch m.elig[i] {
 	case 1:
 		return true
 	case 2:
 		return false
 	}
+	oi := m.order[k]
 	ok := roleOK(&req.Classes[c], &req.Offers[oi]) && staticOK(&req.Classes[c], &req.Offers[oi])
 	if ok {
 		m.elig[i] = 1
@@ -209,28 +234,33 @@ func (m *Matcher) dynamicOK(req *Request, c int, oi int32) bool {
 	return true
 }
 
-func takeFrom(resv, unres *Milli, need Milli) (Milli, Milli) {
+// takeFrom takes need from the reservation first, then unreserved, and
+// returns the reserved part.
+func takeFrom(resv, unres *Milli, need Milli) Milli {
 	r := min(need, *resv)
 	*resv -= r
 	*unres -= need - r
-	return r, need - r
+	return r
 }
 
-func (m *Matcher) place(req *Request, c int, oi int32) {
-	s := &m.st[oi]
+func (m *Matcher) place(req *Request, c int, k int32) {
+	s := &m.st[k]
+	oi := m.order[k]
 	cl := &req.Classes[c]
 	p := Placement{Offer: oi, Class: int32(c)}
-	p.Reserved.CPUs, p.Unreserved.CPUs = takeFrom(&s.resv.CPUs, &s.unres.CPUs, cl.Need.CPUs)
-	p.Reserved.Mem, p.Unreserved.Mem = takeFrom(&s.resv.Mem, &s.unres.Mem, cl.Need.Mem)
-	p.Reserved.Disk, p.Unreserved.Disk = takeFrom(&s.resv.Disk, &s.unres.Disk, cl.Need.Disk)
+	p.Reserved.CPUs = takeFrom(&s.resv.CPUs, &s.unres.CPUs, cl.Need.CPUs)
+	p.Reserved.Mem = takeFrom(&s.resv.Mem, &s.unres.Mem, cl.Need.Mem)
+	p.Reserved.Disk = takeFrom(&s.resv.Disk, &s.unres.Disk, cl.Need.Disk)
 	if cl.Ports > 0 {
 		p.portsOff = int32(len(m.res.ports))
 		p.portsLen = int32(cl.Ports)
-		ranges := req.Offers[oi].Ports
 		for k := 0; k < cl.Ports; k++ {
-			for s.portNext > ranges[s.portRange].End {
+			if s.portNext > s.portEnd {
+				// The current range is used up: move to the next one (the
+				// only time the offer's own memory is read here).
 				s.portRange++
-				s.portNext = ranges[s.portRange].Begin
+				r := req.Offers[oi].Ports[s.portRange]
+				s.portNext, s.portEnd = r.Begin, r.End
 			}
 			m.res.ports = append(m.res.ports, s.portNext)
 			s.portNext++
@@ -254,27 +284,30 @@ func (m *Matcher) place(req *Request, c int, oi int32) {
 // one still has room for the first.
 func (m *Matcher) spread(req *Request, demand int) {
 	nc := len(req.Classes)
-	active := append(m.tmpOrder[:0], m.order...)
+	active := m.tmpOrder[:0]
+	for k := range m.order {
+		active = append(active, int32(k))
+	}
 	next := 0 // the class to try first, rotated so classes interleave
 	for demand > 0 && len(active) > 0 {
 		w := 0
 		progress := false
-		for _, oi := range active {
-			s := &m.st[oi]
+		for _, pos := range active {
+			s := &m.st[pos]
 			placed, keep := false, false
 			for k := 0; k < nc; k++ {
 				c := next + k
 				if c >= nc {
 					c -= nc
 				}
-				if m.rem[c] == 0 || !m.eligible(req, c, oi) || !s.fits(&req.Classes[c]) {
+				if m.rem[c] == 0 || !m.eligible(req, c, pos) || !s.fits(&req.Classes[c]) {
 					continue
 				}
-				if len(m.counters[c]) > 0 && !m.dynamicOK(req, c, oi) {
+				if len(m.counters[c]) > 0 && !m.dynamicOK(req, c, m.order[pos]) {
 					keep = true // may become acceptable as other slices land
 					continue
 				}
-				m.place(req, c, oi)
+				m.place(req, c, pos)
 				demand--
 				placed = true
 				next = c + 1
@@ -284,7 +317,7 @@ func (m *Matcher) spread(req *Request, demand int) {
 				break
 			}
 			if placed || keep {
-				active[w] = oi
+				active[w] = pos
 				w++
 			}
 			progress = progress || placed
@@ -305,16 +338,17 @@ func (m *Matcher) binpack(req *Request, demand int) {
 	nc := len(req.Classes)
 	for demand > 0 {
 		progress, blocked := false, false
-		for _, oi := range m.order {
-			s := &m.st[oi]
+		for k := range m.order {
+			pos := int32(k)
+			s := &m.st[pos]
 			for c := 0; c < nc && demand > 0; c++ {
 				cl := &req.Classes[c]
-				for m.rem[c] > 0 && m.eligible(req, c, oi) && s.fits(cl) {
-					if len(m.counters[c]) > 0 && !m.dynamicOK(req, c, oi) {
+				for m.rem[c] > 0 && m.eligible(req, c, pos) && s.fits(cl) {
+					if len(m.counters[c]) > 0 && !m.dynamicOK(req, c, m.order[pos]) {
 						blocked = true
 						break
 					}
-					m.place(req, c, oi)
+					m.place(req, c, pos)
 					demand--
 					progress = true
 				}

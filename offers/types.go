@@ -128,13 +128,16 @@ type Request struct {
 	Strategy Strategy
 }
 
-// Placement is one slice placed on one offer.
+// Placement is one slice placed on one offer. It takes the class's Need:
+// Reserved from the offer's reservation (used first), the rest
+// (Result.Unreserved) from unreserved resources. It is kept small (40
+// bytes) because matching writes one per slice.
 type Placement struct {
-	Offer int32 // index into Request.Offers
-	Class int32 // index into Request.Classes
-	// What the slice takes, from the reservation first.
-	Reserved, Unreserved Amounts
-	portsOff, portsLen   int32
+	Offer    int32 // index into Request.Offers
+	Class    int32 // index into Request.Classes
+	portsOff int32
+	portsLen int32
+	Reserved Amounts
 }
 
 // Reason says why demand went unmet.
@@ -177,6 +180,12 @@ type Result struct {
 	Decline []int32
 	Unmet   []Unmet
 	ports   []uint64
+	needs   []Amounts
+}
+
+// Unreserved is what a placement takes from unreserved resources.
+func (r *Result) Unreserved(p Placement) Amounts {
+	return r.needs[p.Class].minus(p.Reserved)
 }
 
 // PortsOf returns the concrete ports a placement took.
