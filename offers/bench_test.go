@@ -96,7 +96,7 @@ func mesosOffers(offers []Offer) []byte {
 // naive first-fit baseline and protobuf decoding of the same offers.
 func BenchmarkMatch(b *testing.B) {
 	for _, offers := range []int{100, 1000, 10000} {
-		for _, slices := range []int{100, 10000, 100000} {
+		for _, slices := range []int{100, 1000, 10000, 100000} {
 			for _, classes := range []int{1, 8} {
 				name := fmt.Sprintf("offers=%d/slices=%d/classes=%d", offers, slices, classes)
 				req := benchRequest(offers, slices, classes)

@@ -22,7 +22,7 @@ func (m *Matcher) canonicalOrder(req *Request) {
 		if req.Strategy != Binpack {
 			prim = ^prim
 		}
-		m.keys[i] = uint64(prim)<<32 | uint64(idHash(o.AgentID, o.ID))
+		m.keys[i] = uint64(prim)<<hashBits | uint64(idHash(o.AgentID, o.ID)&(1<<hashBits-1))
 		m.order[i] = int32(i)
 	}
 	m.radixSort()
@@ -44,6 +44,11 @@ func (m *Matcher) canonicalOrder(req *Request) {
 	}
 }
 
+// hashBits of the ID hash go below the primary key: two 11-bit radix
+// passes when the primary keys are all equal. Collisions (about one pair in
+// 800 among 10,000 offers) are resolved by comparing the IDs.
+const hashBits = 22
+
 func idLess(a, b *Offer) bool {
 	if c := strings.Compare(a.AgentID, b.AgentID); c != 0 {
 		return c < 0
@@ -64,15 +69,18 @@ func idHash(agent, offer string) uint32 {
 }
 
 func tail(s string) uint64 {
-	var h uint64 = uint64(len(s))
-	start := len(s) - 8
-	if start < 0 {
-		start = 0
+	n := len(s)
+	if n < 8 {
+		h := uint64(n)
+		for i := 0; i < n; i++ {
+			h = h<<8 | uint64(s[i])
+		}
+		return h
 	}
-	for i := start; i < len(s); i++ {
-		h = h<<8 | uint64(s[i])
-	}
-	return h
+	t := s[n-8:]
+	// Written so the compiler merges it into one 8-byte load.
+	return uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
+		uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56
 }
 
 // radixSort sorts m.keys ascending, carrying m.order along: LSD passes of
