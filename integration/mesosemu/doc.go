@@ -8,7 +8,7 @@
 //
 // The emulator is cut along Mesos' own seams, one concern a file:
 //
-//	clock.go       scaled emulated time (--time-scale)
+//	clock.go       scaled emulated time (--time-scale, package emutime)
 //	wire.go        the HTTP layer: methods, media types, stream IDs, errors
 //	required.go    proto2 "required field" checks for JSON bodies
 //	stream.go      RecordIO event streams and heartbeats

@@ -1,0 +1,400 @@
+package jenkinsemu
+
+import (
+	"strconv"
+)
+
+// The exported model, one builder per Java class, with Jenkins' property
+// names and visibilities. Visibility 999 is Queue.Item's default and
+// AbstractItem's name/url; 2 is Job.color and Run.number/url.
+
+func nested(b *bean) *bean { b.showClass = false; return b }
+
+func (j *Jenkins) rootBean() *bean {
+	var jobs []any
+	for _, name := range j.sortedJobNames() {
+		job := j.jobs[name]
+		jobs = append(jobs, newBean(jobClass(job), pv("name", 999, job.Name), pv("url", 999, j.root+"job/"+job.Name+"/"), pv("color", 2, job.color())))
+	}
+	if jobs == nil {
+		jobs = []any{}
+	}
+	allView := newBean("hudson.model.AllView", pv("name", 2, "all"), pv("url", 2, j.root))
+	return newBean("hudson.model.Hudson",
+		p("assignedLabels", []any{nested(newBean("hudson.model.labels.LabelAtom", pv("name", 2, "built-in")))}),
+		p("description", nil),
+		p("jobs", jobs),
+		p("mode", "NORMAL"),
+		p("nodeDescription", "the Jenkins controller's built-in node"),
+		p("nodeName", ""),
+		p("numExecutors", j.builtin.NumExecutors),
+		p("overallLoad", nested(newBean("hudson.model.OverallLoadStatistics"))),
+		p("primaryView", allView),
+		p("quietDownReason", nil),
+		p("quietingDown", false),
+		p("slaveAgentPort", 50000),
+		p("unlabeledLoad", newBean("jenkins.model.UnlabeledLoadStatistics")),
+		p("url", j.root),
+		p("useCrumbs", true),
+		p("useSecurity", j.securityOn()),
+		p("views", []any{allView}),
+	)
+}
+
+func jobClass(job *Job) string {
+	if job.Pipeline {
+		return "org.jenkinsci.plugins.workflow.job.WorkflowJob"
+	}
+	return "hudson.model.FreeStyleProject"
+}
+
+func buildClass(b *Build) string {
+	if b.job.Pipeline {
+		return "org.jenkinsci.plugins.workflow.job.WorkflowRun"
+	}
+	return "hudson.model.FreeStyleBuild"
+}
+
+func (j *Jenkins) buildRef(b *Build) any {
+	if b == nil {
+		return nil
+	}
+	return newBean(buildClass(b), pv("number", 2, b.Number), pv("url", 2, b.url(j.root)))
+}
+
+func (j *Jenkins) jobBean(job *Job) *bean {
+	var builds []any
+	var first, last, lastCompleted, lastFailed, lastSuccess *Build
+	for i := len(job.Builds) - 1; i >= 0; i-- {
+		b := job.Builds[i]
+		builds = append(builds, j.buildRef(b))
+		if last == nil {
+			last = b
+		}
+		if !b.Building {
+			if lastCompleted == nil {
+				lastCompleted = b
+			}
+			if lastFailed == nil && b.Result == "FAILURE" {
+				lastFailed = b
+			}
+			if lastSuccess == nil && b.Result == "SUCCESS" {
+				lastSuccess = b
+			}
+		}
+	}
+	if len(job.Builds) > 0 {
+		first = job.Builds[0]
+	}
+	if builds == nil {
+		builds = []any{}
+	}
+	var queued *QueueItem
+	for _, it := range j.queue {
+		if it.job == job && !it.placeholder {
+			queued = it
+		}
+	}
+	var queueItem any
+	if queued != nil {
+		queueItem = j.itemBean(queued, whyCache{}, map[string]bool{})
+	}
+	ref := func(b *Build) any {
+		if b == nil {
+			return nil
+		}
+		return j.buildRef(b)
+	}
+	props := []prop{
+		p("actions", []any{}),
+		p("description", job.Description),
+		p("displayName", job.Name),
+		p("displayNameOrNull", nil),
+		p("fullDisplayName", job.Name),
+		p("fullName", job.Name),
+		pv("name", 999, job.Name),
+		pv("url", 999, j.root+"job/"+job.Name+"/"),
+		p("buildable", true),
+		p("builds", builds),
+		pv("color", 2, job.color()),
+		p("firstBuild", ref(first)),
+		p("healthReport", []any{}),
+		p("inQueue", queued != nil),
+		p("keepDependencies", false),
+		p("lastBuild", ref(last)),
+		p("lastCompletedBuild", ref(lastCompleted)),
+		p("lastFailedBuild", ref(lastFailed)),
+		p("lastStableBuild", ref(lastSuccess)),
+		p("lastSuccessfulBuild", ref(lastSuccess)),
+		p("lastUnstableBuild", nil),
+		p("lastUnsuccessfulBuild", ref(lastFailed)),
+		p("nextBuildNumber", job.NextBuildNumber),
+		p("property", []any{}),
+		p("queueItem", queueItem),
+		p("concurrentBuild", job.Concurrent),
+		p("disabled", false),
+		p("resumeBlocked", false),
+	}
+	if !job.Pipeline {
+		var label any
+		if !job.CanRoam {
+			label = job.AssignedNode
+		}
+		props = append(props, p("labelExpression", label), p("downstreamProjects", []any{}), p("upstreamProjects", []any{}),
+			p("scm", newBean("hudson.scm.NullSCM")))
+	}
+	return newBean(jobClass(job), props...)
+}
+
+func (j *Jenkins) buildBean(b *Build) *bean {
+	var result any
+	if !b.Building {
+		result = b.Result
+	}
+	props := []prop{
+		p("actions", []any{}),
+		p("artifacts", []any{}),
+		p("building", b.Building),
+		p("description", nil),
+		p("displayName", "#"+strconv.Itoa(b.Number)),
+		p("duration", b.Duration),
+		p("estimatedDuration", int64(-1)),
+		p("executor", nil),
+		p("fullDisplayName", b.job.Name+" #"+strconv.Itoa(b.Number)),
+		p("id", strconv.Itoa(b.Number)),
+		p("keepLog", false),
+		pv("number", 2, b.Number),
+		p("queueId", b.QueueID),
+		p("result", result),
+		p("timestamp", b.Timestamp),
+		pv("url", 2, b.url(j.root)),
+		p("changeSets", []any{}),
+		p("culprits", []any{}),
+	}
+	if !b.job.Pipeline {
+		props = append(props, p("builtOn", b.BuiltOn), p("changeSet", newBean("hudson.scm.EmptyChangeLogSet", p("items", []any{}), p("kind", nil))))
+	}
+	return newBean(buildClass(b), props...)
+}
+
+func (j *Jenkins) queueBean() *bean {
+	cache, stuck := whyCache{}, map[string]bool{}
+	// Waiting list, blocked, buildables (newest first), as Queue.getItems.
+	var waitingItems, blockedItems, buildables []any
+	for _, it := range j.queue {
+		switch it.state {
+		case waiting:
+			waitingItems = append(waitingItems, j.itemBean(it, cache, stuck))
+		case blocked:
+			blockedItems = append(blockedItems, j.itemBean(it, cache, stuck))
+		case buildable:
+			buildables = append(buildables, j.itemBean(it, cache, stuck))
+		}
+	}
+	items := make([]any, 0, len(j.queue))
+	items = append(items, waitingItems...)
+	items = append(items, blockedItems...)
+	for i := len(buildables) - 1; i >= 0; i-- {
+		items = append(items, buildables[i])
+	}
+	return newBean("hudson.model.Queue", pInline("discoverableItems", []any{}), pInline("items", items))
+}
+
+var itemClasses = map[itemState]string{waiting: "hudson.model.Queue$WaitingItem", blocked: "hudson.model.Queue$BlockedItem", buildable: "hudson.model.Queue$BuildableItem", leftQueue: "hudson.model.Queue$LeftItem"}
+
+func (j *Jenkins) itemBean(it *QueueItem, cache whyCache, stuck map[string]bool) *bean {
+	var task *bean
+	if it.placeholder {
+		// PlaceholderTask: default visibility 1, so nothing but _class at depth 0.
+		task = newBean("org.jenkinsci.plugins.workflow.support.steps.ExecutorStepExecution$PlaceholderTask",
+			p("name", "part of "+it.job.Name+" #"+strconv.Itoa(it.run.Number)),
+			p("fullDisplayName", "part of "+it.job.Name+" #"+strconv.Itoa(it.run.Number)),
+			p("url", "job/"+it.job.Name+"/"+strconv.Itoa(it.run.Number)+"/"))
+	} else {
+		props := []prop{pv("name", 999, it.job.Name), pv("url", 999, j.root+"job/"+it.job.Name+"/"), pv("color", 2, it.job.color())}
+		if !it.job.Pipeline {
+			var label any
+			if !it.job.CanRoam {
+				label = it.job.AssignedNode
+			}
+			props = append(props, p("labelExpression", label))
+		}
+		task = newBean(jobClass(it.job), props...)
+	}
+	cause := newBean("hudson.model.Cause$UserIdCause", pv("shortDescription", 3, "Started by user admin"), pv("userId", 3, "admin"), pv("userName", 3, "admin"))
+	if it.cause == "" || it.placeholder {
+		cause = newBean("hudson.model.Cause$UserIdCause", pv("shortDescription", 3, "Started by user admin"), pv("userId", 3, "admin"), pv("userName", 3, "admin"))
+	}
+	props := []prop{
+		pv("actions", 999, []any{newBean("hudson.model.CauseAction", pv("causes", 2, []any{cause}))}),
+		pv("blocked", 999, it.state == blocked),
+		pv("buildable", 999, it.state == buildable),
+		pv("id", 999, it.ID),
+		pv("inQueueSince", 999, it.inQueueSince),
+		pv("params", 999, ""),
+		pv("stuck", 999, j.stuckLocked(it, stuck)),
+		pv("task", 999, task),
+		pv("url", 999, "queue/item/"+strconv.FormatInt(it.ID, 10)+"/"),
+		pv("why", 999, j.whyLocked(it, cache)),
+	}
+	switch it.state {
+	case waiting:
+		props = append(props, pv("timestamp", 999, it.quietUntil))
+	case blocked:
+		props = append(props, pv("buildableStartMilliseconds", 999, it.buildableSince))
+	case buildable:
+		props = append(props, pv("buildableStartMilliseconds", 999, it.buildableSince), pv("pending", 999, false))
+	case leftQueue:
+		var exe any
+		if it.executable != nil {
+			if it.placeholder {
+				exe = newBean("org.jenkinsci.plugins.workflow.support.steps.ExecutorStepExecution$PlaceholderTask$PlaceholderExecutable",
+					p("number", it.executable.Number), p("url", it.executable.url(j.root)))
+			} else {
+				exe = j.buildRef(it.executable)
+			}
+		}
+		props = append(props, pv("cancelled", 999, it.cancelled), pv("executable", 999, exe))
+	}
+	return newBean(itemClasses[it.state], props...)
+}
+
+func (j *Jenkins) computerSetBean() *bean {
+	busy, total := 0, 0
+	var computers []any
+	for _, n := range append([]*Node{j.builtin}, j.sortedNodes()...) {
+		if !n.offline() {
+			total += n.NumExecutors
+			busy += n.NumExecutors - n.idleCount()
+		}
+		computers = append(computers, j.computerBean(n))
+	}
+	return newBean("hudson.model.ComputerSet", p("busyExecutors", busy), pInline("computer", computers), p("displayName", "Nodes"), p("totalExecutors", total))
+}
+
+func (j *Jenkins) computerBean(n *Node) *bean {
+	labels := []any{}
+	for _, l := range n.labels {
+		labels = append(labels, nested(newBean("hudson.model.labels.LabelAtom", pv("name", 2, l))))
+	}
+	if !n.builtin {
+		labels = append(labels, nested(newBean("hudson.model.labels.LabelAtom", pv("name", 2, n.Name))))
+	}
+	executors := []any{}
+	for _, s := range n.slots {
+		var cur any
+		if s != nil {
+			cur = j.buildRef(s.build)
+		}
+		executors = append(executors, nested(newBean("hudson.model.Executor", p("currentExecutable", cur), p("idle", s == nil), p("likelyStuck", false), p("number", len(executors)), p("progress", -1))))
+	}
+	icon := "symbol-computer"
+	switch {
+	case n.offline():
+		icon = "symbol-computer-offline"
+	}
+	var cause any
+	reason := ""
+	if n.TempOffline {
+		cause = newBean("hudson.slaves.OfflineCause$UserCause", p("description", n.OfflineCause), p("timestamp", int64(0)))
+		reason = n.OfflineCause
+	}
+	class := "hudson.slaves.SlaveComputer"
+	if n.builtin {
+		class = "hudson.model.Hudson$MasterComputer"
+	}
+	idle := n.idleCount() == len(n.slots)
+	props := []prop{
+		p("actions", []any{}),
+		p("assignedLabels", labels),
+		p("description", n.Description),
+		p("displayName", n.displayName()),
+		p("executors", executors),
+		p("icon", icon),
+		p("iconClassName", icon),
+		p("idle", idle),
+		p("jnlpAgent", !n.builtin),
+		p("launchSupported", n.builtin),
+		p("loadStatistics", newBean("hudson.model.Label$1")),
+		p("manualLaunchAllowed", true),
+		p("monitorData", &rawMap{}),
+		p("numExecutors", n.NumExecutors),
+		p("offline", n.offline()),
+		p("offlineCause", cause),
+		p("offlineCauseReason", reason),
+		p("oneOffExecutors", []any{}),
+		p("temporarilyOffline", n.TempOffline),
+	}
+	if !n.builtin {
+		var remote any
+		if n.conn != nil {
+			remote = n.RemoteFS
+		}
+		props = append(props, p("absoluteRemotePath", remote))
+	}
+	return newBean(class, props...)
+}
+
+func (j *Jenkins) labelBean(expr string, l *labelExpr) *bean {
+	class := "hudson.model.labels.LabelAtom"
+	if l != nil && !l.isAtom() {
+		class = "hudson.model.labels.LabelExpression$" + map[labelOp]string{opAnd: "And", opOr: "Or", opNot: "Not", opImplies: "Implies", opIff: "Iff", opParen: "Paren"}[l.op]
+	}
+	busy, idle, total := 0, 0, 0
+	nodes := []any{}
+	offline := true
+	var matching []*Node
+	if l != nil {
+		matching = j.labelNodesLocked(l)
+	}
+	for _, n := range matching {
+		nc := "hudson.slaves.DumbSlave"
+		if n.builtin {
+			nc = "hudson.model.Hudson"
+		}
+		nodes = append(nodes, newBean(nc, pv("nodeName", 2, n.Name), p("nodeDescription", n.Description), p("numExecutors", n.NumExecutors), p("mode", n.Mode)))
+		if !n.offline() {
+			offline = false
+			total += n.NumExecutors
+			busy += n.NumExecutors - n.idleCount()
+			idle += n.idleCount()
+		}
+	}
+	var tied []any
+	for _, name := range j.sortedJobNames() {
+		job := j.jobs[name]
+		if job.label != nil && job.label.String() == l.String() {
+			tied = append(tied, newBean(jobClass(job), pv("name", 999, job.Name), pv("url", 999, j.root+"job/"+job.Name+"/"), pv("color", 2, job.color())))
+		}
+	}
+	if tied == nil {
+		tied = []any{}
+	}
+	var desc any
+	if l != nil && !l.isAtom() && len(matching) == 0 {
+		desc = "invalid label"
+	}
+	name := expr
+	if l != nil {
+		name = l.String()
+	}
+	props := []prop{
+		p("actions", []any{}),
+		p("busyExecutors", busy),
+		p("clouds", []any{}),
+		p("description", desc),
+		p("idleExecutors", idle),
+		p("loadStatistics", newBean("hudson.model.Label$1")),
+		pv("name", 2, name),
+		p("nodes", nodes),
+		p("offline", offline),
+		p("tiedJobs", tied),
+		p("totalExecutors", total),
+	}
+	if class == "hudson.model.labels.LabelAtom" {
+		props = append(props, p("propertiesList", []any{}))
+	}
+	return newBean(class, props...)
+}
+
+func itoa64(v int64) string { return strconv.FormatInt(v, 10) }

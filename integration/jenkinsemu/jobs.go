@@ -1,0 +1,219 @@
+package jenkinsemu
+
+import (
+	"encoding/xml"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Job is a freestyle project or a Pipeline job.
+type Job struct {
+	Name            string
+	Pipeline        bool
+	Description     string
+	AssignedNode    string // freestyle label expression
+	CanRoam         bool
+	Commands        []string // freestyle shell steps
+	Script          string   // Pipeline script
+	ConfigXML       string
+	NextBuildNumber int
+	Builds          []*Build // oldest first
+	Concurrent      bool
+
+	label *labelExpr
+}
+
+// Build is a run of a job.
+type Build struct {
+	job       *Job
+	Number    int
+	QueueID   int64
+	Building  bool
+	Result    string // "" while building
+	Timestamp int64  // emulated epoch ms
+	Duration  int64
+	BuiltOn   string
+	Log       string
+}
+
+// step is what a build does once it has an executor: sleep, then exit.
+type step struct {
+	sleep time.Duration
+	exit  int
+}
+
+type freestyleXML struct {
+	XMLName      xml.Name
+	Description  string `xml:"description"`
+	AssignedNode string `xml:"assignedNode"`
+	CanRoam      string `xml:"canRoam"`
+	Concurrent   string `xml:"concurrentBuild"`
+	Builders     struct {
+		Shell []struct {
+			Command string `xml:"command"`
+		} `xml:"hudson.tasks.Shell"`
+	} `xml:"builders"`
+	Definition struct {
+		Script string `xml:"script"`
+	} `xml:"definition"`
+}
+
+// parseJobConfig reads a freestyle <project> or a Pipeline <flow-definition>.
+func parseJobConfig(name, config string) (*Job, error) {
+	var x freestyleXML
+	if err := xmlUnmarshal([]byte(config), &x); err != nil {
+		return nil, fmt.Errorf("Failed to parse config.xml: %v", err)
+	}
+	j := &Job{Name: name, Description: x.Description, ConfigXML: config, NextBuildNumber: 1}
+	switch x.XMLName.Local {
+	case "project":
+		j.AssignedNode = strings.TrimSpace(x.AssignedNode)
+		j.CanRoam = strings.TrimSpace(x.CanRoam) != "false"
+		if j.AssignedNode != "" && strings.TrimSpace(x.CanRoam) == "" {
+			j.CanRoam = false
+		}
+		j.Concurrent = strings.TrimSpace(x.Concurrent) == "true"
+		for _, sh := range x.Builders.Shell {
+			j.Commands = append(j.Commands, sh.Command)
+		}
+	case "flow-definition":
+		j.Pipeline = true
+		j.Script = x.Definition.Script
+		j.Concurrent = true
+	default:
+		return nil, fmt.Errorf("Unsupported job type <%s>: only freestyle <project> and Pipeline <flow-definition> are emulated", x.XMLName.Local)
+	}
+	if !j.CanRoam && j.AssignedNode != "" {
+		e, err := parseLabelExpr(j.AssignedNode)
+		if err != nil {
+			return nil, fmt.Errorf("Invalid label expression %q: %v", j.AssignedNode, err)
+		}
+		j.label = e
+	} else {
+		j.CanRoam = true
+	}
+	return j, nil
+}
+
+var (
+	sleepRe   = regexp.MustCompile(`(?m)^\s*sleep\s+([0-9.]+)([smhd]?)\s*$`)
+	exitRe    = regexp.MustCompile(`(?m)^\s*exit\s+([0-9]+)\s*$`)
+	nodeRe    = regexp.MustCompile(`node\s*\(\s*(?:label\s*:\s*)?['"]([^'"]*)['"]\s*\)`)
+	shRe      = regexp.MustCompile(`sh\s*\(?\s*['"]([^'"]*)['"]`)
+	durations = map[string]time.Duration{"": time.Second, "s": time.Second, "m": time.Minute, "h": time.Hour, "d": 24 * time.Hour}
+)
+
+// stepsOf turns shell commands into what the emulator honours: `sleep N`
+// lines (emulated time) and `exit N`; other commands are accepted and
+// ignored.
+func stepsOf(commands []string) step {
+	var s step
+	for _, c := range commands {
+		for _, m := range sleepRe.FindAllStringSubmatch(c, -1) {
+			f, _ := strconv.ParseFloat(m[1], 64)
+			s.sleep += time.Duration(f * float64(durations[m[2]]))
+		}
+		if m := exitRe.FindStringSubmatch(c); m != nil && s.exit == 0 {
+			s.exit, _ = strconv.Atoi(m[1])
+		}
+	}
+	return s
+}
+
+// pipelineNode returns the label of the script's node('...') block and the
+// shell commands inside it.
+func pipelineNode(script string) (label string, hasNode bool, commands []string) {
+	if m := nodeRe.FindStringSubmatch(script); m != nil {
+		label, hasNode = m[1], true
+	}
+	for _, m := range shRe.FindAllStringSubmatch(script, -1) {
+		commands = append(commands, m[1])
+	}
+	return label, hasNode, commands
+}
+
+func (b *Build) url(root string) string {
+	return root + "job/" + b.job.Name + "/" + strconv.Itoa(b.Number) + "/"
+}
+
+func (j *Job) lastBuild() *Build {
+	if len(j.Builds) == 0 {
+		return nil
+	}
+	return j.Builds[len(j.Builds)-1]
+}
+
+func (j *Job) building() bool {
+	for _, b := range j.Builds {
+		if b.Building {
+			return true
+		}
+	}
+	return false
+}
+
+// color is the ball color: notbuilt, blue, red, aborted; _anime while building.
+func (j *Job) color() string {
+	var last *Build
+	for i := len(j.Builds) - 1; i >= 0; i-- {
+		if !j.Builds[i].Building {
+			last = j.Builds[i]
+			break
+		}
+	}
+	c := "notbuilt"
+	if last != nil {
+		switch last.Result {
+		case "SUCCESS":
+			c = "blue"
+		case "FAILURE":
+			c = "red"
+		case "UNSTABLE":
+			c = "yellow"
+		case "ABORTED":
+			c = "aborted"
+		}
+	}
+	if j.building() {
+		c += "_anime"
+	}
+	return c
+}
+
+// startBuildLocked creates build #N of a job for a queue item.
+func (jk *Jenkins) startBuildLocked(job *Job, item *QueueItem, builtOn string) *Build {
+	b := &Build{job: job, Number: job.NextBuildNumber, QueueID: item.ID, Building: true, Timestamp: jk.nowMillis(), BuiltOn: builtOn}
+	job.NextBuildNumber++
+	job.Builds = append(job.Builds, b)
+	jk.log.WithField("build", job.Name+" #"+strconv.Itoa(b.Number)).Info("build started")
+	return b
+}
+
+// finishBuildLocked records a result and frees what the build held.
+func (jk *Jenkins) finishBuildLocked(b *Build, result string) {
+	if !b.Building {
+		return
+	}
+	b.Building = false
+	b.Result = result
+	b.Duration = jk.nowMillis() - b.Timestamp
+	jk.log.WithField("build", b.job.Name+" #"+strconv.Itoa(b.Number)).Infof("build finished: %s", result)
+	jk.saveLocked()
+	jk.kickLocked()
+}
+
+// xmlUnmarshal reads Jenkins' XML, which declares version 1.1 (Go's
+// decoder knows only 1.0; the documents use nothing 1.1 adds).
+func xmlUnmarshal(b []byte, v any) error {
+	s := string(b)
+	if strings.HasPrefix(strings.TrimSpace(s), "<?xml") {
+		if end := strings.Index(s, "?>"); end >= 0 {
+			prolog := strings.NewReplacer(`version='1.1'`, `version='1.0'`, `version="1.1"`, `version="1.0"`).Replace(s[:end])
+			s = prolog + s[end:]
+		}
+	}
+	return xml.Unmarshal([]byte(s), v)
+}

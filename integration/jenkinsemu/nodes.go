@@ -1,0 +1,272 @@
+package jenkinsemu
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Node is an agent (or the built-in node) and its computer.
+type Node struct {
+	Name         string
+	Description  string
+	RemoteFS     string
+	LabelString  string
+	NumExecutors int
+	Mode         string // NORMAL or EXCLUSIVE
+	Retention    string
+	WebSocket    bool
+	TempOffline  bool
+	OfflineCause string
+
+	builtin bool
+	labels  []string
+	slots   []*slot
+	conn    *agentConn
+}
+
+// slot is a busy executor.
+type slot struct {
+	item   *QueueItem
+	build  *Build
+	timer  *time.Timer
+	taskID string
+}
+
+func (n *Node) displayName() string {
+	if n.builtin {
+		return "Built-In Node"
+	}
+	return n.Name
+}
+
+func (n *Node) hasLabel(l string) bool {
+	if !n.builtin && l == n.Name {
+		return true
+	}
+	for _, x := range n.labels {
+		if x == l {
+			return true
+		}
+	}
+	return false
+}
+
+// offline is Computer.isOffline: temporarily offline or no channel.
+func (n *Node) offline() bool {
+	if n.TempOffline {
+		return true
+	}
+	if n.builtin {
+		return n.NumExecutors == 0
+	}
+	return n.conn == nil
+}
+
+func (n *Node) idleCount() int {
+	c := 0
+	for _, s := range n.slots {
+		if s == nil {
+			c++
+		}
+	}
+	return c
+}
+
+// canTake is Node.canTake: the label must match; EXCLUSIVE nodes take
+// only items whose label expression matches them.
+func (n *Node) canTake(it *QueueItem) (bool, string) {
+	if it.label == nil {
+		if n.Mode == "EXCLUSIVE" {
+			return false, "‘" + n.displayName() + "’ is reserved for jobs with matching label expression"
+		}
+		return true, ""
+	}
+	if !it.label.matches(n.hasLabel) {
+		return false, "‘" + n.displayName() + "’ doesn’t have label ‘" + it.label.String() + "’"
+	}
+	return true, ""
+}
+
+// labelNodesLocked lists the nodes (built-in included) a label matches.
+func (j *Jenkins) labelNodesLocked(l *labelExpr) []*Node {
+	var out []*Node
+	if l.matches(j.builtin.hasLabel) {
+		out = append(out, j.builtin)
+	}
+	for _, n := range j.sortedNodes() {
+		if l.matches(n.hasLabel) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// runLocked hands a buildable item to an executor: the item leaves the
+// queue and its build starts on the node.
+func (j *Jenkins) runLocked(n *Node, index int, it *QueueItem) {
+	s := &slot{item: it}
+	n.slots[index] = s
+	var st step
+	if it.placeholder {
+		s.build = it.run
+		_, _, commands := pipelineNode(it.job.Script)
+		st = stepsOf(commands)
+	} else {
+		s.build = j.startBuildLocked(it.job, it, n.Name)
+		st = stepsOf(it.job.Commands)
+	}
+	it.executable = s.build
+	j.leaveLocked(it)
+	if n.builtin || n.conn == nil {
+		s.timer = j.clock.AfterFunc(st.sleep, func() {
+			j.mu.Lock()
+			defer j.mu.Unlock()
+			j.completeLocked(n, s, resultOf(st.exit))
+		})
+		return
+	}
+	s.taskID = fmt.Sprintf("%s#%d#%d", it.job.Name, s.build.Number, it.ID)
+	n.conn.send(agentMessage{Type: "build", ID: s.taskID, Job: it.job.Name, Number: s.build.Number,
+		SleepMillis: j.clock.Real(st.sleep).Milliseconds(), Exit: st.exit})
+}
+
+func resultOf(exit int) string {
+	if exit == 0 {
+		return "SUCCESS"
+	}
+	return "FAILURE"
+}
+
+// completeLocked frees the executor and ends the build with a result.
+func (j *Jenkins) completeLocked(n *Node, s *slot, result string) {
+	found := false
+	for i, x := range n.slots {
+		if x == s {
+			n.slots[i] = nil
+			found = true
+		}
+	}
+	if !found {
+		return
+	}
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	j.finishBuildLocked(s.build, result)
+}
+
+// abortAllLocked ends every build on a node (node deleted: ABORTED;
+// agent gone: FAILURE).
+func (j *Jenkins) abortAllLocked(n *Node, result string) {
+	for _, s := range n.slots {
+		if s != nil {
+			j.completeLocked(n, s, result)
+		}
+	}
+}
+
+// checkGoodName is Jenkins.checkGoodName plus the duplicate check.
+func (j *Jenkins) checkNodeNameLocked(name string) string {
+	switch {
+	case name == "":
+		return "Query parameter 'name' is required"
+	case name == "." || name == "..":
+		return "‘" + name + "’ is not an allowed name"
+	case strings.HasSuffix(name, "."):
+		return "A name cannot end with ‘.’"
+	}
+	for _, c := range name {
+		if c < 0x20 || c == 0x7f {
+			return "‘" + string(c) + "’ is an unsafe character"
+		}
+		if strings.ContainsRune(`?*/\%!@#$^&|<>[]:;`, c) {
+			return "‘" + string(c) + "’ is an unsafe character"
+		}
+	}
+	if _, ok := j.nodes[name]; ok {
+		return "Agent called ‘" + name + "’ already exists"
+	}
+	return ""
+}
+
+// NodeSpec is what creating an inbound agent node takes.
+type NodeSpec struct {
+	Name         string
+	Description  string
+	RemoteFS     string
+	Labels       string
+	NumExecutors int
+	Mode         string
+	WebSocket    bool
+}
+
+func (j *Jenkins) addNodeLocked(spec NodeSpec) (*Node, string) {
+	if msg := j.checkNodeNameLocked(spec.Name); msg != "" {
+		return nil, msg
+	}
+	if spec.NumExecutors <= 0 {
+		spec.NumExecutors = 1
+	}
+	mode := strings.ToUpper(spec.Mode)
+	if mode == "" {
+		mode = "NORMAL"
+	}
+	if mode != "NORMAL" && mode != "EXCLUSIVE" {
+		return nil, "Invalid mode: " + spec.Mode
+	}
+	n := &Node{Name: spec.Name, Description: spec.Description, RemoteFS: spec.RemoteFS, LabelString: spec.Labels,
+		NumExecutors: spec.NumExecutors, Mode: mode, Retention: "hudson.slaves.RetentionStrategy$Always", WebSocket: spec.WebSocket,
+		labels: parseLabelString(spec.Labels), slots: make([]*slot, spec.NumExecutors)}
+	j.nodes[n.Name] = n
+	j.saveLocked()
+	j.kickLocked()
+	return n, ""
+}
+
+// removeNodeLocked is Jenkins.removeNode: the agent is disconnected ("Node
+// is being removed") and running builds are aborted.
+func (j *Jenkins) removeNodeLocked(n *Node) {
+	j.abortAllLocked(n, "ABORTED")
+	if n.conn != nil {
+		n.conn.close()
+		n.conn = nil
+	}
+	delete(j.nodes, n.Name)
+	j.saveLocked()
+	j.kickLocked()
+}
+
+// jnlpLocked renders jenkins-agent.jnlp: the secret is argument[1]... the
+// first argument, the name the second.
+func (j *Jenkins) jnlpLocked(n *Node) string {
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n<jnlp codebase=\"" + j.root + "computer/" + n.Name + "/\" spec=\"1.0+\">")
+	b.WriteString("<information><title>Agent for " + xmlEscape(n.Name) + "</title><vendor>Jenkins project</vendor><homepage href=\"https://jenkins-ci.org/\"/></information>")
+	b.WriteString("<security><all-permissions/></security><resources><j2se version=\"1.8+\"/><jar href=\"" + j.root + "jnlpJars/remoting.jar\"/></resources>")
+	b.WriteString("<application-desc main-class=\"hudson.remoting.jnlp.Main\">")
+	arg := func(s string) { b.WriteString("<argument>" + xmlEscape(s) + "</argument>") }
+	arg(j.secretLocked(n.Name))
+	arg(n.Name)
+	if n.WebSocket {
+		arg("-webSocket")
+	}
+	if n.RemoteFS != "" {
+		arg("-workDir")
+		arg(n.RemoteFS)
+		arg("-internalDir")
+		arg("remoting")
+	}
+	arg("-url")
+	arg(j.root)
+	b.WriteString("</application-desc></jnlp>")
+	return b.String()
+}
+
+func xmlEscape(s string) string {
+	r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;")
+	return r.Replace(s)
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

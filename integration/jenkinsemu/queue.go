@@ -1,0 +1,328 @@
+package jenkinsemu
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type itemState int
+
+const (
+	waiting itemState = iota
+	blocked
+	buildable
+	leftQueue
+)
+
+// leftItemTTL is how long left items stay reachable (Queue.leftItems).
+const leftItemTTL = 5 * time.Minute
+
+// QueueItem is an item in (or recently out of) the queue.
+type QueueItem struct {
+	ID             int64
+	job            *Job
+	placeholder    bool   // a Pipeline node('...') block
+	run            *Build // the Pipeline run a placeholder belongs to
+	label          *labelExpr
+	state          itemState
+	inQueueSince   int64
+	quietUntil     int64
+	buildableSince int64
+	cancelled      bool
+	executable     *Build
+	leftAt         int64
+	cause          string
+}
+
+// enqueueLocked schedules a job (Queue.schedule2): an item already waiting
+// for the same job is reused, as Jenkins merges duplicate requests.
+func (j *Jenkins) enqueueLocked(job *Job, cause string, quiet time.Duration) *QueueItem {
+	for _, it := range j.queue {
+		if it.job == job && !it.placeholder && it.state != leftQueue {
+			return it
+		}
+	}
+	j.nextQueueID++
+	now := j.nowMillis()
+	it := &QueueItem{ID: j.nextQueueID, job: job, state: waiting, inQueueSince: now, quietUntil: now + quiet.Milliseconds(), cause: cause}
+	if !job.Pipeline {
+		it.label = job.label
+	}
+	j.queue = append(j.queue, it)
+	j.kickLocked()
+	return it
+}
+
+func (j *Jenkins) enqueuePlaceholderLocked(run *Build, label *labelExpr) *QueueItem {
+	j.nextQueueID++
+	now := j.nowMillis()
+	it := &QueueItem{ID: j.nextQueueID, job: run.job, placeholder: true, run: run, label: label, state: buildable, inQueueSince: now, quietUntil: now, buildableSince: now}
+	j.queue = append(j.queue, it)
+	j.kickLocked()
+	return it
+}
+
+// maintainLocked is Queue.maintain: quiet periods end, blocked items
+// unblock, buildable items get idle executors, left items expire.
+func (j *Jenkins) maintainLocked() {
+	if j.restarting {
+		return
+	}
+	now := j.nowMillis()
+	for id, it := range j.left {
+		if now-it.leftAt > leftItemTTL.Milliseconds() {
+			delete(j.left, id)
+		}
+	}
+	for _, it := range j.queue {
+		switch it.state {
+		case waiting:
+			if now >= it.quietUntil {
+				it.state = buildable
+				it.buildableSince = now
+			}
+		case blocked:
+			if !it.job.building() {
+				it.state = buildable
+			}
+		}
+		if it.state == buildable && !it.placeholder && !it.job.Pipeline && !it.job.Concurrent && it.job.building() {
+			it.state = blocked
+		}
+	}
+	free := j.idleSlotsLocked()
+	for _, it := range j.queue {
+		if it.state != buildable {
+			continue
+		}
+		if it.job.Pipeline && !it.placeholder {
+			j.startPipelineLocked(it)
+			continue
+		}
+		if len(free) == 0 {
+			continue
+		}
+		for k, fs := range free {
+			if ok, _ := fs.node.canTake(it); ok {
+				j.runLocked(fs.node, fs.index, it)
+				free = append(free[:k], free[k+1:]...)
+				break
+			}
+		}
+	}
+	kept := j.queue[:0]
+	for _, it := range j.queue {
+		if it.state != leftQueue {
+			kept = append(kept, it)
+		}
+	}
+	for i := len(kept); i < len(j.queue); i++ {
+		j.queue[i] = nil
+	}
+	j.queue = kept
+}
+
+type freeSlot struct {
+	node  *Node
+	index int
+}
+
+// idleSlotsLocked lists idle executors of online computers that accept
+// tasks, built-in node first.
+func (j *Jenkins) idleSlotsLocked() []freeSlot {
+	var out []freeSlot
+	add := func(n *Node) {
+		if n.offline() {
+			return
+		}
+		for i, s := range n.slots {
+			if s == nil {
+				out = append(out, freeSlot{n, i})
+			}
+		}
+	}
+	add(j.builtin)
+	for _, n := range j.sortedNodes() {
+		add(n)
+	}
+	return out
+}
+
+func (j *Jenkins) leaveLocked(it *QueueItem) {
+	it.state = leftQueue
+	it.leftAt = j.nowMillis()
+	j.left[it.ID] = it
+}
+
+// startPipelineLocked: the Pipeline run itself starts as a flyweight task
+// (no executor); its node('label') block becomes a queue item.
+func (j *Jenkins) startPipelineLocked(it *QueueItem) {
+	run := j.startBuildLocked(it.job, it, "")
+	it.executable = run
+	j.leaveLocked(it)
+	label, hasNode, commands := pipelineNode(it.job.Script)
+	if !hasNode {
+		if len(commands) > 0 {
+			run.Log = "Required context class hudson.FilePath is missing\nPerhaps you forgot to surround the code with a step that provides this, such as: node"
+			j.finishBuildLocked(run, "FAILURE")
+			return
+		}
+		j.finishBuildLocked(run, "SUCCESS")
+		return
+	}
+	expr, err := parseLabelExpr(label)
+	if err != nil {
+		run.Log = err.Error()
+		j.finishBuildLocked(run, "FAILURE")
+		return
+	}
+	j.enqueuePlaceholderLocked(run, expr)
+}
+
+// cancelLocked is Queue.cancel: the item leaves the queue as cancelled.
+func (j *Jenkins) cancelLocked(id int64) (found, cancellable bool) {
+	for _, it := range j.queue {
+		if it.ID == id && it.state != leftQueue {
+			it.cancelled = true
+			j.leaveLocked(it)
+			j.maintainLocked()
+			return true, true
+		}
+	}
+	if _, ok := j.left[id]; ok {
+		return true, false
+	}
+	return false, false
+}
+
+func (j *Jenkins) itemLocked(id int64) *QueueItem {
+	for _, it := range j.queue {
+		if it.ID == id {
+			return it
+		}
+	}
+	return j.left[id]
+}
+
+// whyCache memoises per-label answers within one request: 10,000 items
+// waiting for one label cost one evaluation.
+type whyCache map[string]string
+
+// whyLocked is getCauseOfBlockage().getShortDescription(), with Jenkins'
+// exact message templates and curly quotes.
+func (j *Jenkins) whyLocked(it *QueueItem, cache whyCache) *string {
+	var s string
+	switch it.state {
+	case leftQueue:
+		return nil
+	case waiting:
+		left := it.quietUntil - j.nowMillis()
+		if left <= 0 {
+			s = "Finished waiting"
+		} else {
+			s = "In the quiet period. Expires in " + timeSpan(left)
+		}
+	case blocked:
+		n := 0
+		if b := it.job.lastBuild(); b != nil {
+			n = b.Number
+		}
+		s = fmt.Sprintf("Build #%d is already in progress", n)
+	default:
+		key := it.label.String()
+		if it.label == nil {
+			key = "\x00"
+		}
+		if cached, ok := cache[key]; ok {
+			return &cached
+		}
+		s = j.buildableWhyLocked(it)
+		cache[key] = s
+	}
+	return &s
+}
+
+func (j *Jenkins) buildableWhyLocked(it *QueueItem) string {
+	label := it.label
+	if len(j.nodes) == 0 {
+		label = nil // no agents at all: the label is not considered
+	}
+	if label == nil {
+		var refusals []string
+		for _, n := range append([]*Node{j.builtin}, j.sortedNodes()...) {
+			if n.offline() || n.idleCount() == 0 {
+				continue
+			}
+			if ok, why := n.canTake(&QueueItem{label: label}); !ok && len(refusals) < 5 {
+				refusals = append(refusals, why)
+			}
+		}
+		if len(refusals) > 0 {
+			return strings.Join(refusals, "; ")
+		}
+		return "Waiting for next available executor"
+	}
+	matching := j.labelNodesLocked(label)
+	online := false
+	for _, n := range matching {
+		if !n.offline() {
+			online = true
+		}
+	}
+	name := label.String()
+	if !online {
+		switch len(matching) {
+		case 0:
+			return "There are no nodes with the label ‘" + name + "’"
+		case 1:
+			return "‘" + matching[0].displayName() + "’ is offline"
+		}
+		return "All nodes of label ‘" + name + "’ are offline"
+	}
+	if len(matching) == 1 {
+		return "Waiting for next available executor on ‘" + matching[0].displayName() + "’"
+	}
+	return "Waiting for next available executor on ‘" + name + "’"
+}
+
+// stuckLocked: a buildable item is stuck as soon as its label is offline
+// (no nodes counts), or after 24 h with no duration estimate.
+func (j *Jenkins) stuckLocked(it *QueueItem, cache map[string]bool) bool {
+	if it.state != buildable {
+		return false
+	}
+	if it.label != nil {
+		key := it.label.String()
+		off, ok := cache[key]
+		if !ok {
+			off = true
+			for _, n := range j.labelNodesLocked(it.label) {
+				if !n.offline() {
+					off = false
+				}
+			}
+			cache[key] = off
+		}
+		if off {
+			return true
+		}
+	}
+	return j.nowMillis()-it.buildableSince > (24 * time.Hour).Milliseconds()
+}
+
+// timeSpan is Util.getTimeSpanString: "4.9 sec", "12 sec", "1 min 5 sec".
+func timeSpan(ms int64) string {
+	switch {
+	case ms < 10_000:
+		return strconv.FormatFloat(float64(ms)/1000, 'f', 1, 64) + " sec"
+	case ms < 60_000:
+		return strconv.FormatInt(ms/1000, 10) + " sec"
+	case ms < 3_600_000:
+		return fmt.Sprintf("%d min %d sec", ms/60_000, ms%60_000/1000)
+	case ms < 86_400_000:
+		return fmt.Sprintf("%d hr %d min", ms/3_600_000, ms%3_600_000/60_000)
+	}
+	return fmt.Sprintf("%d day %d hr", ms/86_400_000, ms%86_400_000/3_600_000)
+}
