@@ -118,7 +118,7 @@ func (a *agentConn) readLoop(r *bufio.Reader) {
 	}
 	a.c.Close()
 	j.mu.Lock()
-	if a.node.conn == a {
+	if a.node.conn == a && !j.closed {
 		a.node.conn = nil
 		// The channel is gone: builds on it fail, the node is offline.
 		j.abortAllLocked(a.node, "FAILURE")

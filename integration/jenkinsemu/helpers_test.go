@@ -76,7 +76,7 @@ func freestyle(label string, commands ...string) string {
 	var b strings.Builder
 	b.WriteString("<?xml version='1.1' encoding='UTF-8'?>\n<project><description>test</description><keepDependencies>false</keepDependencies>")
 	if label != "" {
-		b.WriteString("<assignedNode>" + label + "</assignedNode><canRoam>false</canRoam>")
+		b.WriteString("<assignedNode>" + xmlEscape(label) + "</assignedNode><canRoam>false</canRoam>")
 	} else {
 		b.WriteString("<canRoam>true</canRoam>")
 	}
@@ -115,11 +115,12 @@ func startAgent(t *testing.T, j *Jenkins, name string, opts ...func(*AgentOption
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- RunAgent(ctx, o) }()
+	finished := make(chan struct{})
+	go func() { done <- RunAgent(ctx, o); close(finished) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-done:
+		case <-finished:
 		case <-time.After(5 * time.Second):
 			t.Errorf("agent %s did not stop", name)
 		}

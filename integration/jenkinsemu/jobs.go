@@ -194,7 +194,7 @@ func (jk *Jenkins) startBuildLocked(job *Job, item *QueueItem, builtOn string) *
 
 // finishBuildLocked records a result and frees what the build held.
 func (jk *Jenkins) finishBuildLocked(b *Build, result string) {
-	if !b.Building {
+	if !b.Building || jk.closed {
 		return
 	}
 	b.Building = false

@@ -63,6 +63,7 @@ type Jenkins struct {
 	unavailableUntil time.Time
 	slow             time.Duration
 	restarting       bool
+	closed           bool // the process is gone: nothing more is recorded
 
 	kick   chan struct{}
 	ctx    context.Context
@@ -133,6 +134,7 @@ func (j *Jenkins) Clock() *emutime.Clock { return j.clock }
 func (j *Jenkins) Close() error {
 	j.cancel()
 	j.mu.Lock()
+	j.closed = true
 	for _, n := range j.nodes {
 		if n.conn != nil {
 			n.conn.close()
