@@ -179,84 +179,60 @@ func (j *Jenkins) buildBean(b *Build) *bean {
 
 func (j *Jenkins) queueBean() *bean {
 	cache, stuck := whyCache{}, map[string]bool{}
+	lazy := make([]lazyItem, len(j.queue))
+	for i, it := range j.queue {
+		why, has := j.whyLocked(it, cache)
+		lazy[i] = lazyItem{j: j, it: it, why: why, hasWhy: has, stuck: j.stuckLocked(it, stuck)}
+	}
 	// Waiting list, blocked, buildables (newest first), as Queue.getItems.
-	var waitingItems, blockedItems, buildables []any
-	for _, it := range j.queue {
-		switch it.state {
-		case waiting:
-			waitingItems = append(waitingItems, j.itemBean(it, cache, stuck))
-		case blocked:
-			blockedItems = append(blockedItems, j.itemBean(it, cache, stuck))
-		case buildable:
-			buildables = append(buildables, j.itemBean(it, cache, stuck))
+	items := make([]any, 0, len(j.queue))
+	for _, state := range []itemState{waiting, blocked} {
+		for i := range lazy {
+			if lazy[i].it.state == state {
+				items = append(items, &lazy[i])
+			}
 		}
 	}
-	items := make([]any, 0, len(j.queue))
-	items = append(items, waitingItems...)
-	items = append(items, blockedItems...)
-	for i := len(buildables) - 1; i >= 0; i-- {
-		items = append(items, buildables[i])
+	for i := len(lazy) - 1; i >= 0; i-- {
+		if lazy[i].it.state == buildable {
+			items = append(items, &lazy[i])
+		}
 	}
 	return newBean("hudson.model.Queue", pInline("discoverableItems", []any{}), pInline("items", items))
 }
 
 var itemClasses = map[itemState]string{waiting: "hudson.model.Queue$WaitingItem", blocked: "hudson.model.Queue$BlockedItem", buildable: "hudson.model.Queue$BuildableItem", leftQueue: "hudson.model.Queue$LeftItem"}
 
-func (j *Jenkins) itemBean(it *QueueItem, cache whyCache, stuck map[string]bool) *bean {
-	var task *bean
+// userCauseActions is the (immutable) CauseAction of a build started by
+// the admin, shared by every item that carries it.
+var userCauseActions = []any{newBean("hudson.model.CauseAction", pv("causes", 2, []any{
+	newBean("hudson.model.Cause$UserIdCause", pv("shortDescription", 3, "Started by user admin"), pv("userId", 3, "admin"), pv("userName", 3, "admin")),
+}))}
+
+// itemBean is one queue item (GET /queue/item/N/api/json, a job's
+// queueItem): the same lazily written object the queue lists.
+func (j *Jenkins) itemBean(it *QueueItem, cache whyCache, stuck map[string]bool) lazyBean {
+	why, has := j.whyLocked(it, cache)
+	return &lazyItem{j: j, it: it, why: why, hasWhy: has, stuck: j.stuckLocked(it, stuck)}
+}
+
+func (j *Jenkins) placeholderTask(it *QueueItem) *bean {
+	// PlaceholderTask: default visibility 1, so nothing but _class at depth 0.
+	name := "part of " + it.job.Name + " #" + strconv.Itoa(it.run.Number)
+	return newBean("org.jenkinsci.plugins.workflow.support.steps.ExecutorStepExecution$PlaceholderTask",
+		p("name", name), p("fullDisplayName", name),
+		p("url", "job/"+it.job.Name+"/"+strconv.Itoa(it.run.Number)+"/"))
+}
+
+func (j *Jenkins) executableOf(it *QueueItem) any {
+	if it.executable == nil {
+		return nil
+	}
 	if it.placeholder {
-		// PlaceholderTask: default visibility 1, so nothing but _class at depth 0.
-		task = newBean("org.jenkinsci.plugins.workflow.support.steps.ExecutorStepExecution$PlaceholderTask",
-			p("name", "part of "+it.job.Name+" #"+strconv.Itoa(it.run.Number)),
-			p("fullDisplayName", "part of "+it.job.Name+" #"+strconv.Itoa(it.run.Number)),
-			p("url", "job/"+it.job.Name+"/"+strconv.Itoa(it.run.Number)+"/"))
-	} else {
-		props := []prop{pv("name", 999, it.job.Name), pv("url", 999, j.root+"job/"+it.job.Name+"/"), pv("color", 2, it.job.color())}
-		if !it.job.Pipeline {
-			var label any
-			if !it.job.CanRoam {
-				label = it.job.AssignedNode
-			}
-			props = append(props, p("labelExpression", label))
-		}
-		task = newBean(jobClass(it.job), props...)
+		return newBean("org.jenkinsci.plugins.workflow.support.steps.ExecutorStepExecution$PlaceholderTask$PlaceholderExecutable",
+			p("number", it.executable.Number), p("url", it.executable.url(j.root)))
 	}
-	cause := newBean("hudson.model.Cause$UserIdCause", pv("shortDescription", 3, "Started by user admin"), pv("userId", 3, "admin"), pv("userName", 3, "admin"))
-	if it.cause == "" || it.placeholder {
-		cause = newBean("hudson.model.Cause$UserIdCause", pv("shortDescription", 3, "Started by user admin"), pv("userId", 3, "admin"), pv("userName", 3, "admin"))
-	}
-	props := []prop{
-		pv("actions", 999, []any{newBean("hudson.model.CauseAction", pv("causes", 2, []any{cause}))}),
-		pv("blocked", 999, it.state == blocked),
-		pv("buildable", 999, it.state == buildable),
-		pv("id", 999, it.ID),
-		pv("inQueueSince", 999, it.inQueueSince),
-		pv("params", 999, ""),
-		pv("stuck", 999, j.stuckLocked(it, stuck)),
-		pv("task", 999, task),
-		pv("url", 999, "queue/item/"+strconv.FormatInt(it.ID, 10)+"/"),
-		pv("why", 999, j.whyLocked(it, cache)),
-	}
-	switch it.state {
-	case waiting:
-		props = append(props, pv("timestamp", 999, it.quietUntil))
-	case blocked:
-		props = append(props, pv("buildableStartMilliseconds", 999, it.buildableSince))
-	case buildable:
-		props = append(props, pv("buildableStartMilliseconds", 999, it.buildableSince), pv("pending", 999, false))
-	case leftQueue:
-		var exe any
-		if it.executable != nil {
-			if it.placeholder {
-				exe = newBean("org.jenkinsci.plugins.workflow.support.steps.ExecutorStepExecution$PlaceholderTask$PlaceholderExecutable",
-					p("number", it.executable.Number), p("url", it.executable.url(j.root)))
-			} else {
-				exe = j.buildRef(it.executable)
-			}
-		}
-		props = append(props, pv("cancelled", 999, it.cancelled), pv("executable", 999, exe))
-	}
-	return newBean(itemClasses[it.state], props...)
+	return j.buildRef(it.executable)
 }
 
 func (j *Jenkins) computerSetBean() *bean {

@@ -23,7 +23,10 @@ type Job struct {
 	Builds          []*Build // oldest first
 	Concurrent      bool
 
-	label *labelExpr
+	label    *labelExpr
+	labelKey string // label.String(), computed once
+	urlPath  string // "job/NAME/"
+	fullURL  string
 }
 
 // Build is a run of a job.
@@ -67,7 +70,7 @@ func parseJobConfig(name, config string) (*Job, error) {
 	if err := xmlUnmarshal([]byte(config), &x); err != nil {
 		return nil, fmt.Errorf("Failed to parse config.xml: %v", err)
 	}
-	j := &Job{Name: name, Description: x.Description, ConfigXML: config, NextBuildNumber: 1}
+	j := &Job{Name: name, Description: x.Description, ConfigXML: config, NextBuildNumber: 1, urlPath: "job/" + name + "/"}
 	switch x.XMLName.Local {
 	case "project":
 		j.AssignedNode = strings.TrimSpace(x.AssignedNode)
@@ -92,6 +95,7 @@ func parseJobConfig(name, config string) (*Job, error) {
 			return nil, fmt.Errorf("Invalid label expression %q: %v", j.AssignedNode, err)
 		}
 		j.label = e
+		j.labelKey = e.String()
 	} else {
 		j.CanRoam = true
 	}
@@ -137,6 +141,14 @@ func pipelineNode(script string) (label string, hasNode bool, commands []string)
 
 func (b *Build) url(root string) string {
 	return root + "job/" + b.job.Name + "/" + strconv.Itoa(b.Number) + "/"
+}
+
+// url is the job's absolute URL (computed once: the root never changes).
+func (j *Job) url(root string) string {
+	if j.fullURL == "" {
+		j.fullURL = root + j.urlPath
+	}
+	return j.fullURL
 }
 
 func (j *Job) lastBuild() *Build {

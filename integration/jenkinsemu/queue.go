@@ -26,6 +26,7 @@ type QueueItem struct {
 	placeholder    bool   // a Pipeline node('...') block
 	run            *Build // the Pipeline run a placeholder belongs to
 	label          *labelExpr
+	labelKey       string // label.String(), for per-request caches
 	state          itemState
 	inQueueSince   int64
 	quietUntil     int64
@@ -48,7 +49,7 @@ func (j *Jenkins) enqueueLocked(job *Job, cause string, quiet time.Duration) *Qu
 	now := j.nowMillis()
 	it := &QueueItem{ID: j.nextQueueID, job: job, state: waiting, inQueueSince: now, quietUntil: now + quiet.Milliseconds(), cause: cause}
 	if !job.Pipeline {
-		it.label = job.label
+		it.label, it.labelKey = job.label, job.labelKey
 	}
 	j.queue = append(j.queue, it)
 	j.kickLocked()
@@ -58,7 +59,7 @@ func (j *Jenkins) enqueueLocked(job *Job, cause string, quiet time.Duration) *Qu
 func (j *Jenkins) enqueuePlaceholderLocked(run *Build, label *labelExpr) *QueueItem {
 	j.nextQueueID++
 	now := j.nowMillis()
-	it := &QueueItem{ID: j.nextQueueID, job: run.job, placeholder: true, run: run, label: label, state: buildable, inQueueSince: now, quietUntil: now, buildableSince: now}
+	it := &QueueItem{ID: j.nextQueueID, job: run.job, placeholder: true, run: run, label: label, labelKey: label.String(), state: buildable, inQueueSince: now, quietUntil: now, buildableSince: now}
 	j.queue = append(j.queue, it)
 	j.kickLocked()
 	return it
@@ -212,11 +213,11 @@ type whyCache map[string]string
 
 // whyLocked is getCauseOfBlockage().getShortDescription(), with Jenkins'
 // exact message templates and curly quotes.
-func (j *Jenkins) whyLocked(it *QueueItem, cache whyCache) *string {
+func (j *Jenkins) whyLocked(it *QueueItem, cache whyCache) (string, bool) {
 	var s string
 	switch it.state {
 	case leftQueue:
-		return nil
+		return "", false
 	case waiting:
 		left := it.quietUntil - j.nowMillis()
 		if left <= 0 {
@@ -231,17 +232,17 @@ func (j *Jenkins) whyLocked(it *QueueItem, cache whyCache) *string {
 		}
 		s = fmt.Sprintf("Build #%d is already in progress", n)
 	default:
-		key := it.label.String()
+		key := it.labelKey
 		if it.label == nil {
 			key = "\x00"
 		}
 		if cached, ok := cache[key]; ok {
-			return &cached
+			return cached, true
 		}
 		s = j.buildableWhyLocked(it)
 		cache[key] = s
 	}
-	return &s
+	return s, true
 }
 
 func (j *Jenkins) buildableWhyLocked(it *QueueItem) string {
@@ -294,7 +295,7 @@ func (j *Jenkins) stuckLocked(it *QueueItem, cache map[string]bool) bool {
 		return false
 	}
 	if it.label != nil {
-		key := it.label.String()
+		key := it.labelKey
 		off, ok := cache[key]
 		if !ok {
 			off = true

@@ -123,13 +123,13 @@ func (j *Jenkins) dispatch(w http.ResponseWriter, r *http.Request, pr principal,
 	}
 	switch {
 	case isAPI(seg):
-		j.serveBean(w, r, func() *bean { return j.rootBean() })
+		j.serveBean(w, r, func() any { return j.rootBean() })
 	case seg[0] == "crumbIssuer" && isAPI(seg[1:]):
 		j.mu.Lock()
 		session := j.sessionLocked(w, r, pr.user)
 		crumb := j.crumbFor(pr.user, session)
 		j.mu.Unlock()
-		j.serveBean(w, r, func() *bean {
+		j.serveBean(w, r, func() any {
 			return newBean("hudson.security.csrf.DefaultCrumbIssuer", p("crumb", crumb), p("crumbRequestField", crumbField))
 		})
 	case seg[0] == "queue":
@@ -145,7 +145,7 @@ func (j *Jenkins) dispatch(w http.ResponseWriter, r *http.Request, pr principal,
 			l = &labelExpr{op: opAtom, atom: expr}
 		}
 		if isAPI(seg[2:]) {
-			j.serveBean(w, r, func() *bean { return j.labelBean(expr, l) })
+			j.serveBean(w, r, func() any { return j.labelBean(expr, l) })
 			return
 		}
 		htmlPage(w, http.StatusOK, expr, "<h1>Label "+html.EscapeString(expr)+"</h1>")
@@ -157,7 +157,7 @@ func (j *Jenkins) dispatch(w http.ResponseWriter, r *http.Request, pr principal,
 }
 
 // serveBean writes api/json with tree= or depth=, under the lock.
-func (j *Jenkins) serveBean(w http.ResponseWriter, r *http.Request, build func() *bean) {
+func (j *Jenkins) serveBean(w http.ResponseWriter, r *http.Request, build func() any) {
 	q := r.URL.Query()
 	var tree *treeNode
 	if t := q.Get("tree"); t != "" {
@@ -178,10 +178,11 @@ func (j *Jenkins) serveBean(w http.ResponseWriter, r *http.Request, build func()
 	}
 	j.mu.Lock()
 	b := build()
-	var e exporter
+	e := exporter{sizeHint: 4096 + 400*len(j.queue)}
 	out := e.top(b, tree, depth)
 	j.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json;charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("X-Frame-Options", "deny")
 	_, _ = w.Write(out)
@@ -190,7 +191,7 @@ func (j *Jenkins) serveBean(w http.ResponseWriter, r *http.Request, build func()
 func (j *Jenkins) serveQueue(w http.ResponseWriter, r *http.Request, seg []string) {
 	switch {
 	case isAPI(seg):
-		j.serveBean(w, r, func() *bean { return j.queueBean() })
+		j.serveBean(w, r, func() any { return j.queueBean() })
 	case len(seg) >= 1 && seg[0] == "cancelItem":
 		if !requirePOST(w, r) {
 			return
@@ -225,7 +226,7 @@ func (j *Jenkins) serveQueue(w http.ResponseWriter, r *http.Request, seg []strin
 		rest := seg[2:]
 		switch {
 		case isAPI(rest):
-			j.serveBean(w, r, func() *bean { return j.itemBean(it, whyCache{}, map[string]bool{}) })
+			j.serveBean(w, r, func() any { return j.itemBean(it, whyCache{}, map[string]bool{}) })
 		case len(rest) >= 1 && rest[0] == "cancelQueue":
 			if !requirePOST(w, r) {
 				return
@@ -296,7 +297,7 @@ func (j *Jenkins) serveJob(w http.ResponseWriter, r *http.Request, name string, 
 	case len(rest) == 0:
 		htmlPage(w, http.StatusOK, name, "<h1>Project "+html.EscapeString(name)+"</h1>")
 	case isAPI(rest):
-		j.serveBean(w, r, func() *bean { return j.jobBean(job) })
+		j.serveBean(w, r, func() any { return j.jobBean(job) })
 	case rest[0] == "build" || rest[0] == "buildWithParameters":
 		if !requirePOST(w, r) {
 			return
@@ -345,7 +346,7 @@ func (j *Jenkins) serveJob(w http.ResponseWriter, r *http.Request, name string, 
 			return
 		}
 		if isAPI(rest[1:]) {
-			j.serveBean(w, r, func() *bean { return j.buildBean(b) })
+			j.serveBean(w, r, func() any { return j.buildBean(b) })
 			return
 		}
 		htmlPage(w, http.StatusOK, name+" #"+rest[0], "<h1>Build #"+rest[0]+"</h1>")
@@ -374,7 +375,7 @@ func (j *Jenkins) serveComputer(w http.ResponseWriter, r *http.Request, seg []st
 	}
 	switch {
 	case isAPI(seg):
-		j.serveBean(w, r, func() *bean { return j.computerSetBean() })
+		j.serveBean(w, r, func() any { return j.computerSetBean() })
 		return
 	case seg[0] == "doCreateItem":
 		if r.Method != http.MethodPost {
@@ -401,7 +402,7 @@ func (j *Jenkins) serveComputer(w http.ResponseWriter, r *http.Request, seg []st
 	}
 	switch {
 	case isAPI(rest):
-		j.serveBean(w, r, func() *bean { return j.computerBean(n) })
+		j.serveBean(w, r, func() any { return j.computerBean(n) })
 	case len(rest) == 0:
 		body := "<h1>Agent " + html.EscapeString(n.displayName()) + "</h1>"
 		j.mu.Lock()

@@ -3,7 +3,6 @@ package jenkinsemu
 import (
 	"bytes"
 	"encoding/json"
-	"sort"
 	"strconv"
 )
 
@@ -21,6 +20,21 @@ type prop struct {
 	vis    int
 	inline bool
 	val    any // nil, bool, int, int64, float64, string, *bean, []any, *rawMap
+	// Scalars on the hot path (10,000 queue items per poll) are kept
+	// unboxed: kind 1 = num as an integer, 2 = str, 3 = num as a boolean.
+	kind uint8
+	num  int64
+	str  string
+}
+
+func pvInt(name string, vis int, v int64) prop  { return prop{name: name, vis: vis, kind: 1, num: v} }
+func pvStr(name string, vis int, v string) prop { return prop{name: name, vis: vis, kind: 2, str: v} }
+func pvBool(name string, vis int, v bool) prop {
+	n := int64(0)
+	if v {
+		n = 1
+	}
+	return prop{name: name, vis: vis, kind: 3, num: n}
 }
 
 // rawMap is an exported map (e.g. monitorData): written as an object whose
@@ -30,8 +44,15 @@ type rawMap struct {
 	vals []any
 }
 
+// newBean orders the properties alphabetically, as Stapler writes them.
+// Insertion sort: beans have a few dozen properties at most, and it costs
+// no allocation (this runs once per queue item on a 10,000-item poll).
 func newBean(class string, props ...prop) *bean {
-	sort.SliceStable(props, func(i, j int) bool { return props[i].name < props[j].name })
+	for i := 1; i < len(props); i++ {
+		for k := i; k > 0 && props[k].name < props[k-1].name; k-- {
+			props[k], props[k-1] = props[k-1], props[k]
+		}
+	}
 	return &bean{class: class, showClass: true, props: props}
 }
 
@@ -47,12 +68,21 @@ func pvInline(name string, vis int, val any) prop {
 // written while its visibility is at least the current budget n, which
 // starts at 1-depth and grows by one per nested (non-inline) object.
 type exporter struct {
-	buf bytes.Buffer
+	buf      bytes.Buffer
+	sizeHint int
+	scratch  [24]byte
 }
 
-func (e *exporter) top(b *bean, tree *treeNode, depth int) []byte {
+// top writes the requested object: a *bean or a lazyBean.
+func (e *exporter) top(b any, tree *treeNode, depth int) []byte {
 	e.buf.Reset()
-	e.object(b, tree, 1-depth, true)
+	e.buf.Grow(e.sizeHint)
+	switch x := b.(type) {
+	case *bean:
+		e.object(x, tree, 1-depth, true)
+	case lazyBean:
+		e.lazyObject(x, tree, 1-depth)
+	}
 	return e.buf.Bytes()
 }
 
@@ -84,6 +114,17 @@ func (e *exporter) object(b *bean, tree *treeNode, n int, top bool) {
 		sep()
 		e.str(pr.name)
 		e.buf.WriteByte(':')
+		switch pr.kind {
+		case 1:
+			e.buf.WriteString(strconv.FormatInt(pr.num, 10))
+			continue
+		case 2:
+			e.str(pr.str)
+			continue
+		case 3:
+			e.buf.WriteString(strconv.FormatBool(pr.num != 0))
+			continue
+		}
 		next := n + 1
 		if pr.inline {
 			next = n
@@ -135,6 +176,8 @@ func (e *exporter) value(v any, tree *treeNode, n int) {
 			e.value(x[i], tree, n)
 		}
 		e.buf.WriteByte(']')
+	case lazyBean:
+		e.lazyObject(x, tree, n)
 	case *rawMap:
 		e.buf.WriteByte('{')
 		for i, k := range x.keys {
