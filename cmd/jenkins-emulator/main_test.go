@@ -1,0 +1,57 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jenkins-mesos/jenkins-mesos/integration/jenkinsemu"
+)
+
+func TestControllerFlagsAreValidated(t *testing.T) {
+	env := func(string) string { return "" }
+	cases := map[string][]string{
+		"--builtin-executors": {"--builtin-executors", "-1"},
+		"--time-scale":        {"--time-scale", "0"},
+		"--user":              {"--user", "admin"},
+		"--log-level":         {"--log-level", "loud"},
+	}
+	for flagName, args := range cases {
+		var out, errOut bytes.Buffer
+		err := runController(context.Background(), args, env, &out, &errOut)
+		if err == nil || !strings.Contains(err.Error(), flagName) {
+			t.Errorf("%v: %v, want an error naming %s", args, err, flagName)
+		}
+	}
+}
+
+func TestAgentReadsTheInboundAgentImageEnvironment(t *testing.T) {
+	j, err := jenkinsemu.New(jenkinsemu.Config{Listen: "127.0.0.1:0", TimeScale: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	env := map[string]string{"JENKINS_URL": j.URL(), "JENKINS_SECRET": j.Secret("nobody"), "JENKINS_AGENT_NAME": "nobody", "JENKINS_WEB_SOCKET": "true"}
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// The node does not exist: the controller refuses, and the agent says
+	// so with the name and secret it took from the environment.
+	err = runAgent(ctx, nil, func(k string) string { return env[k] }, &out)
+	if err == nil || !strings.Contains(err.Error(), "nobody is not a JNLP agent") {
+		t.Fatalf("agent from env: %v (output %q)", err, out.String())
+	}
+	// Missing settings are named.
+	err = runAgent(ctx, []string{"-url", j.URL()}, func(string) string { return "" }, &out)
+	if err == nil || !strings.Contains(err.Error(), "-secret is required") {
+		t.Fatalf("missing secret: %v", err)
+	}
+	// Positional SECRET NAME still work, with remoting's warning.
+	out.Reset()
+	err = runAgent(ctx, []string{"-url", j.URL(), j.Secret("ghost"), "ghost"}, func(string) string { return "" }, &out)
+	if err == nil || !strings.Contains(out.String(), "positional arguments is deprecated") {
+		t.Fatalf("positional: %v %q", err, out.String())
+	}
+}
