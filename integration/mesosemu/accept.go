@@ -15,16 +15,23 @@ const nameMax = 255
 // be acknowledged), source MASTER. States a framework is not partition
 // aware of are mapped to TASK_LOST.
 func (m *Master) masterUpdateLocked(fw *Framework, taskID mesos.TaskID, agentID string, state mesos.TaskState, reason mesos.TaskStatus_Reason, msg string) {
+	m.masterUpdateAtLocked(fw, taskID, agentID, state, reason, msg, nil)
+}
+
+// masterUpdateAtLocked is masterUpdateLocked with the time an agent became
+// unreachable (TASK_UNREACHABLE carries it).
+func (m *Master) masterUpdateAtLocked(fw *Framework, taskID mesos.TaskID, agentID string, state mesos.TaskState, reason mesos.TaskStatus_Reason, msg string, unreachable *mesos.TimeInfo) {
 	if !fw.partitionAware() {
 		state = nonPartitionAware(state)
 	}
 	st := mesos.TaskStatus{
-		TaskID:    taskID,
-		State:     state.Enum(),
-		Source:    mesos.SOURCE_MASTER.Enum(),
-		Reason:    reason.Enum(),
-		Message:   &msg,
-		Timestamp: nowSeconds(m.c),
+		TaskID:          taskID,
+		State:           state.Enum(),
+		Source:          mesos.SOURCE_MASTER.Enum(),
+		Reason:          reason.Enum(),
+		Message:         &msg,
+		Timestamp:       nowSeconds(m.c),
+		UnreachableTime: unreachable,
 	}
 	if agentID != "" {
 		st.AgentID = &mesos.AgentID{Value: agentID}

@@ -53,6 +53,17 @@ func (c *Cluster) TaskSandbox(frameworkID, taskID string) string {
 	return ""
 }
 
+// withAgent runs f on the agent named by ID or hostname, under the lock.
+func (c *Cluster) withAgent(idOrHost string, f func(a *Agent) error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	a, err := c.findAgentLocked(idOrHost)
+	if err != nil {
+		return err
+	}
+	return f(a)
+}
+
 func (c *Cluster) findAgentLocked(idOrHost string) (*Agent, error) {
 	if a := c.agentByID[idOrHost]; a != nil {
 		return a, nil
@@ -69,12 +80,10 @@ func (c *Cluster) findAgentLocked(idOrHost string) (*Agent, error) {
 // TASK_GONE (TASK_LOST if not partition aware) and a FAILURE event, and its
 // offers are rescinded.
 func (c *Cluster) RemoveAgent(idOrHost string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	a, err := c.findAgentLocked(idOrHost)
-	if err != nil {
-		return err
-	}
+	return c.withAgent(idOrHost, c.removeAgentLocked)
+}
+
+func (c *Cluster) removeAgentLocked(a *Agent) error {
 	if a.removed {
 		return nil
 	}
@@ -102,12 +111,10 @@ func (c *Cluster) RemoveAgent(idOrHost string) error {
 // TASK_UNREACHABLE (TASK_LOST if not partition aware), sends FAILURE and
 // rescinds its offers. The tasks keep running; their updates are held.
 func (c *Cluster) PartitionAgent(idOrHost string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	a, err := c.findAgentLocked(idOrHost)
-	if err != nil {
-		return err
-	}
+	return c.withAgent(idOrHost, c.partitionAgentLocked)
+}
+
+func (c *Cluster) partitionAgentLocked(a *Agent) error {
 	if a.removed || a.partitioned {
 		return nil
 	}
@@ -128,17 +135,8 @@ func (c *Cluster) PartitionAgent(idOrHost string) error {
 			a.used = resMinus(a.used, t.resources...)
 		}
 		if fw := m.frameworks[t.fw]; fw != nil {
-			state := mesos.TASK_UNREACHABLE
-			if !fw.partitionAware() {
-				state = mesos.TASK_LOST
-			}
-			msg := "Agent " + a.hostname + " is unreachable: health check timed out"
-			st := mesos.TaskStatus{
-				TaskID: t.info.TaskID, State: state.Enum(), Source: mesos.SOURCE_MASTER.Enum(),
-				Reason: mesos.REASON_AGENT_REMOVED.Enum(), Message: &msg, AgentID: &mesos.AgentID{Value: a.id},
-				Timestamp: nowSeconds(c), UnreachableTime: &mesos.TimeInfo{Nanoseconds: a.unreachableTime.UnixNano()},
-			}
-			fw.send(&scheduler.Event{Type: scheduler.Event_UPDATE, Update: &scheduler.Event_Update{Status: st}})
+			m.masterUpdateAtLocked(fw, t.info.TaskID, a.id, mesos.TASK_UNREACHABLE, mesos.REASON_AGENT_REMOVED,
+				"Agent "+a.hostname+" is unreachable: health check timed out", &mesos.TimeInfo{Nanoseconds: a.unreachableTime.UnixNano()})
 		}
 	}
 	m.failureLocked(a)
@@ -148,12 +146,10 @@ func (c *Cluster) PartitionAgent(idOrHost string) error {
 // RestoreAgent ends a partition: the agent re-registers with its tasks,
 // which are not killed (Mesos 1.5+), and its held updates go out.
 func (c *Cluster) RestoreAgent(idOrHost string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	a, err := c.findAgentLocked(idOrHost)
-	if err != nil {
-		return err
-	}
+	return c.withAgent(idOrHost, c.restoreAgentLocked)
+}
+
+func (c *Cluster) restoreAgentLocked(a *Agent) error {
 	if a.removed {
 		return fmt.Errorf("mesosemu: agent %s was removed and cannot come back", a.id)
 	}

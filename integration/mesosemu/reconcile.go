@@ -99,22 +99,7 @@ func (m *Master) sendLatestLocked(fw *Framework, t *Task) {
 }
 
 func (m *Master) reconcileAnswerLocked(fw *Framework, id mesos.TaskID, agentID string, state mesos.TaskState, msg string, unreachable *mesos.TimeInfo) {
-	if !fw.partitionAware() {
-		state = nonPartitionAware(state)
-	}
-	st := mesos.TaskStatus{
-		TaskID:          id,
-		State:           state.Enum(),
-		Source:          mesos.SOURCE_MASTER.Enum(),
-		Reason:          mesos.REASON_RECONCILIATION.Enum(),
-		Message:         &msg,
-		Timestamp:       nowSeconds(m.c),
-		UnreachableTime: unreachable,
-	}
-	if agentID != "" {
-		st.AgentID = &mesos.AgentID{Value: agentID}
-	}
-	fw.send(&scheduler.Event{Type: scheduler.Event_UPDATE, Update: &scheduler.Event_Update{Status: st}})
+	m.masterUpdateAtLocked(fw, id, agentID, state, mesos.REASON_RECONCILIATION, msg, unreachable)
 }
 
 // reconcileOperationsLocked: the emulator tracks no operations with IDs, so
