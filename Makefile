@@ -2,7 +2,9 @@
 # only Go installed: it installs what the tests need (ZooKeeper) itself.
 GO        ?= go
 PKGS      := ./...
-# Packages with goroutines and shared state run under the race detector.
+# Packages with goroutines and shared state run under the race detector,
+# one package at a time (-p 1): the race detector slows everything down and
+# the ZooKeeper tests start a JVM that must not be starved.
 RACE_PKGS := ./integration/...
 BENCH     ?= .
 BENCHTIME ?= 1s
@@ -26,7 +28,7 @@ test-deps:
 
 test: test-deps fmt-check vet
 	$(GO) test -count=1 -timeout 20m $(PKGS)
-	$(GO) test -count=1 -race -timeout 20m $(RACE_PKGS)
+	$(GO) test -count=1 -race -p 1 -timeout 20m $(RACE_PKGS)
 
 unit:
 	$(GO) test -count=1 -short $(PKGS)

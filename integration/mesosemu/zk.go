@@ -88,7 +88,9 @@ func (z *zkContention) connect() (*zk.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mesosemu: zookeeper %v: %w", z.servers, err)
 	}
-	deadline := time.After(zkSessionTimeout)
+	// Establishing the session may take longer than the session timeout
+	// on a loaded machine; give it a generous bound.
+	deadline := time.After(3 * zkSessionTimeout)
 	for {
 		select {
 		case ev := <-events:
@@ -101,7 +103,7 @@ func (z *zkContention) connect() (*zk.Conn, error) {
 			}
 		case <-deadline:
 			conn.Close()
-			return nil, fmt.Errorf("mesosemu: zookeeper %v: no session within %s", z.servers, zkSessionTimeout)
+			return nil, fmt.Errorf("mesosemu: zookeeper %v: no session within %s", z.servers, 3*zkSessionTimeout)
 		}
 	}
 }
