@@ -128,3 +128,20 @@ func FuzzTree(f *testing.F) {
 		_ = e.top(newBean("x", p("a", []any{1, 2, 3}), p("b", newBean("y", p("c", 1)))), tree, 0)
 	})
 }
+
+func FuzzParseJobConfig(f *testing.F) {
+	f.Add(freestyle("mesos&&linux", "sleep 5", "exit 1"))
+	f.Add(`<?xml version='1.1'?><flow-definition><definition><script>node('mesos') { sh 'sleep 3' }</script></definition></flow-definition>`)
+	f.Add(`<matrix-project/>`)
+	f.Fuzz(func(t *testing.T, config string) {
+		job, err := parseJobConfig("j", config)
+		if err != nil {
+			return
+		}
+		_ = stepsOf(job.Commands)
+		_, _, _ = pipelineNode(job.Script)
+		if !job.CanRoam && job.label == nil {
+			t.Fatalf("a tied job without a parsed label: %+v", job)
+		}
+	})
+}
