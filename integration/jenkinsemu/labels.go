@@ -254,17 +254,6 @@ func escapeAtom(a string) string {
 // isAtom tells whether the expression is a single label.
 func (e *labelExpr) isAtom() bool { return e != nil && e.op == opAtom }
 
-// atoms lists the labels an expression names (for EXCLUSIVE nodes).
-func (e *labelExpr) names(name string) bool {
-	if e == nil {
-		return false
-	}
-	if e.op == opAtom {
-		return e.atom == name
-	}
-	return e.left.names(name) || (e.right != nil && e.right.names(name))
-}
-
 // parseLabelString splits a node's labelString into atoms (white space
 // separated, quotes allowed).
 func parseLabelString(s string) []string {

@@ -2,7 +2,6 @@ package jenkinsemu
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -268,5 +267,3 @@ func xmlEscape(s string) string {
 	r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;")
 	return r.Replace(s)
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }

@@ -159,7 +159,7 @@ func (e *exporter) value(v any, tree *treeNode, n int) {
 			e.buf.WriteString("null")
 			return
 		}
-		e.object(x, subtreeForObject(tree), n, false)
+		e.object(x, tree, n, false)
 	case []any:
 		e.buf.WriteByte('[')
 		lo, hi := 0, len(x)
@@ -193,15 +193,6 @@ func (e *exporter) value(v any, tree *treeNode, n int) {
 		b, _ := json.Marshal(x)
 		e.buf.Write(b)
 	}
-}
-
-// subtreeForObject: with a tree, a selected object with no sub-list writes
-// no properties (only its _class); without a tree, depth rules apply.
-func subtreeForObject(t *treeNode) *treeNode {
-	if t == nil {
-		return nil
-	}
-	return t
 }
 
 var jsonEscaper = func() [256]bool {
