@@ -214,6 +214,15 @@ func (c *Cluster) Close() error {
 	for _, a := range c.agents {
 		a.shutdownLocked()
 	}
+	// End the event streams, so that their handlers return and the HTTP
+	// servers shut down at once instead of waiting for them.
+	for _, m := range c.masters {
+		for _, fw := range m.frameworks {
+			if fw.sub != nil {
+				fw.sub.close("")
+			}
+		}
+	}
 	masters := append([]*Master(nil), c.masters...)
 	c.mu.Unlock()
 	for _, m := range masters {
