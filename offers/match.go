@@ -76,19 +76,12 @@ func (m *Matcher) Match(req *Request) Result {
 // matching loops walk memory sequentially: m.st[k] is offer m.order[k].
 func (m *Matcher) fillState(req *Request) {
 	n := len(req.Offers)
-	// Read the offers sequentially (they hold pointers; random reads of
-	// them cost cache misses), then permute the compact states.
-	m.tmpState = m.tmpState[:0]
-	for i := range req.Offers {
-		o := &req.Offers[i]
-		st := offerState{resv: o.Reserved, unres: o.Unreserved, portNext: 1}
-		if len(o.Ports) > 0 {
-			st.portNext, st.portEnd = o.Ports[0].Begin, o.Ports[0].End
-			for _, r := range o.Ports {
-				st.portsLeft += int(r.End - r.Begin + 1)
-			}
+	if len(m.tmpState) != n {
+		// Not read during ordering (tests replaying a result): read now.
+		m.tmpState = m.tmpState[:0]
+		for i := range req.Offers {
+			m.tmpState = append(m.tmpState, initialState(&req.Offers[i]))
 		}
-		m.tmpState = append(m.tmpState, st)
 	}
 	if cap(m.st) < n {
 		m.st = make([]offerState, n)
@@ -97,6 +90,22 @@ func (m *Matcher) fillState(req *Request) {
 	for k, oi := range m.order[:n] {
 		m.st[k] = m.tmpState[oi]
 	}
+	m.tmpState = m.tmpState[:0]
+}
+
+// initialState is an offer's matching state before anything is placed.
+// The offers are read once, sequentially, while their order keys are
+// computed (they hold pointers; random reads of them cost cache misses);
+// fillState then lays the compact states out in canonical order.
+func initialState(o *Offer) offerState {
+	st := offerState{resv: o.Reserved, unres: o.Unreserved, portNext: 1}
+	if len(o.Ports) > 0 {
+		st.portNext, st.portEnd = o.Ports[0].Begin, o.Ports[0].End
+		for _, r := range o.Ports {
+			st.portsLeft += int(r.End - r.Begin + 1)
+		}
+	}
+	return st
 }
 
 func (m *Matcher) prepare(req *Request) {

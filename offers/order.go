@@ -12,8 +12,10 @@ func (m *Matcher) canonicalOrder(req *Request) {
 	n := len(req.Offers)
 	m.order = growInt32(m.order, n)
 	m.keys = growUint64(m.keys, n)
+	m.tmpState = m.tmpState[:0]
 	for i := range req.Offers {
 		o := &req.Offers[i]
+		m.tmpState = append(m.tmpState, initialState(o))
 		cpu := o.Reserved.CPUs + o.Unreserved.CPUs
 		prim := uint32(0)
 		if cpu > 0 {
