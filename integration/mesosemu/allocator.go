@@ -134,7 +134,7 @@ func (m *Master) allocateLocked() int {
 				continue
 			}
 			offerable := allocatableTo(avail, cd.role)
-			if !hasPositive(offerable) || cd.fw.filteredLocked(cd.role, a, offerable, now) {
+			if !allocatable(offerable) || cd.fw.filteredLocked(cd.role, a, offerable, now) {
 				continue
 			}
 			o := m.newOfferLocked(cd.fw, a, cd.role, offerable)
@@ -209,6 +209,23 @@ func allocatableTo(rs mesos.Resources, role string) mesos.Resources {
 		}
 	}
 	return out
+}
+
+// allocatable is Mesos' --min_allocatable_resources check with its default
+// "cpus:0.01|mem:32": resources are offered only if they hold at least
+// 0.01 CPU or at least 32 MB of memory. An agent left with 30 MB and no
+// CPU is not offered.
+func allocatable(rs mesos.Resources) bool {
+	var cpus, mem float64
+	for _, r := range rs {
+		switch r.Name {
+		case "cpus":
+			cpus += r.GetScalar().GetValue()
+		case "mem":
+			mem += r.GetScalar().GetValue()
+		}
+	}
+	return roundScalar(cpus) >= 0.01 || roundScalar(mem) >= 32
 }
 
 func hasPositive(rs mesos.Resources) bool {

@@ -206,3 +206,20 @@ func TestGPUAgentsAreOfferedOnlyToGPUCapableFrameworks(t *testing.T) {
 		t.Fatalf("GPU framework offered %v, want the agent's gpu", o.Resources)
 	}
 }
+
+func TestLeftoversBelowMinAllocatableAreNotOffered(t *testing.T) {
+	c := newTestCluster(t, Config{Agents: 1, AgentResources: "cpus:1;mem:62"})
+	url := c.Leader()
+	s := subscribeRaw(t, url, frameworkInfo("fw"))
+	o := s.next(scheduler.Event_OFFERS).Offers.Offers[0]
+	// Take all the CPU and leave 30 MB: below cpus:0.01|mem:32.
+	s.mustCall(url, launch([]mesos.OfferID{o.ID}, f64(0), commandTask("t", o, 1, 32, "sleep 1000")))
+	s.expectNone(300*time.Millisecond, scheduler.Event_OFFERS)
+	// Free the task: the agent is offered again.
+	ackUntil(s, url, "t", mesos.TASK_RUNNING)
+	s.mustCall(url, &scheduler.Call{Type: scheduler.Call_KILL, Kill: &scheduler.Call_Kill{TaskID: mesos.TaskID{Value: "t"}}})
+	runToEnd(s, url, "t")
+	if o := s.next(scheduler.Event_OFFERS).Offers.Offers[0]; scalar(o.Resources, "mem") != 62 {
+		t.Fatalf("offer after the task: %v", o.Resources)
+	}
+}
