@@ -2,9 +2,10 @@
 # only Go installed: it installs what the tests need (ZooKeeper) itself.
 GO        ?= go
 PKGS      := ./...
-# Packages with goroutines and shared state run under the race detector,
-# one package at a time (-p 1): the race detector slows everything down and
-# the ZooKeeper tests start a JVM that must not be starved.
+# Test packages run one at a time (-p 1): the scale tests (1,000 agent
+# connections, 10,000 agents) and the ZooKeeper JVM must not starve each
+# other on a 2-core machine. Packages with goroutines and shared state run
+# again under the race detector.
 RACE_PKGS := ./integration/... ./cmd/...
 BENCH     ?= .
 BENCHTIME ?= 1s
@@ -27,7 +28,7 @@ test-deps:
 	fi
 
 test: test-deps fmt-check vet
-	$(GO) test -count=1 -timeout 20m $(PKGS)
+	$(GO) test -count=1 -p 1 -timeout 20m $(PKGS)
 	$(GO) test -count=1 -race -p 1 -timeout 20m $(RACE_PKGS)
 
 unit:

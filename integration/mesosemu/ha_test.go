@@ -98,7 +98,19 @@ func zookeeper(t *testing.T) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting ZooKeeper: %v", err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); logf.Close() })
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		logf.Close()
+		if t.Failed() {
+			// Keep the evidence: what ZooKeeper itself said.
+			b, _ := os.ReadFile(filepath.Join(dir, "zk.log"))
+			if len(b) > 8000 {
+				b = b[len(b)-8000:]
+			}
+			t.Logf("ZooKeeper log (tail):\n%s", b)
+		}
+	})
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
