@@ -92,7 +92,11 @@ func zookeeper(t *testing.T) string {
 	if err := os.WriteFile(filepath.Join(dir, "zoo.cfg"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("java", "-cp", "/etc/zookeeper/conf:"+jar, "-Xmx128m", "org.apache.zookeeper.server.quorum.QuorumPeerMain", filepath.Join(dir, "zoo.cfg"))
+	classpath := "/etc/zookeeper/conf:" + jar
+	if _, err := os.Stat("/usr/share/java/slf4j-simple.jar"); err == nil {
+		classpath += ":/usr/share/java/slf4j-simple.jar" // ZooKeeper's own log, if a binding is there
+	}
+	cmd := exec.Command("java", "-cp", classpath, "-Xmx128m", "org.apache.zookeeper.server.quorum.QuorumPeerMain", filepath.Join(dir, "zoo.cfg"))
 	logf, _ := os.Create(filepath.Join(dir, "zk.log"))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
@@ -122,7 +126,17 @@ func zookeeper(t *testing.T) string {
 			n, _ := conn.Read(buf)
 			conn.Close()
 			if string(buf[:n]) == "imok" {
-				return addr
+				// "imok" means running, not serving: wait for a real session.
+				conn, events, err := zk.Connect([]string{addr}, 10*time.Second, zk.WithLogger(quietLogger{}))
+				if err == nil {
+					ok := waitSession(events, 20*time.Second)
+					conn.Close()
+					if ok {
+						return addr
+					}
+				}
+				b, _ := os.ReadFile(filepath.Join(dir, "zk.log"))
+				t.Fatalf("ZooKeeper on %s answers imok but opens no session: %s", addr, b)
 			}
 		}
 		if time.Now().After(deadline) {

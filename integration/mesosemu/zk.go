@@ -83,27 +83,42 @@ func newZKContention(c *Cluster, url string) (*zkContention, error) {
 	return z, nil
 }
 
+// connect opens a ZooKeeper session. A client that has no session after a
+// session timeout is closed and a fresh one tried, up to three times: on a
+// loaded machine a first attempt has been seen to stall.
 func (z *zkContention) connect() (*zk.Conn, error) {
-	conn, events, err := zk.Connect(z.servers, zkSessionTimeout, zk.WithLogger(quietLogger{}))
-	if err != nil {
-		return nil, fmt.Errorf("mesosemu: zookeeper %v: %w", z.servers, err)
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		conn, events, err := zk.Connect(z.servers, zkSessionTimeout, zk.WithLogger(quietLogger{}))
+		if err != nil {
+			return nil, fmt.Errorf("mesosemu: zookeeper %v: %w", z.servers, err)
+		}
+		if waitSession(events, zkSessionTimeout) {
+			go func() {
+				for range events {
+				}
+			}()
+			return conn, nil
+		}
+		conn.Close()
+		lastErr = fmt.Errorf("mesosemu: zookeeper %v: no session within %s (%d attempts)", z.servers, zkSessionTimeout, attempt+1)
 	}
-	// Establishing the session may take longer than the session timeout
-	// on a loaded machine; give it a generous bound.
-	deadline := time.After(3 * zkSessionTimeout)
+	return nil, lastErr
+}
+
+func waitSession(events <-chan zk.Event, within time.Duration) bool {
+	deadline := time.After(within)
 	for {
 		select {
-		case ev := <-events:
+		case ev, ok := <-events:
+			if !ok {
+				return false
+			}
 			if ev.State == zk.StateHasSession {
-				go func() {
-					for range events {
-					}
-				}()
-				return conn, nil
+				return true
 			}
 		case <-deadline:
-			conn.Close()
-			return nil, fmt.Errorf("mesosemu: zookeeper %v: no session within %s", z.servers, 3*zkSessionTimeout)
+			return false
 		}
 	}
 }
