@@ -372,5 +372,3 @@ func (j *Jenkins) labelBean(expr string, l *labelExpr) *bean {
 	}
 	return newBean(class, props...)
 }
-
-func itoa64(v int64) string { return strconv.FormatInt(v, 10) }

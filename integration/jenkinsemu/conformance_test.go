@@ -457,6 +457,15 @@ func TestPipelineNodeBlockRunsOnALabelledAgent(t *testing.T) {
 	if b["_class"] != "org.jenkinsci.plugins.workflow.job.WorkflowRun" {
 		t.Fatalf("run: %v", b)
 	}
+	// sh outside node(): the run fails as in Jenkins, and says why.
+	createJob(t, j, "nonode", `<flow-definition><definition><script>sh 'sleep 1'</script></definition></flow-definition>`)
+	call(t, j, http.MethodPost, "/job/nonode/build", nil)
+	waitFor(t, "the run without node() to fail", func() bool {
+		return strings.Contains(call(t, j, http.MethodGet, "/job/nonode/1/api/json", nil).body, `"result":"FAILURE"`)
+	})
+	if c := call(t, j, http.MethodGet, "/job/nonode/1/consoleText", nil); !strings.Contains(c.body, "Required context class hudson.FilePath is missing") || !strings.HasSuffix(c.body, "Finished: FAILURE\n") {
+		t.Fatalf("consoleText: %q", c.body)
+	}
 }
 
 func TestLabelEndpoint(t *testing.T) {

@@ -3,6 +3,7 @@ package jenkinsemu
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -144,7 +145,7 @@ func TestGojenkinsFailsWhereItFailsAgainstJenkins(t *testing.T) {
 	if ok, err := task.Cancel(ctx); ok || err != nil {
 		t.Fatalf("Cancel = (%v, %v), want (false, nil) though it was cancelled", ok, err)
 	}
-	item := getJSON(t, j, "/queue/item/"+itoa64(id)+"/api/json")
+	item := getJSON(t, j, "/queue/item/"+strconv.FormatInt(id, 10)+"/api/json")
 	if item["cancelled"] != true || item["_class"] != "hudson.model.Queue$LeftItem" {
 		t.Fatalf("item after cancel: %v", item)
 	}

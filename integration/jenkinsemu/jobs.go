@@ -39,7 +39,24 @@ type Build struct {
 	Timestamp int64  // emulated epoch ms
 	Duration  int64
 	BuiltOn   string
-	Log       string
+	Log       string // what the emulator has to say in the console (errors)
+}
+
+// consoleText is the build's console as /consoleText serves it: the
+// emulator does not capture step output, only its own messages.
+func consoleText(b *Build) string {
+	var s strings.Builder
+	s.WriteString("Started by user admin\n")
+	if b.BuiltOn != "" {
+		s.WriteString("Running on " + b.BuiltOn + "\n")
+	}
+	if b.Log != "" {
+		s.WriteString(b.Log + "\n")
+	}
+	if !b.Building {
+		s.WriteString("Finished: " + b.Result + "\n")
+	}
+	return s.String()
 }
 
 // step is what a build does once it has an executor: sleep, then exit.

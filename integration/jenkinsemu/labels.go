@@ -28,9 +28,6 @@ const (
 
 var opText = map[labelOp]string{opAnd: "&&", opOr: "||", opImplies: "->", opIff: "<->"}
 
-// precedence: higher binds tighter.
-var opPrec = map[labelOp]int{opIff: 1, opImplies: 2, opOr: 3, opAnd: 4, opNot: 5, opAtom: 6, opParen: 6}
-
 // parseLabelExpr parses an expression; "" is the empty expression (nil).
 func parseLabelExpr(s string) (*labelExpr, error) {
 	lx := &labelLexer{s: s}

@@ -34,12 +34,11 @@ type QueueItem struct {
 	cancelled      bool
 	executable     *Build
 	leftAt         int64
-	cause          string
 }
 
 // enqueueLocked schedules a job (Queue.schedule2): an item already waiting
 // for the same job is reused, as Jenkins merges duplicate requests.
-func (j *Jenkins) enqueueLocked(job *Job, cause string, quiet time.Duration) *QueueItem {
+func (j *Jenkins) enqueueLocked(job *Job, quiet time.Duration) *QueueItem {
 	for _, it := range j.queue {
 		if it.job == job && !it.placeholder && it.state != leftQueue {
 			return it
@@ -47,7 +46,7 @@ func (j *Jenkins) enqueueLocked(job *Job, cause string, quiet time.Duration) *Qu
 	}
 	j.nextQueueID++
 	now := j.nowMillis()
-	it := &QueueItem{ID: j.nextQueueID, job: job, state: waiting, inQueueSince: now, quietUntil: now + quiet.Milliseconds(), cause: cause}
+	it := &QueueItem{ID: j.nextQueueID, job: job, state: waiting, inQueueSince: now, quietUntil: now + quiet.Milliseconds()}
 	if !job.Pipeline {
 		it.label, it.labelKey = job.label, job.labelKey
 	}

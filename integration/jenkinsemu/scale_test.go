@@ -33,7 +33,7 @@ func scaleJenkins(tb testing.TB, agents, queued int) *Jenkins {
 			tb.Fatal(err)
 		}
 		j.jobs[name] = job
-		j.enqueueLocked(job, "user", 0)
+		j.enqueueLocked(job, 0)
 	}
 	for i := 0; i < agents; i++ {
 		if _, msg := j.addNodeLocked(NodeSpec{Name: fmt.Sprintf("mesos-%04d", i), Labels: "mesos", NumExecutors: 1, Mode: "EXCLUSIVE"}); msg != "" {

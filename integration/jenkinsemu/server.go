@@ -309,7 +309,7 @@ func (j *Jenkins) serveJob(w http.ResponseWriter, r *http.Request, name string, 
 			}
 		}
 		j.mu.Lock()
-		it := j.enqueueLocked(job, "user", quiet)
+		it := j.enqueueLocked(job, quiet)
 		j.mu.Unlock()
 		w.Header().Set("Location", j.root+"queue/item/"+strconv.FormatInt(it.ID, 10)+"/")
 		w.WriteHeader(http.StatusCreated)
@@ -347,6 +347,14 @@ func (j *Jenkins) serveJob(w http.ResponseWriter, r *http.Request, name string, 
 		}
 		if isAPI(rest[1:]) {
 			j.serveBean(w, r, func() any { return j.buildBean(b) })
+			return
+		}
+		if len(rest) > 1 && rest[1] == "consoleText" {
+			j.mu.Lock()
+			text := consoleText(b)
+			j.mu.Unlock()
+			w.Header().Set("Content-Type", "text/plain;charset=UTF-8")
+			_, _ = io.WriteString(w, text)
 			return
 		}
 		htmlPage(w, http.StatusOK, name+" #"+rest[0], "<h1>Build #"+rest[0]+"</h1>")

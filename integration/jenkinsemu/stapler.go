@@ -20,21 +20,6 @@ type prop struct {
 	vis    int
 	inline bool
 	val    any // nil, bool, int, int64, float64, string, *bean, []any, *rawMap
-	// Scalars on the hot path (10,000 queue items per poll) are kept
-	// unboxed: kind 1 = num as an integer, 2 = str, 3 = num as a boolean.
-	kind uint8
-	num  int64
-	str  string
-}
-
-func pvInt(name string, vis int, v int64) prop  { return prop{name: name, vis: vis, kind: 1, num: v} }
-func pvStr(name string, vis int, v string) prop { return prop{name: name, vis: vis, kind: 2, str: v} }
-func pvBool(name string, vis int, v bool) prop {
-	n := int64(0)
-	if v {
-		n = 1
-	}
-	return prop{name: name, vis: vis, kind: 3, num: n}
 }
 
 // rawMap is an exported map (e.g. monitorData): written as an object whose
@@ -59,9 +44,6 @@ func newBean(class string, props ...prop) *bean {
 func p(name string, val any) prop           { return prop{name: name, vis: 1, val: val} }
 func pv(name string, vis int, val any) prop { return prop{name: name, vis: vis, val: val} }
 func pInline(name string, val any) prop     { return prop{name: name, vis: 1, inline: true, val: val} }
-func pvInline(name string, vis int, val any) prop {
-	return prop{name: name, vis: vis, inline: true, val: val}
-}
 
 // exporter writes beans as Stapler does: with a tree, only the named
 // properties (visibility ignored); otherwise by depth, a property being
@@ -114,17 +96,6 @@ func (e *exporter) object(b *bean, tree *treeNode, n int, top bool) {
 		sep()
 		e.str(pr.name)
 		e.buf.WriteByte(':')
-		switch pr.kind {
-		case 1:
-			e.buf.WriteString(strconv.FormatInt(pr.num, 10))
-			continue
-		case 2:
-			e.str(pr.str)
-			continue
-		case 3:
-			e.buf.WriteString(strconv.FormatBool(pr.num != 0))
-			continue
-		}
 		next := n + 1
 		if pr.inline {
 			next = n

@@ -142,8 +142,6 @@ func (m *Master) acceptLocked(fw *Framework, acc *scheduler.Call_Accept) {
 		return
 	}
 
-	killing := fw.has(mesos.FrameworkInfo_Capability_TASK_KILLING_STATE)
-	_ = killing
 	for _, op := range acc.Operations {
 		switch op.GetType() {
 		case mesos.Offer_Operation_LAUNCH:

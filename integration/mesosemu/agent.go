@@ -26,7 +26,6 @@ const (
 // Agent is a simulated Mesos agent. Its tasks run as real local processes.
 type Agent struct {
 	c          *Cluster
-	index      int
 	id         string
 	hostname   string
 	total      mesos.Resources
@@ -79,7 +78,6 @@ func (c *Cluster) addAgentLocked(total mesos.Resources, attrs []mesos.Attribute)
 	}
 	a := &Agent{
 		c:              c,
-		index:          c.nextAgent,
 		id:             fmt.Sprintf("%s-S%d", prefix, c.nextAgent-1),
 		hostname:       c.cfg.AgentHostnamePrefix + strconv.Itoa(c.nextAgent),
 		total:          total,
@@ -92,8 +90,9 @@ func (c *Cluster) addAgentLocked(total mesos.Resources, attrs []mesos.Attribute)
 	return a
 }
 
-func (a *Agent) offerable() bool { return !a.removed && !a.partitioned && !a.recovering }
-func (a *Agent) reachable() bool { return a.offerable() }
+// reachable: registered with the leader and talking to it; only then are
+// its resources offered and its status updates delivered.
+func (a *Agent) reachable() bool { return !a.removed && !a.partitioned && !a.recovering }
 func (a *Agent) available() mesos.Resources {
 	return resMinus(resMinus(a.total, a.used...), a.offered...)
 }

@@ -113,7 +113,7 @@ func (m *Master) allocateLocked() int {
 	count := 0
 	for _, i := range order {
 		a := m.c.agents[i]
-		if !a.offerable() {
+		if !a.reachable() {
 			continue
 		}
 		avail := a.available()

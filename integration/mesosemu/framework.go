@@ -21,7 +21,6 @@ type Framework struct {
 	reregisteredTime time.Time
 	unregisteredTime time.Time
 	active           bool
-	recovered        bool // re-subscribed after a master failover
 	suppressed       map[string]bool
 	filters          map[string]*refusalFilter // role + "\x00" + agent ID
 	offers           map[string]*Offer
@@ -195,7 +194,6 @@ func (m *Master) subscribeLocked(sub *subscription, call *scheduler.Call_Subscri
 			registeredTime: now,
 			filters:        map[string]*refusalFilter{},
 			offers:         map[string]*Offer{},
-			recovered:      call.FrameworkInfo.ID != nil,
 		}
 		fw.reregisteredTime = now
 		m.frameworks[id] = fw

@@ -14,12 +14,11 @@ import (
 // Master is one emulated Mesos master. Only the elected one serves the
 // scheduler API; standbys redirect to it.
 type Master struct {
-	c     *Cluster
-	index int
-	ln    net.Listener
-	srv   *http.Server
-	host  string
-	port  int
+	c    *Cluster
+	ln   net.Listener
+	srv  *http.Server
+	host string
+	port int
 
 	// Guarded by c.mu.
 	info        mesos.MasterInfo
@@ -44,7 +43,7 @@ func newMaster(c *Cluster, index int) (*Master, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mesosemu: master %d: %w", index, err)
 	}
-	m := &Master{c: c, index: index, ln: ln, host: c.cfg.Hostname, port: ln.Addr().(*net.TCPAddr).Port}
+	m := &Master{c: c, ln: ln, host: c.cfg.Hostname, port: ln.Addr().(*net.TCPAddr).Port}
 	m.resetLocked()
 	m.running = true
 	mux := http.NewServeMux()

@@ -33,9 +33,8 @@ type goClient struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu          sync.Mutex
-	terminated  []error
-	subscribeds int
+	mu         sync.Mutex
+	terminated []error
 }
 
 func startGoClient(t *testing.T, endpoint string, fi mesos.FrameworkInfo, codec string) *goClient {
