@@ -14,7 +14,7 @@ func (j *Jenkins) rootBean() *bean {
 	var jobs []any
 	for _, name := range j.sortedJobNames() {
 		job := j.jobs[name]
-		jobs = append(jobs, newBean(jobClass(job), pv("name", 999, job.Name), pv("url", 999, j.root+"job/"+job.Name+"/"), pv("color", 2, job.color())))
+		jobs = append(jobs, j.jobRef(job))
 	}
 	if jobs == nil {
 		jobs = []any{}
@@ -39,6 +39,12 @@ func (j *Jenkins) rootBean() *bean {
 		p("useSecurity", j.securityOn()),
 		p("views", []any{allView}),
 	)
+}
+
+// jobRef is a job as a list entry (Hudson.jobs, Label.tiedJobs): name and
+// url (visibility 999) and color (2), so depth 0 shows exactly those.
+func (j *Jenkins) jobRef(job *Job) *bean {
+	return newBean(jobClass(job), pv("name", 999, job.Name), pv("url", 999, job.url(j.root)), pv("color", 2, job.color()))
 }
 
 func jobClass(job *Job) string {
@@ -113,7 +119,7 @@ func (j *Jenkins) jobBean(job *Job) *bean {
 		p("fullDisplayName", job.Name),
 		p("fullName", job.Name),
 		pv("name", 999, job.Name),
-		pv("url", 999, j.root+"job/"+job.Name+"/"),
+		pv("url", 999, job.url(j.root)),
 		p("buildable", true),
 		p("builds", builds),
 		pv("color", 2, job.color()),
@@ -340,7 +346,7 @@ func (j *Jenkins) labelBean(expr string, l *labelExpr) *bean {
 	for _, name := range j.sortedJobNames() {
 		job := j.jobs[name]
 		if job.label != nil && job.label.String() == l.String() {
-			tied = append(tied, newBean(jobClass(job), pv("name", 999, job.Name), pv("url", 999, j.root+"job/"+job.Name+"/"), pv("color", 2, job.color())))
+			tied = append(tied, j.jobRef(job))
 		}
 	}
 	if tied == nil {

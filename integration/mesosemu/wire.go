@@ -95,7 +95,7 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 	if call.Type == scheduler.Call_SUBSCRIBE {
 		media, ok := negotiate(r.Header.Get("Accept"))
 		if !ok {
-			writeError(w, http.StatusNotAcceptable, fmt.Sprintf("Expecting 'Accept' to allow '%s' or '%s'", mediaProtobuf, mediaJSON))
+			writeError(w, http.StatusNotAcceptable, notAcceptable)
 			return
 		}
 		if _, has := r.Header["Mesos-Stream-Id"]; has {
@@ -156,7 +156,7 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 		m.reconcileLocked(fw, call.Reconcile.Tasks)
 	case scheduler.Call_RECONCILE_OPERATIONS:
 		if _, ok := negotiate(r.Header.Get("Accept")); !ok {
-			writeError(w, http.StatusNotAcceptable, fmt.Sprintf("Expecting 'Accept' to allow '%s' or '%s'", mediaProtobuf, mediaJSON))
+			writeError(w, http.StatusNotAcceptable, notAcceptable)
 			return
 		}
 		m.reconcileOperationsLocked(fw, call.ReconcileOperations)
@@ -277,6 +277,8 @@ func validateCall(call *scheduler.Call) string {
 	}
 	return ""
 }
+
+var notAcceptable = fmt.Sprintf("Expecting 'Accept' to allow '%s' or '%s'", mediaProtobuf, mediaJSON)
 
 // negotiate picks the response media type from an Accept header: JSON when
 // acceptable (or no header), else protobuf, else nothing.
