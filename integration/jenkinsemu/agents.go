@@ -121,7 +121,7 @@ func (a *agentConn) readLoop(r *bufio.Reader) {
 	if a.node.conn == a && !j.closed {
 		a.node.conn = nil
 		// The channel is gone: builds on it fail, the node is offline.
-		j.abortAllLocked(a.node, "FAILURE")
+		j.channelLostLocked(a.node, false)
 		j.log.WithField("node", a.node.Name).Info("agent disconnected")
 		j.kickLocked()
 	}

@@ -1,6 +1,8 @@
 package jenkinsemu
 
 import (
+	"html"
+	"sort"
 	"strconv"
 )
 
@@ -61,11 +63,15 @@ func buildClass(b *Build) string {
 	return "hudson.model.FreeStyleBuild"
 }
 
+// buildRef is a build where another object refers to it (a job's
+// lastBuild, a left item's executable, an executor's currentExecutable):
+// the whole Run, so tree= can ask for any of its properties; at depth 0
+// only number and url (visibility 2) show, as in Jenkins.
 func (j *Jenkins) buildRef(b *Build) any {
 	if b == nil {
 		return nil
 	}
-	return newBean(buildClass(b), pv("number", 2, b.Number), pv("url", 2, b.url(j.root)))
+	return j.buildBean(b)
 }
 
 func (j *Jenkins) jobBean(job *Job) *bean {
@@ -164,10 +170,11 @@ func (j *Jenkins) buildBean(b *Build) *bean {
 		p("description", nil),
 		p("displayName", "#"+strconv.Itoa(b.Number)),
 		p("duration", b.Duration),
-		p("estimatedDuration", int64(-1)),
+		p("estimatedDuration", b.job.estimatedDuration()),
 		p("executor", nil),
 		p("fullDisplayName", b.job.Name+" #"+strconv.Itoa(b.Number)),
 		p("id", strconv.Itoa(b.Number)),
+		p("inProgress", b.Building),
 		p("keepLog", false),
 		pv("number", 2, b.Number),
 		p("queueId", b.QueueID),
@@ -199,10 +206,15 @@ func (j *Jenkins) queueBean() *bean {
 			}
 		}
 	}
-	for i := len(lazy) - 1; i >= 0; i-- {
+	var buildables []*lazyItem
+	for i := range lazy {
 		if lazy[i].it.state == buildable {
-			items = append(items, &lazy[i])
+			buildables = append(buildables, &lazy[i])
 		}
+	}
+	sort.SliceStable(buildables, func(a, b int) bool { return buildables[a].it.buildableSeq > buildables[b].it.buildableSeq })
+	for _, l := range buildables {
+		items = append(items, l)
 	}
 	return newBean("hudson.model.Queue", pInline("discoverableItems", []any{}), pInline("items", items))
 }
@@ -255,12 +267,26 @@ func (j *Jenkins) computerSetBean() *bean {
 }
 
 func (j *Jenkins) computerBean(n *Node) *bean {
-	labels := []any{}
+	// Node.getAssignedLabels: a TreeSet of the label string's atoms plus
+	// the self-label, so each atom once, sorted by name.
+	set := map[string]bool{}
+	names := []string{}
+	add := func(l string) {
+		if !set[l] {
+			set[l] = true
+			names = append(names, l)
+		}
+	}
 	for _, l := range n.labels {
-		labels = append(labels, nested(newBean("hudson.model.labels.LabelAtom", pv("name", 2, l))))
+		add(l)
 	}
 	if !n.builtin {
-		labels = append(labels, nested(newBean("hudson.model.labels.LabelAtom", pv("name", 2, n.Name))))
+		add(n.Name)
+	}
+	sort.Strings(names)
+	labels := []any{}
+	for _, l := range names {
+		labels = append(labels, nested(newBean("hudson.model.labels.LabelAtom", pv("name", 2, l))))
 	}
 	executors := []any{}
 	for _, s := range n.slots {
@@ -270,16 +296,22 @@ func (j *Jenkins) computerBean(n *Node) *bean {
 		}
 		executors = append(executors, nested(newBean("hudson.model.Executor", p("currentExecutable", cur), p("idle", s == nil), p("likelyStuck", false), p("number", len(executors)), p("progress", -1))))
 	}
+	// IComputer.getIcon: the offline cause's icon when there is one.
 	icon := "symbol-computer"
-	switch {
-	case n.offline():
-		icon = "symbol-computer-offline"
-	}
 	var cause any
 	reason := ""
-	if n.TempOffline {
-		cause = newBean("hudson.slaves.OfflineCause$UserCause", p("description", n.OfflineCause), p("timestamp", int64(0)))
-		reason = n.OfflineCause
+	switch {
+	case n.TempOffline:
+		icon = "symbol-computer-disconnected"
+		// OfflineCause.UserCause: SlaveComputer.DisconnectedBy, "Disconnected by {0}{1}".
+		desc := "Disconnected by " + n.offlineBy
+		if n.OfflineCause != "" {
+			desc += " : " + n.OfflineCause
+		}
+		cause = newBean("hudson.slaves.OfflineCause$UserCause", p("description", desc), p("timestamp", n.offlineSince))
+		reason = html.EscapeString(n.OfflineCause)
+	case n.offline():
+		icon = "symbol-computer-offline"
 	}
 	class := "hudson.slaves.SlaveComputer"
 	if n.builtin {

@@ -205,8 +205,9 @@ func TestCancelAndLeftItems(t *testing.T) {
 	if r := call(t, j, http.MethodPost, "/queue/cancelItem?id="+id, nil); r.code != 204 {
 		t.Fatalf("cancel: %d", r.code)
 	}
-	if r := call(t, j, http.MethodPost, "/queue/cancelItem?id="+id, nil); r.code != 422 {
-		t.Fatalf("cancel a left item: %d, want 422", r.code)
+	// Queue.doCancelItem finds the left item but Queue.cancel refuses it.
+	if r := call(t, j, http.MethodPost, "/queue/cancelItem?id="+id, nil); r.code != 500 || r.body != "Could not cancel run for id "+id {
+		t.Fatalf("cancel a left item: %d %q, want 500 \"Could not cancel run for id %s\"", r.code, r.body, id)
 	}
 	item := getJSON(t, j, "/queue/item/"+id+"/api/json")
 	if item["cancelled"] != true || item["executable"] != nil || item["why"] != nil {
@@ -296,7 +297,7 @@ func TestNodeCreationErrorsAndSecrets(t *testing.T) {
 	}
 }
 
-func TestDeletingABusyNodeAbortsItsBuildAndOfflineNodesTakeNoNewWork(t *testing.T) {
+func TestDeletingABusyNodeFailsItsBuildAndOfflineNodesTakeNoNewWork(t *testing.T) {
 	j := newTestJenkins(t, Config{User: "admin", Token: "t0k3n", QuietPeriod: time.Millisecond})
 	createJob(t, j, "long", freestyle("mesos", "sleep 1000"))
 	createJob(t, j, "short", freestyle("mesos", "sleep 10"))
@@ -326,9 +327,14 @@ func TestDeletingABusyNodeAbortsItsBuildAndOfflineNodesTakeNoNewWork(t *testing.
 	if r := call(t, j, http.MethodPost, "/computer/a1/doDelete", nil); r.code != 302 || r.header.Get("Location") != j.URL()+"computer/" {
 		t.Fatalf("doDelete: %d %q", r.code, r.header.Get("Location"))
 	}
+	// Nodes.removeNode closes the channel; the shell step fails on it.
 	b := getJSON(t, j, "/job/long/1/api/json")
-	if b["result"] != "ABORTED" || b["building"] != false {
-		t.Fatalf("build on a deleted node: %v", b)
+	if b["result"] != "FAILURE" || b["building"] != false {
+		t.Fatalf("build on a deleted node: %v, want FAILURE", b)
+	}
+	if r := call(t, j, http.MethodGet, "/job/long/1/consoleText", nil); !strings.Contains(r.body, "FATAL: command execution failed\n") ||
+		!strings.Contains(r.body, "Build step 'Execute shell' marked build as failure\n") || !strings.HasSuffix(r.body, "Finished: FAILURE\n") {
+		t.Fatalf("console of a build whose node was deleted:\n%s", r.body)
 	}
 }
 

@@ -3,6 +3,7 @@ package jenkinsemu
 import (
 	"encoding/xml"
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -40,6 +41,8 @@ type Build struct {
 	Duration  int64
 	BuiltOn   string
 	Log       string // what the emulator has to say in the console (errors)
+
+	estimate int64 // the job's estimated duration when the build started (ms, -1 unknown)
 }
 
 // consoleText is the build's console as /consoleText serves it: the
@@ -51,7 +54,7 @@ func consoleText(b *Build) string {
 		s.WriteString("Running on " + b.BuiltOn + "\n")
 	}
 	if b.Log != "" {
-		s.WriteString(b.Log + "\n")
+		s.WriteString(strings.TrimSuffix(b.Log, "\n") + "\n")
 	}
 	if !b.Building {
 		s.WriteString("Finished: " + b.Result + "\n")
@@ -175,6 +178,70 @@ func (j *Job) lastBuild() *Build {
 	return j.Builds[len(j.Builds)-1]
 }
 
+// runningBuild is the newest build still in progress, nil for none.
+func (j *Job) runningBuild() *Build {
+	for i := len(j.Builds) - 1; i >= 0; i-- {
+		if j.Builds[i].Building {
+			return j.Builds[i]
+		}
+	}
+	return nil
+}
+
+// estimatedDuration is Job.getEstimatedDuration: the mean duration of the
+// last successful build and up to two more recent SUCCESS/UNSTABLE builds
+// (FAILURE ones fill in), among the last six; -1 when there are none.
+func (j *Job) estimatedDuration() int64 {
+	var cands, fallback []*Build
+	var lastOK *Build
+	for i := len(j.Builds) - 1; i >= 0; i-- {
+		if b := j.Builds[i]; !b.Building && b.Result == "SUCCESS" {
+			lastOK = b
+			break
+		}
+	}
+	if lastOK != nil {
+		cands = append(cands, lastOK)
+	}
+	for i, k := len(j.Builds)-1, 0; i >= 0 && len(cands) < 3 && k < 6; i, k = i-1, k+1 {
+		b := j.Builds[i]
+		if b.Building || b.Result == "" || b == lastOK {
+			continue
+		}
+		switch b.Result {
+		case "SUCCESS", "UNSTABLE":
+			cands = append(cands, b)
+		case "FAILURE":
+			fallback = append(fallback, b)
+		}
+	}
+	for len(cands) < 3 && len(fallback) > 0 {
+		cands, fallback = append(cands, fallback[0]), fallback[1:]
+	}
+	var total int64
+	for _, b := range cands {
+		total += b.Duration
+	}
+	if len(cands) == 0 || total == 0 {
+		return -1
+	}
+	return int64(math.Round(float64(total) / float64(len(cands))))
+}
+
+// remainingLocked is Executor.getEstimatedRemainingTime for a running
+// build: "N/A" without an estimate or past it.
+func (jk *Jenkins) remainingLocked(b *Build) string {
+	est := b.estimate
+	if est < 0 {
+		return "N/A"
+	}
+	eta := est - (jk.nowMillis() - b.Timestamp)
+	if eta <= 0 {
+		return "N/A"
+	}
+	return timeSpan(eta)
+}
+
 func (j *Job) building() bool {
 	for _, b := range j.Builds {
 		if b.Building {
@@ -214,9 +281,11 @@ func (j *Job) color() string {
 
 // startBuildLocked creates build #N of a job for a queue item.
 func (jk *Jenkins) startBuildLocked(job *Job, item *QueueItem, builtOn string) *Build {
-	b := &Build{job: job, Number: job.NextBuildNumber, QueueID: item.ID, Building: true, Timestamp: jk.nowMillis(), BuiltOn: builtOn}
+	b := &Build{job: job, Number: job.NextBuildNumber, QueueID: item.ID, Building: true, Timestamp: jk.nowMillis(), BuiltOn: builtOn,
+		estimate: job.estimatedDuration()}
 	job.NextBuildNumber++
 	job.Builds = append(job.Builds, b)
+	jk.saveLocked() // Job.assignBuildNumber saves nextBuildNumber; the build's directory exists from now on
 	jk.log.WithField("build", job.Name+" #"+strconv.Itoa(b.Number)).Info("build started")
 	return b
 }

@@ -17,8 +17,10 @@ type Node struct {
 	Retention    string
 	WebSocket    bool
 	TempOffline  bool
-	OfflineCause string
+	OfflineCause string // the user's message (UserCause), "" for none
 
+	offlineSince int64  // the cause's timestamp
+	offlineBy    string // the user who set the cause ("anonymous" without security)
 	builtin bool
 	labels  []string
 	slots   []*slot
@@ -58,7 +60,7 @@ func (n *Node) offline() bool {
 		return true
 	}
 	if n.builtin {
-		return n.NumExecutors == 0
+		return false // the built-in node's channel is local: never gone, even with 0 executors
 	}
 	return n.conn == nil
 }
@@ -156,13 +158,41 @@ func (j *Jenkins) completeLocked(n *Node, s *slot, result string) {
 	j.finishBuildLocked(s.build, result)
 }
 
-// abortAllLocked ends every build on a node (node deleted: ABORTED;
-// agent gone: FAILURE).
+// abortAllLocked ends every build on a node with one result (a restart:
+// ABORTED).
 func (j *Jenkins) abortAllLocked(n *Node, result string) {
 	for _, s := range n.slots {
 		if s != nil {
 			j.completeLocked(n, s, result)
 		}
+	}
+}
+
+// channelLostLocked ends the builds on a node whose channel is gone, as
+// their steps end in Jenkins: a freestyle shell step meets the closed
+// channel (CommandInterpreter: "FATAL: command execution failed", the
+// step marks the build FAILURE); a Pipeline node block whose agent was
+// deleted is cancelled (ExecutorStepExecution.RemovedNodeListener:
+// ABORTED); one whose agent just disconnected fails.
+func (j *Jenkins) channelLostLocked(n *Node, deleted bool) {
+	for _, s := range n.slots {
+		if s == nil {
+			continue
+		}
+		result := "FAILURE"
+		switch {
+		case s.item.placeholder && deleted:
+			s.build.Log += "Agent " + n.Name + " was deleted; cancelling node body\n"
+			result = "ABORTED"
+		case s.item.placeholder:
+			s.build.Log += "Cannot contact " + n.Name + ": java.nio.channels.ClosedChannelException\n"
+		default:
+			s.build.Log += "FATAL: command execution failed\n" +
+				"hudson.remoting.ChannelClosedException: Channel \"hudson.remoting.Channel@" + n.Name + "\": Remote call on " + n.Name +
+				" failed. The channel is closing down or has closed down\n" +
+				"Build step 'Execute shell' marked build as failure\n"
+		}
+		j.completeLocked(n, s, result)
 	}
 }
 
@@ -224,10 +254,11 @@ func (j *Jenkins) addNodeLocked(spec NodeSpec) (*Node, string) {
 	return n, ""
 }
 
-// removeNodeLocked is Jenkins.removeNode: the agent is disconnected ("Node
-// is being removed") and running builds are aborted.
+// removeNodeLocked is Nodes.removeNode: the computer is disconnected
+// ("Node is being removed"); the builds on it end as their steps meet the
+// closed channel (FAILURE for a freestyle build, not ABORTED).
 func (j *Jenkins) removeNodeLocked(n *Node) {
-	j.abortAllLocked(n, "ABORTED")
+	j.channelLostLocked(n, true)
 	if n.conn != nil {
 		n.conn.close()
 		n.conn = nil

@@ -14,7 +14,23 @@ type persisted struct {
 	NextQueueID int64           `json:"nextQueueId"`
 	Jobs        []persistedJob  `json:"jobs"`
 	Nodes       []persistedNode `json:"nodes"`
+	// Queue is queue.xml: the waiting, blocked and buildable items with
+	// their ids (Queue.save/Queue.load). Pipeline node blocks are not kept:
+	// their run is aborted by the restart.
+	Queue []persistedItem `json:"queue"`
 }
+
+type persistedItem struct {
+	ID             int64  `json:"id"`
+	Job            string `json:"job"`
+	State          string `json:"state"` // waiting, blocked or buildable
+	InQueueSince   int64  `json:"inQueueSince"`
+	QuietUntil     int64  `json:"timestamp"`
+	BuildableSince int64  `json:"buildableStartMilliseconds"`
+	BuildableSeq   int64  `json:"buildableSeq"`
+}
+
+var itemStateNames = map[itemState]string{waiting: "waiting", blocked: "blocked", buildable: "buildable"}
 
 type persistedJob struct {
 	Name            string           `json:"name"`
@@ -36,12 +52,17 @@ type persistedNode struct {
 	Spec         NodeSpec `json:"spec"`
 	TempOffline  bool     `json:"temporarilyOffline"`
 	OfflineCause string   `json:"offlineCause"`
+	OfflineBy    string   `json:"offlineBy"`
+	OfflineSince int64    `json:"offlineSince"`
 }
 
 func (j *Jenkins) statePath() string { return filepath.Join(j.cfg.Home, "jenkins-emulator.json") }
 
-// saveLocked writes the home atomically. Queue items are not kept: a
-// restart drops them, as a crash of Jenkins loses what queue.xml missed.
+// saveLocked writes the home atomically. Jenkins writes a job's next build
+// number as soon as it is assigned, a build's build.xml when it starts,
+// and queue.xml on shutdown and (Queue.Saver) after items enter or leave;
+// the emulator writes all of it at once on every such change, so nothing
+// handed out is ever handed out again.
 func (j *Jenkins) saveLocked() {
 	if j.cfg.Home == "" {
 		return
@@ -57,7 +78,16 @@ func (j *Jenkins) saveLocked() {
 	}
 	for _, n := range j.sortedNodes() {
 		st.Nodes = append(st.Nodes, persistedNode{Spec: NodeSpec{Name: n.Name, Description: n.Description, RemoteFS: n.RemoteFS, Labels: n.LabelString,
-			NumExecutors: n.NumExecutors, Mode: n.Mode, WebSocket: n.WebSocket}, TempOffline: n.TempOffline, OfflineCause: n.OfflineCause})
+			NumExecutors: n.NumExecutors, Mode: n.Mode, WebSocket: n.WebSocket}, TempOffline: n.TempOffline, OfflineCause: n.OfflineCause,
+			OfflineBy: n.offlineBy, OfflineSince: n.offlineSince})
+	}
+	for _, it := range j.queue {
+		name, ok := itemStateNames[it.state]
+		if !ok || it.placeholder {
+			continue
+		}
+		st.Queue = append(st.Queue, persistedItem{ID: it.ID, Job: it.job.Name, State: name, InQueueSince: it.inQueueSince,
+			QuietUntil: it.quietUntil, BuildableSince: it.buildableSince, BuildableSeq: it.buildableSeq})
 	}
 	b, err := json.MarshalIndent(st, "", " ")
 	if err != nil {
@@ -68,7 +98,9 @@ func (j *Jenkins) saveLocked() {
 		j.log.WithError(err).Warn("cannot save JENKINS_HOME")
 		return
 	}
-	_ = os.Rename(tmp, j.statePath())
+	if err := os.Rename(tmp, j.statePath()); err != nil {
+		j.log.WithError(err).Warn("cannot save JENKINS_HOME")
+	}
 }
 
 // load reads the home; builds that were running when it was written are
@@ -116,7 +148,28 @@ func (j *Jenkins) load() error {
 		if msg != "" {
 			return fmt.Errorf("jenkinsemu: home: node %s: %s", pn.Spec.Name, msg)
 		}
-		n.TempOffline, n.OfflineCause = pn.TempOffline, pn.OfflineCause
+		n.TempOffline, n.OfflineCause, n.offlineBy, n.offlineSince = pn.TempOffline, pn.OfflineCause, pn.OfflineBy, pn.OfflineSince
 	}
+	states := map[string]itemState{"waiting": waiting, "blocked": blocked, "buildable": buildable}
+	for _, pi := range st.Queue {
+		job := j.jobs[pi.Job]
+		state, ok := states[pi.State]
+		if job == nil || !ok {
+			continue // the job is gone: Queue.load drops such items
+		}
+		it := &QueueItem{ID: pi.ID, job: job, state: state, inQueueSince: pi.InQueueSince, quietUntil: pi.QuietUntil,
+			buildableSince: pi.BuildableSince, buildableSeq: pi.BuildableSeq}
+		if !job.Pipeline {
+			it.label, it.labelKey = job.label, job.labelKey
+		}
+		if it.ID > j.nextQueueID {
+			j.nextQueueID = it.ID
+		}
+		if it.buildableSeq > j.buildableSeq {
+			j.buildableSeq = it.buildableSeq
+		}
+		j.queue = append(j.queue, it)
+	}
+	j.saveLocked() // builds cut off are ABORTED on disk too
 	return nil
 }

@@ -2,6 +2,7 @@ package jenkinsemu
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +32,7 @@ type QueueItem struct {
 	inQueueSince   int64
 	quietUntil     int64
 	buildableSince int64
+	buildableSeq   int64 // position in Queue.buildables: earlier joins go first
 	cancelled      bool
 	executable     *Build
 	leftAt         int64
@@ -51,6 +53,7 @@ func (j *Jenkins) enqueueLocked(job *Job, quiet time.Duration) *QueueItem {
 		it.label, it.labelKey = job.label, job.labelKey
 	}
 	j.queue = append(j.queue, it)
+	j.saveLocked()
 	j.kickLocked()
 	return it
 }
@@ -58,14 +61,20 @@ func (j *Jenkins) enqueueLocked(job *Job, quiet time.Duration) *QueueItem {
 func (j *Jenkins) enqueuePlaceholderLocked(run *Build, label *labelExpr) *QueueItem {
 	j.nextQueueID++
 	now := j.nowMillis()
-	it := &QueueItem{ID: j.nextQueueID, job: run.job, placeholder: true, run: run, label: label, labelKey: label.String(), state: buildable, inQueueSince: now, quietUntil: now, buildableSince: now}
+	j.buildableSeq++
+	it := &QueueItem{ID: j.nextQueueID, job: run.job, placeholder: true, run: run, label: label, labelKey: label.String(), state: buildable,
+		inQueueSince: now, quietUntil: now, buildableSince: now, buildableSeq: j.buildableSeq}
 	j.queue = append(j.queue, it)
+	j.saveLocked()
 	j.kickLocked()
 	return it
 }
 
-// maintainLocked is Queue.maintain: quiet periods end, blocked items
-// unblock, buildable items get idle executors, left items expire.
+// maintainLocked is Queue.maintain: left items expire; blocked items
+// whose blockage ended join the buildables, then waiting items whose quiet
+// period ended (or become blocked); buildables get idle executors in the
+// order they joined, so an item that became buildable earlier starts
+// before an older one unblocked later.
 func (j *Jenkins) maintainLocked() {
 	if j.restarting {
 		return
@@ -76,38 +85,59 @@ func (j *Jenkins) maintainLocked() {
 			delete(j.left, id)
 		}
 	}
+	changed := false
+	makeBuildable := func(it *QueueItem) {
+		it.state = buildable
+		it.buildableSince = now
+		j.buildableSeq++
+		it.buildableSeq = j.buildableSeq
+		changed = true
+	}
 	for _, it := range j.queue {
-		switch it.state {
-		case waiting:
-			if now >= it.quietUntil {
-				it.state = buildable
-				it.buildableSince = now
-			}
-		case blocked:
-			if !it.job.building() {
-				it.state = buildable
-			}
-		}
-		if it.state == buildable && !it.placeholder && !it.job.Pipeline && !it.job.Concurrent && it.job.building() {
-			it.state = blocked
+		if it.state == blocked && !j.blockedLocked(it) {
+			makeBuildable(it)
 		}
 	}
-	free := j.idleSlotsLocked()
+	var ready []*QueueItem
 	for _, it := range j.queue {
-		if it.state != buildable {
+		if it.state == waiting && now >= it.quietUntil {
+			ready = append(ready, it)
+		}
+	}
+	sort.SliceStable(ready, func(a, b int) bool { return ready[a].quietUntil < ready[b].quietUntil })
+	for _, it := range ready {
+		if j.blockedLocked(it) {
+			it.state = blocked
+			it.buildableSince = now
+			changed = true
+		} else {
+			makeBuildable(it)
+		}
+	}
+	var buildables []*QueueItem
+	for _, it := range j.queue {
+		if it.state == buildable {
+			buildables = append(buildables, it)
+		}
+	}
+	sort.SliceStable(buildables, func(a, b int) bool { return buildables[a].buildableSeq < buildables[b].buildableSeq })
+	free := j.idleSlotsLocked()
+	for _, it := range buildables {
+		if j.blockedLocked(it) { // one last check: a build may just have started
+			it.state = blocked
+			changed = true
 			continue
 		}
 		if it.job.Pipeline && !it.placeholder {
 			j.startPipelineLocked(it)
-			continue
-		}
-		if len(free) == 0 {
+			changed = true
 			continue
 		}
 		for k, fs := range free {
 			if ok, _ := fs.node.canTake(it); ok {
 				j.runLocked(fs.node, fs.index, it)
 				free = append(free[:k], free[k+1:]...)
+				changed = true
 				break
 			}
 		}
@@ -122,6 +152,15 @@ func (j *Jenkins) maintainLocked() {
 		j.queue[i] = nil
 	}
 	j.queue = kept
+	if changed {
+		j.saveLocked()
+	}
+}
+
+// blockedLocked is the BlockedBecauseOfBuildInProgress check: a job that
+// does not run concurrently waits for its running build.
+func (j *Jenkins) blockedLocked(it *QueueItem) bool {
+	return !it.placeholder && !it.job.Pipeline && !it.job.Concurrent && it.job.building()
 }
 
 type freeSlot struct {
@@ -187,6 +226,7 @@ func (j *Jenkins) cancelLocked(id int64) (found, cancellable bool) {
 		if it.ID == id && it.state != leftQueue {
 			it.cancelled = true
 			j.leaveLocked(it)
+			j.saveLocked()
 			j.maintainLocked()
 			return true, true
 		}
@@ -225,11 +265,14 @@ func (j *Jenkins) whyLocked(it *QueueItem, cache whyCache) (string, bool) {
 			s = "In the quiet period. Expires in " + timeSpan(left)
 		}
 	case blocked:
-		n := 0
-		if b := it.job.lastBuild(); b != nil {
+		// BlockedBecauseOfBuildInProgress: the running build's number and
+		// its executor's estimated remaining time.
+		n, eta := 0, ""
+		if b := it.job.runningBuild(); b != nil {
 			n = b.Number
+			eta = " (ETA: " + j.remainingLocked(b) + ")"
 		}
-		s = fmt.Sprintf("Build #%d is already in progress", n)
+		s = fmt.Sprintf("Build #%d is already in progress%s", n, eta)
 	default:
 		key := it.labelKey
 		if it.label == nil {

@@ -150,7 +150,7 @@ func (j *Jenkins) dispatch(w http.ResponseWriter, r *http.Request, pr principal,
 		}
 		htmlPage(w, http.StatusOK, expr, "<h1>Label "+html.EscapeString(expr)+"</h1>")
 	case seg[0] == "computer":
-		j.serveComputer(w, r, seg[1:])
+		j.serveComputer(w, r, pr, seg[1:])
 	default:
 		notFound(w)
 	}
@@ -207,7 +207,10 @@ func (j *Jenkins) serveQueue(w http.ResponseWriter, r *http.Request, seg []strin
 		case !found:
 			plainError(w, http.StatusNotFound, "Provided id ("+r.URL.Query().Get("id")+") not found")
 		case !ok:
-			plainError(w, http.StatusUnprocessableEntity, "Queue item "+r.URL.Query().Get("id")+" is not cancellable")
+			// Queue.doCancelItem: found (a left item too) but Queue.cancel
+			// refused. 422 "Item for id (N) is not cancellable" is for users
+			// without CANCEL, which the emulator's only user never is.
+			plainError(w, http.StatusInternalServerError, "Could not cancel run for id "+r.URL.Query().Get("id"))
 		default:
 			w.WriteHeader(http.StatusNoContent)
 		}
@@ -231,10 +234,12 @@ func (j *Jenkins) serveQueue(w http.ResponseWriter, r *http.Request, seg []strin
 			if !requirePOST(w, r) {
 				return
 			}
+			// Queue.Item.doCancelQueue (deprecated): 204 whether or not the
+			// item could still be cancelled.
 			j.mu.Lock()
 			j.cancelLocked(id)
 			j.mu.Unlock()
-			http.Redirect(w, r, j.root+"queue/", http.StatusFound)
+			w.WriteHeader(http.StatusNoContent)
 		default:
 			plainError(w, http.StatusOK, "Queue item exists. For details check, for example, "+j.root+"queue/item/"+seg[1]+"/api/json?tree=cancelled,executable[url]")
 		}
@@ -376,7 +381,7 @@ type nodeCreateForm struct {
 	} `json:"launcher"`
 }
 
-func (j *Jenkins) serveComputer(w http.ResponseWriter, r *http.Request, seg []string) {
+func (j *Jenkins) serveComputer(w http.ResponseWriter, r *http.Request, pr principal, seg []string) {
 	if len(seg) == 0 {
 		htmlPage(w, http.StatusOK, "Nodes", "<h1>Nodes</h1>")
 		return
@@ -433,13 +438,22 @@ func (j *Jenkins) serveComputer(w http.ResponseWriter, r *http.Request, seg []st
 		if !requirePOST(w, r) {
 			return
 		}
+		// @QueryParameter reads the query string and a form body alike;
+		// Util.fixEmptyAndTrim drops a blank message.
+		if err := r.ParseForm(); err != nil {
+			failure(w, "Malformed form submission: "+err.Error())
+			return
+		}
+		msg := strings.TrimSpace(r.Form.Get("offlineMessage"))
+		by := pr.user
+		if by == "" {
+			by = "anonymous"
+		}
 		j.mu.Lock()
-		if rest[0] == "toggleOffline" {
-			n.TempOffline = !n.TempOffline
-			n.OfflineCause = r.URL.Query().Get("offlineMessage")
+		if rest[0] == "toggleOffline" && n.TempOffline {
+			n.TempOffline, n.OfflineCause, n.offlineBy = false, "", ""
 		} else {
-			n.TempOffline = true
-			n.OfflineCause = r.URL.Query().Get("offlineMessage")
+			n.TempOffline, n.OfflineCause, n.offlineBy, n.offlineSince = true, msg, by, j.nowMillis()
 		}
 		j.saveLocked()
 		j.kickLocked()

@@ -1,0 +1,252 @@
+package jenkinsemu
+
+import (
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// These tests pin behaviour checked against Jenkins core's source
+// (Queue, Job, Computer, OfflineCause, Nodes, BlockedBecauseOfBuildInProgress).
+
+// copyHome snapshots JENKINS_HOME while the controller still runs: what a
+// kill -9 leaves on disk.
+func copyHome(t *testing.T, home string) string {
+	t.Helper()
+	dst := t.TempDir()
+	b, err := os.ReadFile(filepath.Join(home, "jenkins-emulator.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dst, "jenkins-emulator.json"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+func queueIDOf(t *testing.T, r result) string {
+	t.Helper()
+	loc, err := url.Parse(r.header.Get("Location"))
+	if r.code != 201 || err != nil {
+		t.Fatalf("build: %d %q", r.code, r.header.Get("Location"))
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(loc.Path, "/queue/item/"), "/")
+}
+
+func TestQueueIDsAndBuildNumbersNeverRepeatAcrossAKill(t *testing.T) {
+	home := t.TempDir()
+	j := newTestJenkins(t, Config{User: "admin", Token: "t0k3n", Home: home, QuietPeriod: time.Millisecond})
+	createJob(t, j, "run", freestyle("mesos", "sleep 100000"))
+	createNode(t, j, "k1", "mesos")
+	startAgent(t, j, "k1")
+	first := queueIDOf(t, call(t, j, http.MethodPost, "/job/run/build", nil))
+	waitFor(t, "run #1 to start", func() bool { return call(t, j, http.MethodGet, "/job/run/1/api/json", nil).code == 200 })
+	killed := copyHome(t, home) // kill -9 now: nothing more is written
+
+	j2 := newTestJenkins(t, Config{User: "admin", Token: "t0k3n", Home: killed, QuietPeriod: time.Hour})
+	b := getJSON(t, j2, "/job/run/1/api/json")
+	if b["result"] != "ABORTED" || b["building"] != false {
+		t.Fatalf("the build running at the kill: %v, want it recorded as ABORTED", b)
+	}
+	if job := getJSON(t, j2, "/job/run/api/json?tree=nextBuildNumber,builds[number]"); job["nextBuildNumber"] != 2.0 {
+		t.Fatalf("after the kill: %v, want nextBuildNumber 2 and build #1 kept", job)
+	}
+	next := queueIDOf(t, call(t, j2, http.MethodPost, "/job/run/build", nil))
+	if mustInt(next) <= mustInt(first) {
+		t.Fatalf("queue id %s handed out again after the kill (first was %s)", next, first)
+	}
+}
+
+func TestQueueSurvivesARestartWithItsIDs(t *testing.T) {
+	home := t.TempDir()
+	j := newTestJenkins(t, Config{User: "admin", Token: "t0k3n", Home: home, QuietPeriod: time.Hour})
+	createJob(t, j, "quiet", freestyle("mesos", "sleep 1"))
+	createJob(t, j, "now", freestyle("nobody", "sleep 1"))
+	createJob(t, j, "busy", freestyle("mesos", "sleep 100000"))
+	createNode(t, j, "q1", "mesos")
+	startAgent(t, j, "q1")
+	waiting := queueIDOf(t, call(t, j, http.MethodPost, "/job/quiet/build", nil))
+	buildable := queueIDOf(t, call(t, j, http.MethodPost, "/job/now/build?delay=0sec", nil))
+	call(t, j, http.MethodPost, "/job/busy/build?delay=0sec", nil)
+	waitFor(t, "busy #1 to run", func() bool { return call(t, j, http.MethodGet, "/job/busy/1/api/json", nil).code == 200 })
+	blocked := queueIDOf(t, call(t, j, http.MethodPost, "/job/busy/build?delay=0sec", nil))
+	waitFor(t, "the second busy item to be blocked", func() bool {
+		return getJSON(t, j, "/queue/item/"+blocked+"/api/json")["_class"] == "hudson.model.Queue$BlockedItem"
+	})
+	addr := j.ln.Addr().String()
+	j.Close() // SIGTERM: Jenkins persists the queue on the way out
+
+	j2 := newTestJenkins(t, Config{User: "admin", Token: "t0k3n", Home: home, Listen: addr, QuietPeriod: time.Hour})
+	for id, class := range map[string]string{waiting: "hudson.model.Queue$WaitingItem", buildable: "hudson.model.Queue$BuildableItem"} {
+		if got := getJSON(t, j2, "/queue/item/"+id+"/api/json")["_class"]; got != class {
+			t.Fatalf("queue item %s after the restart: %v, want %s", id, got, class)
+		}
+	}
+	// busy #1 was cut by the restart (ABORTED), so the blocked item is free.
+	if b := getJSON(t, j2, "/job/busy/1/api/json"); b["result"] != "ABORTED" {
+		t.Fatalf("busy #1 after the restart: %v, want ABORTED", b)
+	}
+	waitFor(t, "the formerly blocked item to run as busy #2", func() bool {
+		r := call(t, j2, http.MethodGet, "/queue/item/"+blocked+"/api/json?tree=executable[number]", nil)
+		return strings.Contains(r.body, `"number":2`)
+	})
+}
+
+func TestCancelQueueAnswers204(t *testing.T) {
+	j := newTestJenkins(t, Config{User: "admin", Token: "t0k3n", QuietPeriod: time.Hour})
+	createJob(t, j, "c", freestyle("mesos", "sleep 1"))
+	id := queueIDOf(t, call(t, j, http.MethodPost, "/job/c/build", nil))
+	if r := call(t, j, http.MethodPost, "/queue/item/"+id+"/cancelQueue", nil); r.code != 204 {
+		t.Fatalf("cancelQueue: %d %q, want 204", r.code, r.header.Get("Location"))
+	}
+	if item := getJSON(t, j, "/queue/item/"+id+"/api/json"); item["cancelled"] != true {
+		t.Fatalf("item after cancelQueue: %v", item)
+	}
+	if r := call(t, j, http.MethodPost, "/queue/item/"+id+"/cancelQueue", nil); r.code != 204 {
+		t.Fatalf("cancelQueue of a left item: %d, want 204", r.code)
+	}
+}
+
+func TestOfflineMessageFromAFormBodyAndTheUserCause(t *testing.T) {
+	j := newTestJenkins(t, Config{User: "admin", Token: "t0k3n"})
+	createNode(t, j, "o1", "mesos")
+	r := call(t, j, http.MethodPost, "/computer/o1/toggleOffline", strings.NewReader("offlineMessage=retiring+after+this+build"),
+		"Content-Type", "application/x-www-form-urlencoded")
+	if r.code != 302 {
+		t.Fatalf("toggleOffline: %d", r.code)
+	}
+	c := getJSON(t, j, "/computer/o1/api/json?tree=temporarilyOffline,offlineCauseReason,icon,iconClassName,offlineCause[description,timestamp]")
+	cause, _ := c["offlineCause"].(map[string]any)
+	if c["temporarilyOffline"] != true || c["offlineCauseReason"] != "retiring after this build" || cause == nil ||
+		cause["description"] != "Disconnected by admin : retiring after this build" ||
+		c["icon"] != "symbol-computer-disconnected" || c["iconClassName"] != "symbol-computer-disconnected" {
+		t.Fatalf("computer marked offline with a form message: %v", c)
+	}
+	if ts, _ := cause["timestamp"].(float64); ts <= 0 {
+		t.Fatalf("offline cause timestamp %v, want the time it was set", cause["timestamp"])
+	}
+	if c := getJSON(t, j, "/computer/o1/api/json"); c["offlineCause"].(map[string]any)["_class"] != "hudson.slaves.OfflineCause$UserCause" {
+		t.Fatalf("offline cause class: %v", c["offlineCause"])
+	}
+	// A blank message is dropped (Util.fixEmptyAndTrim).
+	call(t, j, http.MethodPost, "/computer/o1/changeOfflineCause", strings.NewReader("offlineMessage=+"), "Content-Type", "application/x-www-form-urlencoded")
+	if c := getJSON(t, j, "/computer/o1/api/json?tree=offlineCause[description],offlineCauseReason"); c["offlineCauseReason"] != "" ||
+		c["offlineCause"].(map[string]any)["description"] != "Disconnected by admin" {
+		t.Fatalf("blank offline message: %v", c)
+	}
+	// Toggling again brings it back and clears the cause.
+	call(t, j, http.MethodPost, "/computer/o1/toggleOffline", nil)
+	if c := getJSON(t, j, "/computer/o1/api/json"); c["temporarilyOffline"] != false || c["offlineCause"] != nil || c["icon"] != "symbol-computer-offline" {
+		t.Fatalf("toggled back: %v", c)
+	}
+}
+
+func TestNestedBuildsAreFullRunsUnderTree(t *testing.T) {
+	j := newTestJenkins(t, Config{User: "admin", Token: "t0k3n", QuietPeriod: time.Millisecond})
+	createJob(t, j, "one", freestyle("mesos", "sleep 100000"))
+	createNode(t, j, "t1", "mesos")
+	startAgent(t, j, "t1")
+	id := queueIDOf(t, call(t, j, http.MethodPost, "/job/one/build", nil))
+	waitFor(t, "one #1 to run", func() bool { return call(t, j, http.MethodGet, "/job/one/1/api/json", nil).code == 200 })
+	item := getJSON(t, j, "/queue/item/"+id+"/api/json?tree=executable[number,url,result,building]")
+	ex, _ := item["executable"].(map[string]any)
+	if ex == nil || ex["number"] != 1.0 || ex["building"] != true || ex["result"] != nil || !strings.HasSuffix(ex["url"].(string), "/job/one/1/") {
+		t.Fatalf("left item's executable under tree=: %v", item)
+	}
+	if _, has := ex["result"]; !has {
+		t.Fatalf("executable[result] missing: %v", ex)
+	}
+	job := getJSON(t, j, "/job/one/api/json?tree=lastBuild[number,result,building]")
+	if lb, _ := job["lastBuild"].(map[string]any); lb == nil || lb["building"] != true || lb["number"] != 1.0 {
+		t.Fatalf("job's lastBuild under tree=: %v", job)
+	}
+	if b := getJSON(t, j, "/job/one/1/api/json"); b["inProgress"] != true {
+		t.Fatalf("build JSON: inProgress %v, want true", b["inProgress"])
+	}
+	// At depth 0 a nested build still shows only number and url.
+	item = getJSON(t, j, "/queue/item/"+id+"/api/json")
+	if ex := item["executable"].(map[string]any); len(ex) != 3 || ex["_class"] != "hudson.model.FreeStyleBuild" {
+		t.Fatalf("executable at depth 0: %v, want _class, number and url", ex)
+	}
+}
+
+func TestAssignedLabelsAreASetAndTheBuiltInNodeIsOnline(t *testing.T) {
+	j := newTestJenkins(t, Config{User: "admin", Token: "t0k3n"})
+	createNode(t, j, "self", "self mesos linux mesos")
+	c := getJSON(t, j, "/computer/self/api/json?tree=assignedLabels[name]")
+	var names []string
+	for _, l := range c["assignedLabels"].([]any) {
+		names = append(names, l.(map[string]any)["name"].(string))
+	}
+	if strings.Join(names, " ") != "linux mesos self" {
+		t.Fatalf("assignedLabels %v, want [linux mesos self] (a sorted set)", names)
+	}
+	if b := getJSON(t, j, "/computer/(built-in)/api/json"); b["offline"] != false || b["numExecutors"] != 0.0 {
+		t.Fatalf("built-in node with 0 executors: offline %v, want false", b["offline"])
+	}
+}
+
+func TestBlockedWhyCarriesTheETA(t *testing.T) {
+	j := newTestJenkins(t, Config{User: "admin", Token: "t0k3n", QuietPeriod: time.Millisecond})
+	createJob(t, j, "b", freestyle("mesos", "sleep 100000"))
+	createNode(t, j, "e1", "mesos")
+	startAgent(t, j, "e1")
+	call(t, j, http.MethodPost, "/job/b/build", nil)
+	waitFor(t, "b #1 to run", func() bool { return call(t, j, http.MethodGet, "/job/b/1/api/json", nil).code == 200 })
+	id := queueIDOf(t, call(t, j, http.MethodPost, "/job/b/build", nil))
+	waitFor(t, "the second item to be blocked", func() bool {
+		return getJSON(t, j, "/queue/item/"+id+"/api/json")["why"] == "Build #1 is already in progress (ETA: N/A)"
+	})
+	// With a duration estimate (a previous success of 100 s), the ETA is a time span.
+	j.mu.Lock()
+	job := j.jobs["b"]
+	prev := &Build{job: job, Number: 0, Result: "SUCCESS", Duration: 100_000}
+	job.Builds = append([]*Build{prev}, job.Builds...)
+	run := job.runningBuild()
+	run.estimate = job.estimatedDuration()
+	run.Timestamp = j.nowMillis() - 40_000
+	j.mu.Unlock()
+	why := getJSON(t, j, "/queue/item/"+id+"/api/json")["why"]
+	if why != "Build #1 is already in progress (ETA: 1 min 0 sec)" && why != "Build #1 is already in progress (ETA: 59 sec)" {
+		t.Fatalf("blocked why with an estimate: %q", why)
+	}
+}
+
+func TestEarlierBuildableStartsBeforeLaterUnblocked(t *testing.T) {
+	// Queue.maintain: buildables run in the order they joined the list; a
+	// blocked item that unblocks later joins behind.
+	j := newTestJenkins(t, Config{User: "admin", Token: "t0k3n", QuietPeriod: time.Millisecond})
+	createJob(t, j, "first", freestyle("mesos", "sleep 100000"))
+	createJob(t, j, "second", freestyle("mesos", "sleep 100000"))
+	createNode(t, j, "s1", "mesos")
+	startAgent(t, j, "s1")
+	call(t, j, http.MethodPost, "/job/first/build", nil)
+	waitFor(t, "first #1 to run", func() bool { return call(t, j, http.MethodGet, "/job/first/1/api/json", nil).code == 200 })
+	older := queueIDOf(t, call(t, j, http.MethodPost, "/job/first/build", nil)) // blocked behind first #1
+	waitFor(t, "first's second item to be blocked", func() bool {
+		return getJSON(t, j, "/queue/item/"+older+"/api/json")["_class"] == "hudson.model.Queue$BlockedItem"
+	})
+	newer := queueIDOf(t, call(t, j, http.MethodPost, "/job/second/build", nil)) // buildable, waits for the executor
+	waitFor(t, "second to be buildable", func() bool {
+		return getJSON(t, j, "/queue/item/"+newer+"/api/json")["_class"] == "hudson.model.Queue$BuildableItem"
+	})
+	// first #1 ends (its node is deleted and recreated): the executor frees
+	// and first's item unblocks in the same maintenance pass.
+	call(t, j, http.MethodPost, "/computer/s1/doDelete", nil)
+	createNode(t, j, "s1", "mesos")
+	startAgent(t, j, "s1")
+	waitFor(t, "one of the two to start", func() bool {
+		return getJSON(t, j, "/queue/item/"+newer+"/api/json")["_class"] == "hudson.model.Queue$LeftItem" ||
+			getJSON(t, j, "/queue/item/"+older+"/api/json")["_class"] == "hudson.model.Queue$LeftItem"
+	})
+	if got := getJSON(t, j, "/queue/item/"+newer+"/api/json")["_class"]; got != "hudson.model.Queue$LeftItem" {
+		t.Fatalf("the item buildable earlier (second) did not start first: %v", got)
+	}
+	if got := getJSON(t, j, "/queue/item/"+older+"/api/json")["_class"]; got != "hudson.model.Queue$BuildableItem" {
+		t.Fatalf("the older, later-unblocked item: %v, want BuildableItem", got)
+	}
+}
