@@ -59,7 +59,7 @@ type Jenkins struct {
 	queue            []*QueueItem
 	left             map[int64]*QueueItem
 	nextQueueID      int64
-	buildableSeq     int64 // order in which items joined Queue.buildables
+	buildableSeq     int64             // order in which items joined Queue.buildables
 	sessions         map[string]string // HTTP session → user
 	unavailableUntil time.Time
 	slow             time.Duration

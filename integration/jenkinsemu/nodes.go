@@ -21,10 +21,10 @@ type Node struct {
 
 	offlineSince int64  // the cause's timestamp
 	offlineBy    string // the user who set the cause ("anonymous" without security)
-	builtin bool
-	labels  []string
-	slots   []*slot
-	conn    *agentConn
+	builtin      bool
+	labels       []string
+	slots        []*slot
+	conn         *agentConn
 }
 
 // slot is a busy executor.
