@@ -2,7 +2,6 @@ package mesosemu
 
 import (
 	"fmt"
-	"strings"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
@@ -245,7 +244,7 @@ func (m *Master) operationErrorLocked(fw *Framework, op mesos.Offer_Operation, m
 func (m *Master) validateTaskLocked(fw *Framework, agent *Agent, role string, ti mesos.TaskInfo, remaining mesos.Resources) (mesos.Resources, string) {
 	id := ti.TaskID.Value
 	if msg := validateID(id); msg != "" {
-		return nil, "Task ID '" + id + "' is invalid: " + msg
+		return nil, msg // validateTaskID returns common validateID's error as it is
 	}
 	if t := m.c.taskIndex[taskKey(fw.id, id)]; t != nil {
 		if t.masterState == mesos.TASK_UNREACHABLE {
@@ -280,8 +279,13 @@ func (m *Master) validateTaskLocked(fw *Framework, agent *Agent, role string, ti
 			return nil, "'ExecutorInfo.command' must be set for 'CUSTOM' executor"
 		}
 	}
+	if ti.Command != nil {
+		if msg := validateEnvironment(ti.Command.Environment); msg != "" {
+			return nil, "Task's `CommandInfo` is invalid: " + msg
+		}
+	}
 	if msg := validateContainer(ti.Container); msg != "" {
-		return nil, msg
+		return nil, "Task's `ContainerInfo` is invalid: " + msg
 	}
 	res := canonical(ti.Resources)
 	if ti.Executor != nil {
@@ -308,12 +312,10 @@ func validateID(id string) string {
 		return fmt.Sprintf("ID must not be greater than %d characters", nameMax)
 	case id == "." || id == "..":
 		return "'" + id + "' is disallowed"
-	case strings.ContainsAny(id, "/\\"):
-		return "'/' and '\\' are disallowed"
 	}
-	for _, r := range id {
-		if r < 0x20 || r == 0x7f {
-			return "ID cannot contain control characters"
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c < 0x20 || c == 0x7f || c == '/' || c == '\\' {
+			return "'" + id + "' contains invalid characters"
 		}
 	}
 	return ""
@@ -334,8 +336,42 @@ func validateContainer(ci *mesos.ContainerInfo) string {
 		}
 	}
 	for _, v := range ci.Volumes {
-		if v.HostPath != nil && v.Source != nil {
-			return "Only one of them should be set: 'host_path' or 'source' in Volume"
+		n := 0
+		for _, set := range []bool{v.HostPath != nil, v.Image != nil, v.Source != nil} {
+			if set {
+				n++
+			}
+		}
+		if n != 1 {
+			return "Invalid volume: Only one of them should be set: 'host_path', 'image' and 'source'"
+		}
+	}
+	return ""
+}
+
+// validateEnvironment is common/validation.cpp validateEnvironment.
+func validateEnvironment(env *mesos.Environment) string {
+	if env == nil {
+		return ""
+	}
+	for _, v := range env.Variables {
+		switch v.GetType() {
+		case mesos.Environment_Variable_VALUE:
+			if v.Value == nil {
+				return "Environment variable '" + v.Name + "' of type 'VALUE' must have a value set"
+			}
+			if v.Secret != nil {
+				return "Environment variable '" + v.Name + "' of type 'VALUE' must not have a secret set"
+			}
+		case mesos.Environment_Variable_SECRET:
+			if v.Secret == nil {
+				return "Environment variable '" + v.Name + "' of type 'SECRET' must have a secret set"
+			}
+			if v.Value != nil {
+				return "Environment variable '" + v.Name + "' of type 'SECRET' must not have a value set"
+			}
+		default:
+			return "Environment variable of type 'UNKNOWN' is not allowed"
 		}
 	}
 	return ""

@@ -365,6 +365,14 @@ func (c *Cluster) startTask(t *Task) {
 		return
 	}
 	spec, fail := c.processSpecLocked(t)
+	if fail != nil && fail.executor {
+		// The executor started and reports the failure itself: STARTING,
+		// then FAILED from SOURCE_EXECUTOR with no reason.
+		a.updateLocked(t, mesos.TASK_STARTING, mesos.SOURCE_EXECUTOR, nil, "")
+		a.updateLocked(t, mesos.TASK_FAILED, mesos.SOURCE_EXECUTOR, nil, fail.message)
+		a.groupFailedLocked(t)
+		return
+	}
 	if fail != nil {
 		a.updateLocked(t, mesos.TASK_FAILED, mesos.SOURCE_AGENT, fail.reason.Enum(), fail.message)
 		a.groupFailedLocked(t)
@@ -388,7 +396,7 @@ func (c *Cluster) startTask(t *Task) {
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		closeAll(stdout, stderr)
-		a.updateLocked(t, mesos.TASK_FAILED, mesos.SOURCE_EXECUTOR, mesos.REASON_COMMAND_EXECUTOR_FAILED.Enum(), "Failed to launch command: "+err.Error())
+		a.updateLocked(t, mesos.TASK_FAILED, mesos.SOURCE_EXECUTOR, nil, "Failed to launch command: "+err.Error())
 		a.groupFailedLocked(t)
 		return
 	}
@@ -459,13 +467,16 @@ func exitStatus(err error, killed, docker bool) (mesos.TaskState, *mesos.TaskSta
 		}
 		return mesos.TASK_KILLED, nil, fmt.Sprintf("%s exited with status %d", what, code)
 	}
+	// The command and Docker executors set no reason on an exit or a
+	// signal (launcher/executor.cpp, docker/executor.cpp: only
+	// REASON_MAX_COMPLETION_TIME_REACHED is ever set there).
 	if sig != "" && !docker {
-		return mesos.TASK_FAILED, mesos.REASON_COMMAND_EXECUTOR_FAILED.Enum(), "Command terminated with signal " + capitalize(sig)
+		return mesos.TASK_FAILED, nil, "Command terminated with signal " + capitalize(sig)
 	}
 	if code == 0 {
 		return mesos.TASK_FINISHED, nil, what + " exited with status 0"
 	}
-	return mesos.TASK_FAILED, mesos.REASON_COMMAND_EXECUTOR_FAILED.Enum(), fmt.Sprintf("%s exited with status %d", what, code)
+	return mesos.TASK_FAILED, nil, fmt.Sprintf("%s exited with status %d", what, code)
 }
 
 func capitalize(s string) string {

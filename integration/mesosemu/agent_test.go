@@ -228,8 +228,8 @@ func TestDockerTaskRunsTheImageStandIn(t *testing.T) {
 	})
 }
 
-func TestDockerLaunchFailuresAreTaskFailedFromTheAgent(t *testing.T) {
-	c := newTestCluster(t, Config{Agents: 1, Images: map[string][]string{"example/ok": {"/bin/true"}}})
+func TestDockerLaunchFailuresLookAsOnARealAgent(t *testing.T) {
+	c := newTestCluster(t, Config{Agents: 1, Images: map[string][]string{"example/ok": {"/bin/true"}, "example/flaky": {"/bin/true"}}})
 	url := c.Leader()
 	s := subscribeRaw(t, url, frameworkInfo("fw"))
 	o := s.next(scheduler.Event_OFFERS).Offers.Offers[0]
@@ -242,32 +242,62 @@ func TestDockerLaunchFailuresAreTaskFailedFromTheAgent(t *testing.T) {
 		}
 		return tk
 	}
-	c.FailImage("example/ok", 1)
-	tasks := []mesos.TaskInfo{
+	bridge := mesos.ContainerInfo_DockerInfo_BRIDGE
+	c.FailImage("example/flaky", 1)
+	// The pull comes first: a bad image is the containerizer's failure.
+	pulls := []mesos.TaskInfo{
 		docker("unmapped", "nobody/knows:latest", nil),
-		docker("fault", "example/ok", nil),
+		docker("fault", "example/flaky", nil),
+	}
+	pullWant := map[string]string{
+		"unmapped": "pull access denied for nobody/knows",
+		"fault":    "docker -H unix:///var/run/docker.sock pull example/flaky",
+	}
+	// Then the Docker executor builds the run options: configuration errors.
+	runs := []mesos.TaskInfo{
 		docker("ports-on-host", "example/ok", func(tk *mesos.TaskInfo) {
 			tk.Container.Docker.PortMappings = []mesos.ContainerInfo_DockerInfo_PortMapping{{HostPort: 31000, ContainerPort: 8080}}
 		}),
+		docker("port-not-in-resources", "example/ok", func(tk *mesos.TaskInfo) {
+			tk.Container.Docker.Network = &bridge
+			tk.Container.Docker.PortMappings = []mesos.ContainerInfo_DockerInfo_PortMapping{{HostPort: 31000, ContainerPort: 8080}}
+			tk.Resources = append(tk.Resources, mesos.Resource{Name: "ports", Type: mesos.RANGES.Enum(),
+				Ranges: &mesos.Value_Ranges{Range: []mesos.Value_Range{{Begin: 31001, End: 31001}}}})
+		}),
 		docker("shell-without-value", "example/ok", func(tk *mesos.TaskInfo) { tk.Command.Shell = nil }),
+		docker("bad-parameter", "example/ok", func(tk *mesos.TaskInfo) {
+			tk.Container.Docker.Parameters = []mesos.Parameter{{Key: "no-such-flag", Value: "x"}}
+		}),
 	}
-	want := map[string]string{
-		"unmapped":            "pull access denied for nobody/knows",
-		"fault":               "docker -H unix:///var/run/docker.sock pull example/ok",
-		"ports-on-host":       "Port mappings are only supported for bridge and user-defined networks",
-		"shell-without-value": "Shell specified but no command value provided",
+	runWant := map[string]string{
+		"ports-on-host":         "Failed to create docker run options: Port mappings are only supported for bridge and user-defined networks",
+		"port-not-in-resources": "Failed to create docker run options: Port [31000] not included in resources",
+		"shell-without-value":   "Failed to create docker run options: Shell specified but no command value provided",
+		"bad-parameter":         "Container exited with status 125",
 	}
-	s.mustCall(url, launch([]mesos.OfferID{o.ID}, nil, tasks...))
-	for _, tk := range tasks {
+	s.mustCall(url, launch([]mesos.OfferID{o.ID}, nil, append(pulls, runs...)...))
+	for _, tk := range pulls {
 		st := s.update(tk.TaskID.Value)
-		if st.GetState() != mesos.TASK_FAILED || st.GetReason() != mesos.REASON_CONTAINER_LAUNCH_FAILED || st.GetSource() != mesos.SOURCE_AGENT || !strings.Contains(st.GetMessage(), want[tk.TaskID.Value]) {
-			t.Fatalf("%s: got %s, want TASK_FAILED / CONTAINER_LAUNCH_FAILED containing %q", tk.TaskID.Value, describe(st), want[tk.TaskID.Value])
+		if st.GetState() != mesos.TASK_FAILED || st.GetReason() != mesos.REASON_CONTAINER_LAUNCH_FAILED || st.GetSource() != mesos.SOURCE_AGENT || !strings.Contains(st.GetMessage(), pullWant[tk.TaskID.Value]) {
+			t.Fatalf("%s: got %s, want TASK_FAILED / CONTAINER_LAUNCH_FAILED from the agent containing %q", tk.TaskID.Value, describe(st), pullWant[tk.TaskID.Value])
+		}
+		s.ack(url, st)
+	}
+	for _, tk := range runs {
+		st := s.update(tk.TaskID.Value)
+		if st.GetState() != mesos.TASK_STARTING || st.GetSource() != mesos.SOURCE_EXECUTOR {
+			t.Fatalf("%s: first update %s, want TASK_STARTING from the executor", tk.TaskID.Value, describe(st))
+		}
+		s.ack(url, st)
+		st = s.update(tk.TaskID.Value)
+		if st.GetState() != mesos.TASK_FAILED || st.Reason != nil || st.GetSource() != mesos.SOURCE_EXECUTOR || st.GetMessage() != runWant[tk.TaskID.Value] {
+			t.Fatalf("%s: got %s, want TASK_FAILED from the executor, no reason, %q", tk.TaskID.Value, describe(st), runWant[tk.TaskID.Value])
 		}
 		s.ack(url, st)
 	}
 	// The injected fault was for one launch only.
 	o = s.next(scheduler.Event_OFFERS).Offers.Offers[0]
-	ok := docker("ok", "example/ok", nil)
+	ok := docker("ok", "example/flaky", nil)
 	ok.AgentID = o.AgentID
 	s.mustCall(url, launch([]mesos.OfferID{o.ID}, nil, ok))
 	if seen := runToEnd(s, url, "ok"); states(seen) != "TASK_STARTING TASK_RUNNING TASK_FINISHED" {

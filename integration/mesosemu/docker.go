@@ -22,6 +22,16 @@ type procSpec struct {
 type launchFailure struct {
 	reason  mesos.TaskStatus_Reason
 	message string
+	// executor: the failure comes from the executor once it runs
+	// (TASK_STARTING, then TASK_FAILED from SOURCE_EXECUTOR, no reason),
+	// not from the containerizer before it.
+	executor bool
+}
+
+// runOptionsFailure is the Docker executor failing to build `docker run`'s
+// options (Docker::RunOptions::create): a configuration error.
+func runOptionsFailure(format string, args ...any) *launchFailure {
+	return &launchFailure{message: "Failed to create docker run options: " + fmt.Sprintf(format, args...), executor: true}
 }
 
 func containerFailure(format string, args ...any) *launchFailure {
@@ -55,13 +65,13 @@ func (c *Cluster) processSpecLocked(t *Task) (*procSpec, *launchFailure) {
 	env = append(env, taskEnv(cmd)...)
 	if cmd.GetShell() {
 		if cmd.GetValue() == "" {
-			return nil, &launchFailure{reason: mesos.REASON_COMMAND_EXECUTOR_FAILED, message: "Shell specified but no command value provided"}
+			return nil, &launchFailure{message: "Shell specified but no command value provided", executor: true}
 		}
 		return &procSpec{path: "/bin/sh", args: []string{"sh", "-c", cmd.GetValue()}, env: env}, nil
 	}
 	path, err := lookPathIn(cmd.GetValue(), c.pathEnv())
 	if err != nil {
-		return nil, &launchFailure{reason: mesos.REASON_COMMAND_EXECUTOR_FAILED, message: fmt.Sprintf("Failed to launch command: %v", err)}
+		return nil, &launchFailure{message: fmt.Sprintf("Failed to launch command: %v", err), executor: true}
 	}
 	args := cmd.Arguments
 	if len(args) == 0 {
@@ -99,10 +109,16 @@ func lookPathIn(name, pathEnv string) (string, error) {
 	return "", fmt.Errorf("executable file '%s' not found in $PATH", name)
 }
 
-// dockerSpecLocked applies the Docker containerizer's checks, then maps the
-// image to its stand-in program with `docker run` entrypoint semantics.
+// dockerSpecLocked is the Docker containerizer: the image is pulled first
+// (a failed pull is the containerizer's TASK_FAILED with
+// REASON_CONTAINER_LAUNCH_FAILED); then the Docker executor builds the run
+// options (src/docker/docker.cpp RunOptions::create) and runs the
+// container; `docker run` refusing an unknown option exits 125.
 func (c *Cluster) dockerSpecLocked(t *Task, ci *mesos.ContainerInfo, cmd *mesos.CommandInfo) (*procSpec, *launchFailure) {
 	d := ci.Docker
+	if fail := c.pullLocked(d.Image); fail != nil {
+		return nil, fail
+	}
 	network := d.GetNetwork()
 	for _, p := range d.Parameters {
 		if p.Key == "net" || p.Key == "network" {
@@ -116,30 +132,83 @@ func (c *Cluster) dockerSpecLocked(t *Task, ci *mesos.ContainerInfo, cmd *mesos.
 			default:
 				network = mesos.ContainerInfo_DockerInfo_USER
 			}
-		}
-	}
-	if len(d.PortMappings) > 0 && network != mesos.ContainerInfo_DockerInfo_BRIDGE && network != mesos.ContainerInfo_DockerInfo_USER {
-		return nil, containerFailure("Failed to launch container: Port mappings are only supported for bridge and user-defined networks")
-	}
-	for _, pm := range d.PortMappings {
-		if !portInResources(t.resources, uint64(pm.HostPort)) {
-			return nil, containerFailure("Failed to launch container: Port [%d] not included in resources", pm.HostPort)
+			break
 		}
 	}
 	if ci.Hostname != nil && network == mesos.ContainerInfo_DockerInfo_HOST {
-		return nil, containerFailure("Failed to launch container: Unable to set hostname with host network mode")
+		return nil, runOptionsFailure("Unable to set hostname with host network mode")
+	}
+	if len(d.PortMappings) > 0 {
+		if network == mesos.ContainerInfo_DockerInfo_HOST || network == mesos.ContainerInfo_DockerInfo_NONE {
+			return nil, runOptionsFailure("Port mappings are only supported for bridge and user-defined networks")
+		}
+		if !hasPorts(t.resources) {
+			return nil, runOptionsFailure("Port mappings require port resources")
+		}
+		for _, pm := range d.PortMappings {
+			if !portInResources(t.resources, uint64(pm.HostPort)) {
+				return nil, runOptionsFailure("Port [%d] not included in resources", pm.HostPort)
+			}
+		}
+	}
+	for _, v := range ci.Volumes {
+		switch {
+		case v.HostPath != nil:
+			if !strings.HasPrefix(v.GetHostPath(), "/") && !strings.HasPrefix(v.ContainerPath, "/") {
+				return nil, runOptionsFailure("Both host_path '%s' and container_path '%s' of a volume are relative", v.GetHostPath(), v.ContainerPath)
+			}
+		case v.Source == nil:
+			return nil, runOptionsFailure("Host path or volume source is required")
+		}
+	}
+	for _, p := range d.Parameters {
+		if p.Key != "net" && p.Key != "network" && !dockerRunFlags[p.Key] {
+			return nil, &launchFailure{message: "Container exited with status 125", executor: true}
+		}
 	}
 	return c.imageSpecLocked(t, d.Image, cmd, true)
 }
 
+// dockerRunFlags are `docker run` options (long names) that parameters
+// may name; any other key makes `docker run` fail with "unknown flag".
+var dockerRunFlags = func() map[string]bool {
+	m := map[string]bool{}
+	for _, f := range strings.Fields(`add-host annotation attach blkio-weight cap-add cap-drop cgroup-parent cgroupns cidfile cpu-period
+		cpu-quota cpu-rt-period cpu-rt-runtime cpu-shares cpus cpuset-cpus cpuset-mems detach device device-cgroup-rule
+		device-read-bps device-write-bps dns dns-opt dns-option dns-search domainname entrypoint env env-file expose gpus
+		group-add health-cmd health-interval health-retries health-start-period health-timeout hostname init interactive
+		ip ip6 ipc isolation kernel-memory label label-file link link-local-ip log-driver log-opt mac-address memory
+		memory-reservation memory-swap memory-swappiness mount name no-healthcheck oom-kill-disable oom-score-adj pid
+		pids-limit platform privileged publish publish-all pull read-only restart rm runtime security-opt shm-size
+		sig-proxy stop-signal stop-timeout storage-opt sysctl tmpfs tty ulimit user userns uts volume volume-driver
+		volumes-from workdir`) {
+		m[f] = true
+	}
+	return m
+}()
+
+// pullLocked is the containerizer's image pull: an image with no stand-in
+// (or made unpullable by a fault) fails the launch.
+func (c *Cluster) pullLocked(image string) *launchFailure {
+	if _, ok := c.imageProgram(image); !ok || c.consumeImageFault(image) {
+		return containerFailure("Failed to launch container: Failed to run 'docker -H unix:///var/run/docker.sock pull %s': exit status 1; stderr='Error response from daemon: pull access denied for %s, repository does not exist or may require 'docker login': denied: requested access to the resource is denied\n'", image, imageRepository(image))
+	}
+	return nil
+}
+
 func (c *Cluster) imageSpecLocked(t *Task, image string, cmd *mesos.CommandInfo, docker bool) (*procSpec, *launchFailure) {
 	if cmd.GetShell() && cmd.GetValue() == "" {
+		if docker {
+			return nil, runOptionsFailure("Shell specified but no command value provided")
+		}
 		return nil, containerFailure("Failed to launch container: Shell specified but no command value provided")
 	}
-	prog, ok := c.imageProgram(image)
-	if !ok || c.consumeImageFault(image) {
-		return nil, containerFailure("Failed to launch container: Failed to run 'docker -H unix:///var/run/docker.sock pull %s': exit status 1; stderr='Error response from daemon: pull access denied for %s, repository does not exist or may require 'docker login': denied: requested access to the resource is denied\n'", image, imageRepository(image))
+	if !docker {
+		if fail := c.pullLocked(image); fail != nil {
+			return nil, fail
+		}
 	}
+	prog, _ := c.imageProgram(image)
 	env := []string{c.pathEnv(), "HOME=" + os.Getenv("HOME"), "MESOS_CONTAINER_NAME=mesos-" + uuidString(newUUID())}
 	env = append(env, taskEnv(cmd)...)
 	if cmd.GetShell() {
@@ -190,6 +259,15 @@ func (c *Cluster) consumeImageFault(image string) bool {
 			if n > 0 {
 				c.imageFaults[name] = n - 1
 			}
+			return true
+		}
+	}
+	return false
+}
+
+func hasPorts(rs mesos.Resources) bool {
+	for _, r := range rs {
+		if r.Name == "ports" && r.Ranges != nil {
 			return true
 		}
 	}

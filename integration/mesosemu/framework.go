@@ -224,9 +224,28 @@ func (m *Master) subscribeLocked(sub *subscription, call *scheduler.Call_Subscri
 		},
 	})
 	sub.send(&scheduler.Event{Type: scheduler.Event_HEARTBEAT})
+	m.resumeUpdatesLocked(fw)
 	m.c.log.WithField("framework_id", id).Info("framework subscribed")
 	m.c.allocateSoonLocked()
 	return fw
+}
+
+// resumeUpdatesLocked is the master telling every agent that the
+// framework is back (UpdateFrameworkMessage): each agent's status update
+// manager resumes its streams, resending the head update of every task at
+// once with the retry interval reset (slave.cpp updateFramework, resume()).
+func (m *Master) resumeUpdatesLocked(fw *Framework) {
+	for _, a := range m.c.agents {
+		if !a.reachable() {
+			continue
+		}
+		for _, t := range a.tasksOf(fw.id) {
+			if len(t.pending) > 0 {
+				t.backoff = statusRetryMin
+				a.forwardHeadLocked(t)
+			}
+		}
+	}
 }
 
 // exitedLocked runs when a subscription's connection closes.
