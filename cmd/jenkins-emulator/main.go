@@ -33,6 +33,9 @@ func main() {
 	} else {
 		err = runController(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	}
+	if errors.Is(err, flag.ErrHelp) {
+		return // --help printed the usage: that is success
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "jenkins-emulator:", err)
 		os.Exit(1)
@@ -51,8 +54,17 @@ func runController(ctx context.Context, args []string, getenv func(string) strin
 	executors := fs.Int("builtin-executors", 0, "executors of the built-in node")
 	scale := fs.Float64("time-scale", 1, "emulated time runs this many times faster than real time")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: jenkins-emulator [flags]        run an emulated Jenkins controller")
+		fmt.Fprintln(stderr, "       jenkins-emulator agent [flags]  run the inbound-agent stand-in (see jenkins-emulator agent --help)")
+		fmt.Fprintln(stderr, "Flags:")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q: the only subcommand is \"agent\"; the controller takes only flags (see --help)", fs.Arg(0))
 	}
 	if *token == "" {
 		*token = getenv("JENKINS_EMULATOR_TOKEN")

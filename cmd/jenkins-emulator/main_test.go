@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"flag"
 	"strings"
 	"testing"
 	"time"
@@ -53,5 +55,34 @@ func TestAgentReadsTheInboundAgentImageEnvironment(t *testing.T) {
 	err = runAgent(ctx, []string{"-url", j.URL(), j.Secret("ghost"), "ghost"}, func(string) string { return "" }, &out)
 	if err == nil || !strings.Contains(out.String(), "positional arguments is deprecated") {
 		t.Fatalf("positional: %v %q", err, out.String())
+	}
+}
+
+func TestStrayArgumentsHelpAndUnreachableAgent(t *testing.T) {
+	env := func(string) string { return "" }
+	var out, errOut bytes.Buffer
+	if err := runController(context.Background(), []string{"bogus-sub"}, env, &out, &errOut); err == nil || !strings.Contains(err.Error(), `"bogus-sub"`) {
+		t.Fatalf("a stray argument: %v, want an error naming it", err)
+	}
+	errOut.Reset()
+	if err := runController(context.Background(), []string{"--help"}, env, &out, &errOut); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("--help: %v, want flag.ErrHelp (main exits 0 on it)", err)
+	}
+	if !strings.Contains(errOut.String(), "jenkins-emulator agent") {
+		t.Fatalf("--help does not mention the agent subcommand:\n%s", errOut.String())
+	}
+	// An unreachable controller with -noReconnect is an error at once,
+	// not a silent retry loop.
+	done := make(chan error, 1)
+	go func() {
+		done <- runAgent(context.Background(), []string{"-url", "http://127.0.0.1:1/", "-secret", "s", "-name", "n", "-noReconnect"}, env, &out)
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, jenkinsemu.ErrUnreachable) || !strings.Contains(err.Error(), "127.0.0.1:1") {
+			t.Fatalf("unreachable controller with -noReconnect: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("agent -noReconnect kept retrying an unreachable controller")
 	}
 }

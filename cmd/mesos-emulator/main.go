@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -41,7 +42,11 @@ func (f imageFlags) Set(s string) error {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return // --help printed the usage: that is success
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "mesos-emulator:", err)
 		os.Exit(2)
 	}
@@ -63,10 +68,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	scale := fs.Float64("time-scale", 1, "emulated time runs this many times faster than real time")
 	sandbox := fs.String("sandbox", "", "directory for agent sandboxes (default: a temporary directory)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	seed := fs.Int64("seed", 0, "seed of the allocator's randomness, to replay an allocation order (0: random, logged)")
 	images := imageFlags{}
 	fs.Var(images, "image", "IMAGE=PROGRAM [ARGS]: run PROGRAM for Docker tasks of IMAGE (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q: mesos-emulator takes only flags (see --help)", fs.Arg(0))
+	}
+	for name, d := range map[string]time.Duration{"--heartbeat": *heartbeat, "--allocation-interval": *alloc} {
+		if d <= 0 {
+			return fmt.Errorf("%s %s: must be positive", name, d)
+		}
+	}
+	if *offerTimeout < 0 {
+		return fmt.Errorf("--offer-timeout %s: must be zero (never) or positive", *offerTimeout)
 	}
 	host, portStr, err := net.SplitHostPort(*listen)
 	if err != nil {
@@ -108,13 +125,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Hostname: host, Port: port, Masters: *masters, ZK: *zkURL,
 		Agents: *agents, AgentResources: *res, AgentAttributes: *attrs,
 		Heartbeat: *heartbeat, AllocationInterval: *alloc, OfferTimeout: *offerTimeout,
-		TimeScale: *scale, Images: images, SandboxRoot: *sandbox, Log: log,
+		TimeScale: *scale, Images: images, SandboxRoot: *sandbox, Seed: *seed, Log: log,
 	})
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	fmt.Fprintf(stdout, "mesos-emulator %s: %d master(s), %d agent(s), time scale %g\n", mesosemu.Version, *masters, *agents, *scale)
+	fmt.Fprintf(stdout, "mesos-emulator %s: %d master(s), %d agent(s), time scale %g, seed %d\n", mesosemu.Version, *masters, *agents, *scale, c.Seed())
 	for i, u := range c.Masters() {
 		fmt.Fprintf(stdout, "  master %d: %s/api/v1/scheduler\n", i, u)
 	}

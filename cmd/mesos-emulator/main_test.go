@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
+	"flag"
 	"io"
 	"net/http"
 	"regexp"
@@ -32,12 +34,16 @@ func (s *syncBuffer) String() string {
 
 func TestFlagsAreValidatedWithClearErrors(t *testing.T) {
 	cases := map[string][]string{
-		"--listen":          {"--listen", "nohost"},
-		"--masters":         {"--masters", "0"},
-		"--time-scale":      {"--time-scale", "-1"},
-		"--image":           {"--image", "noprogram"},
-		"--agent-resources": {"--agent-resources", "cpus:lots"},
-		"--log-level":       {"--log-level", "loud"},
+		"--listen":              {"--listen", "nohost"},
+		"--masters":             {"--masters", "0"},
+		"--time-scale":          {"--time-scale", "-1"},
+		"--image":               {"--image", "noprogram"},
+		"--agent-resources":     {"--agent-resources", "cpus:lots"},
+		"--log-level":           {"--log-level", "loud"},
+		"--heartbeat":           {"--heartbeat", "0s"},
+		"--allocation-interval": {"--allocation-interval", "-1s"},
+		"--offer-timeout":       {"--offer-timeout", "-5s"},
+		"extra-arg":             {"extra-arg", "--listen", "127.0.0.1:0"},
 	}
 	for flagName, args := range cases {
 		var out, errOut bytes.Buffer
@@ -45,6 +51,13 @@ func TestFlagsAreValidatedWithClearErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error()+errOut.String(), strings.TrimPrefix(flagName, "--")) {
 			t.Errorf("%v: got %v (stderr %q), want an error naming %s", args, err, errOut.String(), flagName)
 		}
+	}
+}
+
+func TestHelpIsNotAnError(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"--help"}, &out, &errOut); !errors.Is(err, flag.ErrHelp) || !strings.Contains(errOut.String(), "-seed") {
+		t.Fatalf("--help: %v, want flag.ErrHelp (main exits 0) and the usage with --seed:\n%s", err, errOut.String())
 	}
 }
 

@@ -34,6 +34,9 @@ type AgentOptions struct {
 // node, wrong secret, already connected) on its first connection.
 var ErrRefused = errors.New("jenkinsemu: the controller refused the connection")
 
+// ErrUnreachable: with NoReconnect, the controller could not be reached.
+var ErrUnreachable = errors.New("jenkinsemu: the controller cannot be reached")
+
 // reconnectDelay is remoting's pause between reconnection attempts.
 const reconnectDelay = 10 * time.Second
 
@@ -78,7 +81,7 @@ func RunAgent(ctx context.Context, o AgentOptions) error {
 		}
 		if o.NoReconnect {
 			fmt.Fprintln(o.Log, "INFO: Terminated (-noReconnect)")
-			if errors.Is(err, ErrRefused) {
+			if errors.Is(err, ErrRefused) || errors.Is(err, ErrUnreachable) {
 				return err
 			}
 			return nil
@@ -97,7 +100,7 @@ func RunAgent(ctx context.Context, o AgentOptions) error {
 func agentSession(ctx context.Context, base *url.URL, o AgentOptions) (float64, error) {
 	// Like the WebSocket agent: wait for the controller to answer /login.
 	login := base.ResolveReference(&url.URL{Path: "login"}).String()
-	for {
+	for said := false; ; said = true {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, login, nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
@@ -105,6 +108,16 @@ func agentSession(ctx context.Context, base *url.URL, o AgentOptions) (float64, 
 			if resp.StatusCode == http.StatusOK {
 				break
 			}
+			err = fmt.Errorf("%s answered %d", login, resp.StatusCode)
+		}
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		if o.NoReconnect {
+			return 0, fmt.Errorf("%w: failed to connect to %s: %v (-noReconnect: not retrying)", ErrUnreachable, base, err)
+		}
+		if !said {
+			fmt.Fprintf(o.Log, "INFO: Failed to connect to %s: %v; waiting for it to come up\n", base, err)
 		}
 		select {
 		case <-ctx.Done():

@@ -155,6 +155,7 @@ func (m *Master) acceptLocked(fw *Framework, acc *scheduler.Call_Accept) {
 				}
 				remaining = resMinus(remaining, res...)
 				t := agent.newTaskLocked(fw.id, ti, res)
+				t.role = role
 				agent.startLater(t)
 			}
 		case mesos.Offer_Operation_LAUNCH_GROUP:
@@ -220,6 +221,7 @@ func (m *Master) launchGroupLocked(fw *Framework, agent *Agent, role string, lg 
 		}
 		t := agent.newTaskLocked(fw.id, ti, resList[i])
 		t.executorID = ex.ExecutorID.Value
+		t.role = role
 		group = append(group, t)
 	}
 	for _, t := range group {

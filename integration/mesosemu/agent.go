@@ -48,6 +48,7 @@ type Task struct {
 	info       mesos.TaskInfo
 	resources  mesos.Resources
 	executorID string
+	role       string  // the role of the offer it was launched from
 	group      []*Task // LAUNCH_GROUP siblings (including itself)
 
 	state       mesos.TaskState // latest state on the agent

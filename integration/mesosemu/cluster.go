@@ -59,6 +59,10 @@ type Cluster struct {
 // its agents with the leader. Close stops everything.
 func NewCluster(cfg Config) (*Cluster, error) {
 	cfg = cfg.withDefaults()
+	if cfg.Seed == 0 {
+		cfg.Seed = time.Now().UnixNano()
+		cfg.Log.WithField("seed", cfg.Seed).Infof("allocator seed %d chosen at random (replay with Seed / --seed %d)", cfg.Seed, cfg.Seed)
+	}
 	res, err := ParseResources(cfg.AgentResources)
 	if err != nil {
 		return nil, err
@@ -74,7 +78,7 @@ func NewCluster(cfg Config) (*Cluster, error) {
 		log:          cfg.Log,
 		agentByID:    map[string]*Agent{},
 		taskIndex:    map[string]*Task{},
-		rng:          mrand.New(mrand.NewSource(time.Now().UnixNano())),
+		rng:          mrand.New(mrand.NewSource(cfg.Seed)),
 		imageFaults:  map[string]int{},
 		allocTrigger: make(chan struct{}, 1),
 		ctx:          ctx,
@@ -153,6 +157,9 @@ exec /bin/sleep "$(awk -v t="$total" -v k="` + strconv.FormatFloat(scale, 'g', -
 
 // Clock is the cluster's emulated time.
 func (c *Cluster) Clock() *Clock { return c.clock }
+
+// Seed is the allocator's seed (Config.Seed, or the one chosen at random).
+func (c *Cluster) Seed() int64 { return c.cfg.Seed }
 
 // Masters lists the masters' scheduler endpoints ("http://host:port").
 func (c *Cluster) Masters() []string {

@@ -50,6 +50,11 @@ type Config struct {
 	// MaxCompletedFrameworks bounds the completed list (Mesos default 50).
 	MaxCompletedFrameworks int
 
+	// Seed drives the allocator's randomness (the order agents are
+	// visited in each cycle), so a failing allocation order can be
+	// replayed. 0 picks one at random and logs it.
+	Seed int64
+
 	Log *logrus.Logger
 }
 

@@ -1,11 +1,18 @@
 package mesosemu
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+	"github.com/sirupsen/logrus"
 )
 
 // These tests pin behaviour checked against Apache Mesos' source
@@ -67,4 +74,128 @@ func TestCommandExecutorFailuresCarryNoReason(t *testing.T) {
 			t.Fatalf("%s: got %s, want TASK_FAILED from the executor, no reason, %q", id, describe(last), msg)
 		}
 	}
+}
+
+func TestOperatorStateDetails(t *testing.T) {
+	c := newTestCluster(t, Config{Agents: 1})
+	url := c.Leader()
+	fi := frameworkInfo("plain") // no capabilities at all
+	s := subscribeRaw(t, url, fi)
+	runningTask(t, s, url, "doomed")
+	var state struct {
+		Slaves     []map[string]any `json:"slaves"`
+		Frameworks []struct {
+			Capabilities []string         `json:"capabilities"`
+			Tasks        []map[string]any `json:"tasks"`
+		} `json:"frameworks"`
+		Completed []struct {
+			ID             string           `json:"id"`
+			CompletedTasks []map[string]any `json:"completed_tasks"`
+		} `json:"completed_frameworks"`
+	}
+	get := func() string {
+		r := doRequest(t, http.MethodGet, url+"/master/state", nil, nil)
+		if err := json.Unmarshal([]byte(r.body), &state); err != nil {
+			t.Fatalf("/master/state: %v", err)
+		}
+		return r.body
+	}
+	body := get()
+	if d, ok := state.Slaves[0]["deactivated"]; !ok || d != false {
+		t.Fatalf("slave without deactivated=false: %v", state.Slaves[0])
+	}
+	if !strings.Contains(body, `"capabilities":[]`) || state.Frameworks[0].Capabilities == nil {
+		t.Fatalf("a framework without capabilities must show \"capabilities\":[], got %s", body)
+	}
+	if task := state.Frameworks[0].Tasks[0]; task["role"] != "*" {
+		t.Fatalf("task without its role: %v", task)
+	}
+	id := s.fwID
+	s.mustCall(url, &scheduler.Call{Type: scheduler.Call_TEARDOWN})
+	get()
+	if len(state.Completed) != 1 || state.Completed[0].ID != id || len(state.Completed[0].CompletedTasks) != 1 ||
+		state.Completed[0].CompletedTasks[0]["state"] != "TASK_KILLED" || state.Completed[0].CompletedTasks[0]["id"] != "doomed" {
+		t.Fatalf("completed_frameworks after TEARDOWN: %+v, want the task as TASK_KILLED", state.Completed)
+	}
+}
+
+func TestAcknowledgeWithABadUUIDVersionIs400(t *testing.T) {
+	c := newTestCluster(t, Config{Agents: 1})
+	url := c.Leader()
+	s := subscribeRaw(t, url, frameworkInfo("fw"))
+	o := runningTask(t, s, url, "u1")
+	bad := make([]byte, 16) // 16 bytes, but version nibble 0: not a UUID boost knows
+	r := s.call(url, &scheduler.Call{Type: scheduler.Call_ACKNOWLEDGE, Acknowledge: &scheduler.Call_Acknowledge{
+		AgentID: o.AgentID, TaskID: mesos.TaskID{Value: "u1"}, UUID: bad}})
+	if r.code != 400 || !strings.Contains(r.body, "Not a valid UUID") {
+		t.Fatalf("ACKNOWLEDGE with a version-0 uuid: %d %q, want 400 \"Not a valid UUID\"", r.code, r.body)
+	}
+}
+
+func TestRedirectKeepsTheQueryString(t *testing.T) {
+	c := newTestCluster(t, Config{Agents: 1, Masters: 2})
+	leader := c.Leader()
+	var standby string
+	for _, u := range c.Masters() {
+		if u != leader {
+			standby = u
+		}
+	}
+	r := doRequest(t, http.MethodGet, standby+"/master/state?jsonp=cb", nil, nil)
+	if r.code != 307 || r.header.Get("Location") != "//"+leader[len("http://"):]+"/master/state?jsonp=cb" {
+		t.Fatalf("standby answered %d Location %q, want the leader's /master/state?jsonp=cb", r.code, r.header.Get("Location"))
+	}
+}
+
+// TestAllocatorSeedReplaysTheOrder: the same seed visits agents in the
+// same order, so one OFFERS event lists them alike; a random seed is
+// reported so it can be replayed.
+func TestAllocatorSeedReplaysTheOrder(t *testing.T) {
+	order := func(seed int64) []string {
+		c := newTestCluster(t, Config{Agents: 8, Seed: seed})
+		if c.Seed() != seed {
+			t.Fatalf("Seed() %d, want %d", c.Seed(), seed)
+		}
+		s := subscribeRaw(t, c.Leader(), frameworkInfo("fw"))
+		var hosts []string
+		for _, o := range s.next(scheduler.Event_OFFERS).Offers.Offers {
+			hosts = append(hosts, o.GetHostname())
+		}
+		return hosts
+	}
+	a, b := order(42), order(42)
+	if strings.Join(a, ",") != strings.Join(b, ",") || len(a) != 8 {
+		t.Fatalf("seed 42 gave %v then %v, want the same order of 8 agents", a, b)
+	}
+	differs := false
+	for seed := int64(1); seed <= 5 && !differs; seed++ {
+		differs = strings.Join(order(seed), ",") != strings.Join(a, ",")
+	}
+	if !differs {
+		t.Fatal("five other seeds all gave seed 42's order: the seed does not drive the allocator")
+	}
+	logged := &lockedBuffer{}
+	log := logrus.New()
+	log.SetOutput(logged)
+	c := newTestCluster(t, Config{Agents: 1, Log: log})
+	if c.Seed() == 0 || !strings.Contains(logged.String(), fmt.Sprintf("seed=%d", c.Seed())) {
+		t.Fatalf("random seed %d not logged: %q", c.Seed(), logged.String())
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

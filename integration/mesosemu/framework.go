@@ -290,7 +290,18 @@ func (m *Master) removeFrameworkLocked(fw *Framework) {
 	for _, a := range m.c.agents {
 		for _, t := range a.tasksOf(fw.id) {
 			a.destroyTaskLocked(t)
+			// Master::removeFramework: the master's copy of each task ends
+			// as TASK_KILLED among the framework's completed tasks.
+			if !isTerminal(t.masterState) {
+				t.masterState = mesos.TASK_KILLED
+				now := float64(m.c.clock.Now().UnixNano()) / 1e9
+				t.history = append(t.history, mesos.TaskStatus{TaskID: t.info.TaskID, State: mesos.TASK_KILLED.Enum(), Timestamp: &now})
+			}
+			fw.completedTasks = append(fw.completedTasks, t)
 		}
+	}
+	if n := len(fw.completedTasks) - 1000; n > 0 {
+		fw.completedTasks = fw.completedTasks[n:]
 	}
 	if fw.sub != nil {
 		fw.sub.close("")

@@ -190,6 +190,9 @@ func TestZooKeeperContentionLikeMesosMasters(t *testing.T) {
 	if stat.EphemeralOwner == 0 {
 		t.Fatalf("%s is not ephemeral", infos[0])
 	}
+	if strings.Contains(string(data), "null") {
+		t.Fatalf("MasterInfo JSON in ZooKeeper has null fields (JSON::protobuf omits unset ones): %s", data)
+	}
 	var lowest mesos.MasterInfo
 	if err := json.Unmarshal(data, &lowest); err != nil {
 		t.Fatalf("node data is not MasterInfo JSON: %v: %s", err, data)

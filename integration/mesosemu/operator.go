@@ -110,6 +110,7 @@ func (m *Master) handleState(w http.ResponseWriter, r *http.Request) {
 			"offered_resources": resourcesJSON(offeredBy[a]), "unreserved_resources": resourcesJSON(unres),
 			"reserved_resources": map[string]any{}, "attributes": attributesJSON(a.attributes),
 			"capabilities": []string{"MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"},
+			"deactivated":  false,
 		})
 	}
 	var frameworks []map[string]any
@@ -175,7 +176,7 @@ func (m *Master) frameworkJSON(fw *Framework) map[string]any {
 	for _, t := range fw.completedTasks {
 		completedTasks = append(completedTasks, taskJSON(t))
 	}
-	var caps []string
+	caps := []string{}
 	for _, c := range fw.info.Capabilities {
 		caps = append(caps, c.Type.String())
 	}
@@ -212,7 +213,7 @@ func taskJSON(t *Task) map[string]any {
 		statuses = []map[string]any{}
 	}
 	return map[string]any{
-		"id": t.info.TaskID.Value, "name": t.info.Name, "framework_id": t.fw, "executor_id": "",
+		"id": t.info.TaskID.Value, "name": t.info.Name, "framework_id": t.fw, "executor_id": "", "role": t.role,
 		"slave_id": t.a.id, "state": t.masterState.String(), "resources": resourcesJSON(t.resources),
 		"statuses": statuses,
 	}

@@ -40,7 +40,11 @@ func (m *Master) redirect(w http.ResponseWriter, r *http.Request, leaderPath str
 	if host == "" && li.Address != nil {
 		host = li.Address.GetIP()
 	}
-	w.Header().Set("Location", "//"+host+":"+strconv.Itoa(int(li.GetPort()))+leaderPath)
+	loc := "//" + host + ":" + strconv.Itoa(int(li.GetPort())) + leaderPath
+	if leaderPath != "" && r.URL.RawQuery != "" {
+		loc += "?" + r.URL.RawQuery // the redirect keeps the query (http::TemporaryRedirect of the full URL)
+	}
+	w.Header().Set("Location", loc)
 	w.WriteHeader(http.StatusTemporaryRedirect)
 }
 
@@ -250,7 +254,7 @@ func validateCall(call *scheduler.Call) string {
 		if call.Acknowledge == nil {
 			return "Expecting 'acknowledge' to be present"
 		}
-		if len(call.Acknowledge.UUID) != 16 {
+		if !validUUID(call.Acknowledge.UUID) {
 			return "Not a valid UUID"
 		}
 	case scheduler.Call_ACKNOWLEDGE_OPERATION_STATUS:
@@ -258,7 +262,7 @@ func validateCall(call *scheduler.Call) string {
 		if a == nil {
 			return "Expecting 'acknowledge_operation_status' to be present"
 		}
-		if len(a.UUID) != 16 {
+		if !validUUID(a.UUID) {
 			return "Not a valid UUID"
 		}
 		if a.AgentID == nil {
@@ -339,4 +343,14 @@ func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, call *sc
 		m.exitedLocked(fw, sub)
 		m.c.mu.Unlock()
 	}
+}
+
+// validUUID is stout's UUID::fromBytes: 16 bytes whose version nibble is
+// one boost knows (1 to 5); anything else is "Not a valid UUID".
+func validUUID(b []byte) bool {
+	if len(b) != 16 {
+		return false
+	}
+	v := b[6] >> 4
+	return v >= 1 && v <= 5
 }

@@ -144,6 +144,8 @@ func (z *zkContention) contend(m *Master) error {
 	z.c.mu.Lock()
 	data, err := json.Marshal(&m.info)
 	z.c.mu.Unlock()
+	// Mesos writes JSON::protobuf(info): unset fields are simply absent.
+	data = stripNulls(data)
 	if err != nil {
 		conn.Close()
 		return err
