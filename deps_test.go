@@ -50,18 +50,27 @@ var forbiddenInPure = []string{"net", "net/http", "os", "os/exec", "os/signal", 
 func TestPurePackagesDoNoIO(t *testing.T) {
 	for _, root := range pureRoots {
 		for _, p := range goList(t, "./"+root) {
-			for _, imp := range p.Imports {
-				for _, bad := range forbiddenInPure {
-					if imp == bad {
-						t.Errorf("%s imports %s: pure packages must not do I/O (DESIGN §2)", p.ImportPath, imp)
-					}
-				}
-				if strings.HasPrefix(imp, module+"/") && !isPure(imp) {
-					t.Errorf("%s imports %s: a pure package may import only other pure packages", p.ImportPath, imp)
-				}
+			for _, v := range pureImportViolations(p) {
+				t.Error(v)
 			}
 		}
 	}
+}
+
+// pureImportViolations is the import rule for one pure package.
+func pureImportViolations(p listedPackage) []string {
+	var out []string
+	for _, imp := range p.Imports {
+		for _, bad := range forbiddenInPure {
+			if imp == bad {
+				out = append(out, p.ImportPath+" imports "+imp+": pure packages must not do I/O (DESIGN §2)")
+			}
+		}
+		if strings.HasPrefix(imp, module+"/") && !isPure(imp) {
+			out = append(out, p.ImportPath+" imports "+imp+": a pure package may import only other pure packages")
+		}
+	}
+	return out
 }
 
 func isPure(path string) bool {
@@ -126,17 +135,40 @@ func goListIfExists(t *testing.T, pattern string) []listedPackage {
 	return pkgs
 }
 
-// The rule must be able to fail: a synthetic import list with net/http is
-// caught by the same predicate the real check uses.
+// The rules must be able to fail: a synthetic pure package importing
+// net/http, or the driver, is caught by the same predicate the real check
+// uses, and so is a clock read through an aliased or dot import of time.
 func TestPureRuleCatchesIO(t *testing.T) {
 	if !isPure(module + "/offers") {
 		t.Fatalf("offers must count as pure")
 	}
-	if isPure(module + "/scheduler/driver") {
-		t.Fatalf("scheduler/driver must not count as pure")
+	if isPure(module+"/scheduler/driver") || isPure(module+"/jenkins") {
+		t.Fatalf("scheduler/driver and jenkins must not count as pure")
 	}
-	if isPure(module + "/jenkins") {
-		t.Fatalf("jenkins must not count as pure")
+	fake := listedPackage{ImportPath: module + "/offers", Imports: []string{"fmt", "net/http", module + "/scheduler/driver"}}
+	if v := pureImportViolations(fake); len(v) != 2 || !strings.Contains(v[0], "net/http") || !strings.Contains(v[1], "scheduler/driver") {
+		t.Fatalf("a pure package importing net/http and the driver: violations %q, want both named", v)
+	}
+	banned := map[string]bool{"Now": true}
+	for name, src := range map[string]string{
+		"plain":   "package p\nimport \"time\"\nvar x = time.Now()\n",
+		"aliased": "package p\nimport clk \"time\"\nvar x = clk.Now()\n",
+		"dot":     "package p\nimport . \"time\"\nvar x = Now()\n",
+		"go":      "package p\nfunc f() { go f() }\n",
+	} {
+		fset := token.NewFileSet()
+		f, err := parser.ParseFile(fset, name+".go", src, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := syntaxViolations(fset, f, banned); len(v) != 1 {
+			t.Errorf("%s: violations %q, want one", name, v)
+		}
+	}
+	fset := token.NewFileSet()
+	f, _ := parser.ParseFile(fset, "ok.go", "package p\nimport \"time\"\nvar d = time.Second\ntype clock struct{}\nfunc (clock) Now() {}\nvar c clock\nfunc g() { c.Now() }\n", 0)
+	if v := syntaxViolations(fset, f, banned); len(v) != 0 {
+		t.Errorf("time.Second and a method named Now: violations %q, want none", v)
 	}
 }
 
@@ -174,17 +206,47 @@ func checkPureSyntax(t *testing.T, dir string, banned map[string]bool, recursive
 			t.Errorf("parsing %s: %v", path, perr)
 			return nil
 		}
-		ast.Inspect(f, func(n ast.Node) bool {
-			switch x := n.(type) {
-			case *ast.GoStmt:
-				t.Errorf("%s: goroutine in a pure package", fset.Position(x.Pos()))
-			case *ast.SelectorExpr:
-				if id, ok := x.X.(*ast.Ident); ok && id.Name == "time" && banned[x.Sel.Name] {
-					t.Errorf("%s: time.%s in a pure package: time is an input", fset.Position(x.Pos()), x.Sel.Name)
-				}
-			}
-			return true
-		})
+		for _, v := range syntaxViolations(fset, f, banned) {
+			t.Error(v)
+		}
 		return nil
 	})
+}
+
+// syntaxViolations finds goroutines and clock reads in one file, through
+// whatever name the file imports time under (time, an alias, or a dot
+// import).
+func syntaxViolations(fset *token.FileSet, f *ast.File, banned map[string]bool) []string {
+	var out []string
+	names := map[string]bool{}
+	dot := false
+	for _, imp := range f.Imports {
+		if strings.Trim(imp.Path.Value, `"`) != "time" {
+			continue
+		}
+		switch {
+		case imp.Name == nil:
+			names["time"] = true
+		case imp.Name.Name == ".":
+			dot = true
+		case imp.Name.Name != "_":
+			names[imp.Name.Name] = true
+		}
+	}
+	ast.Inspect(f, func(n ast.Node) bool {
+		switch x := n.(type) {
+		case *ast.GoStmt:
+			out = append(out, fset.Position(x.Pos()).String()+": goroutine in a pure package")
+		case *ast.SelectorExpr:
+			if id, ok := x.X.(*ast.Ident); ok && names[id.Name] && banned[x.Sel.Name] {
+				out = append(out, fset.Position(x.Pos()).String()+": time."+x.Sel.Name+" in a pure package: time is an input")
+			}
+		case *ast.CallExpr:
+			if id, ok := x.Fun.(*ast.Ident); ok && dot && banned[id.Name] {
+				out = append(out, fset.Position(x.Pos()).String()+": time."+id.Name+" (dot import) in a pure package: time is an input")
+			}
+		}
+		return true
+	})
+	return out
 }

@@ -320,3 +320,14 @@ func TestParseConstraintErrorsSayWhatWasExpected(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestUnlikeAcceptsOffersWithoutTheAttribute: Marathon's UNLIKE holds when
+// the field is absent, so an agent without `os` takes slices.
+func TestUnlikeAcceptsOffersWithoutTheAttribute(t *testing.T) {
+	for _, strategy := range []Strategy{Spread, Binpack} {
+		req := &Request{Offers: []Offer{offer("bare", 4, 4000, "rack:r2")}, Classes: []Class{slice(0.2, 30, "os UNLIKE centos.*")}, Wanted: []int{3}, Strategy: strategy}
+		if counts := perHost(req, ptr(Match(req))); counts["bare"] != 3 {
+			t.Fatalf("%v: placed %v, want all 3 slices on the agent that has no os attribute", strategy, counts)
+		}
+	}
+}

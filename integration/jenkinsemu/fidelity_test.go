@@ -250,3 +250,66 @@ func TestEarlierBuildableStartsBeforeLaterUnblocked(t *testing.T) {
 		t.Fatalf("the older, later-unblocked item: %v, want BuildableItem", got)
 	}
 }
+
+// TestWhyNamesTheOneNodeOfALabel: with exactly one node carrying the
+// label, online and busy, Jenkins names the node, not the label.
+func TestWhyNamesTheOneNodeOfALabel(t *testing.T) {
+	j := newTestJenkins(t, Config{User: "admin", Token: "t0k3n", QuietPeriod: time.Millisecond})
+	createJob(t, j, "hold", freestyle("solo", "sleep 100000"))
+	createJob(t, j, "next", freestyle("solo", "sleep 1"))
+	createNode(t, j, "only", "solo")
+	startAgent(t, j, "only")
+	call(t, j, http.MethodPost, "/job/hold/build", nil)
+	waitFor(t, "hold to run on only", func() bool { return call(t, j, http.MethodGet, "/job/hold/1/api/json", nil).code == 200 })
+	id := queueIDOf(t, call(t, j, http.MethodPost, "/job/next/build", nil))
+	waitFor(t, "next to be buildable", func() bool {
+		return getJSON(t, j, "/queue/item/"+id+"/api/json")["_class"] == "hudson.model.Queue$BuildableItem"
+	})
+	if why := getJSON(t, j, "/queue/item/"+id+"/api/json")["why"]; why != "Waiting for next available executor on ‘only’" {
+		t.Fatalf("why %q, want the single-node form naming ‘only’", why)
+	}
+}
+
+// TestCrumbIsBoundToItsSession: a crumb issued in one session is refused
+// with another session's cookie.
+func TestCrumbIsBoundToItsSession(t *testing.T) {
+	j := newTestJenkins(t, Config{User: "admin", Token: "t0k3n", Password: "s3cret"})
+	createJob(t, j, "x", freestyle("", "sleep 1"))
+	session := func() (string, *http.Cookie) {
+		req, _ := http.NewRequest(http.MethodGet, j.URL()+"crumbIssuer/api/json", nil)
+		req.SetBasicAuth("admin", "s3cret")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var c struct{ Crumb string }
+		if err := jsonDecode(resp.Body, &c); err != nil || len(resp.Cookies()) != 1 {
+			t.Fatalf("crumb issuer: %v %v", err, resp.Cookies())
+		}
+		return c.Crumb, resp.Cookies()[0]
+	}
+	crumbA, _ := session()
+	crumbB, cookieB := session()
+	if crumbA == crumbB {
+		t.Fatalf("two sessions got the same crumb %s", crumbA)
+	}
+	post := func(crumb string, cookie *http.Cookie) int {
+		req, _ := http.NewRequest(http.MethodPost, j.URL()+"job/x/build", nil)
+		req.SetBasicAuth("admin", "s3cret")
+		req.Header.Set("Jenkins-Crumb", crumb)
+		req.AddCookie(cookie)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(crumbA, cookieB); code != 403 {
+		t.Fatalf("session A's crumb with session B's cookie: %d, want 403", code)
+	}
+	if code := post(crumbB, cookieB); code != 201 {
+		t.Fatalf("session B's crumb with its own cookie: %d, want 201", code)
+	}
+}

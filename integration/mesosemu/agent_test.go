@@ -53,7 +53,7 @@ func TestCommandTaskRunsAsARealProcess(t *testing.T) {
 	url := c.Leader()
 	s := subscribeRaw(t, url, frameworkInfo("fw"))
 	o := s.next(scheduler.Event_OFFERS).Offers.Offers[0]
-	task := commandTask("hello", o, 0.2, 32, `echo "hello $GREETING" > out.txt; sleep 2`)
+	task := commandTask("hello", o, 0.2, 32, `echo "hello $GREETING" > out.txt; sleep 20`)
 	task.Command.Environment = &mesos.Environment{Variables: []mesos.Environment_Variable{{Name: "GREETING", Value: f2s("mesos")}}}
 	start := time.Now()
 	s.mustCall(url, launch([]mesos.OfferID{o.ID}, nil, task))
@@ -74,8 +74,9 @@ func TestCommandTaskRunsAsARealProcess(t *testing.T) {
 	if seen[2].GetMessage() != "Command exited with status 0" {
 		t.Fatalf("final message %q", seen[2].GetMessage())
 	}
-	// sleep 2 is emulated time: 100 ms at scale 20.
-	if el := time.Since(start); el > 3*time.Second {
+	// sleep 20 is emulated time: 1 s at scale 20. Unscaled it would take
+	// 20 s, so only a real failure to scale crosses 15 s.
+	if el := time.Since(start); el > 15*time.Second {
 		t.Fatalf("task took %v: `sleep` is not scaled", el)
 	}
 	b, err := os.ReadFile(filepath.Join(c.TaskSandbox(s.fwID, "hello"), "out.txt"))

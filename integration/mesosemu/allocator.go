@@ -64,7 +64,17 @@ func (c *Cluster) allocate() int {
 	if c.closed || c.leader == nil || !c.leader.elected {
 		return 0
 	}
+	c.cycles++
 	return c.leader.allocateLocked()
+}
+
+// AllocationCycles counts the allocation cycles the leading master has
+// run, so a caller can wait for "n cycles with no offer" instead of a
+// stretch of wall-clock time.
+func (c *Cluster) AllocationCycles() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cycles
 }
 
 type allocCandidate struct {

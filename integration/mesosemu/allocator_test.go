@@ -48,7 +48,7 @@ func TestAllocatorOffersEachAgentOnceWithFullResources(t *testing.T) {
 		}
 	}
 	// Held offers are not offered again.
-	s.expectNone(300*time.Millisecond, scheduler.Event_OFFERS)
+	s.quietFor(c, c.Leader(), 5, scheduler.Event_OFFERS)
 }
 
 func TestMultiRoleOffersCarryAllocationInfo(t *testing.T) {
@@ -71,26 +71,26 @@ func TestDeclineFilterDefaultsToFiveSecondsAndZeroMeansNone(t *testing.T) {
 	s := subscribeRaw(t, url, frameworkInfo("fw"))
 	o := s.next(scheduler.Event_OFFERS).Offers.Offers[0]
 
-	// No filters given: the 5 s default applies (250 ms real at scale 20).
-	start := time.Now()
+	// No filters given: the 5 s default applies, in emulated time.
+	start := c.Clock().Now()
 	s.mustCall(url, &scheduler.Call{Type: scheduler.Call_DECLINE, Decline: &scheduler.Call_Decline{OfferIDs: []mesos.OfferID{o.ID}}})
-	s.expectNone(150*time.Millisecond, scheduler.Event_OFFERS)
 	o = s.next(scheduler.Event_OFFERS).Offers.Offers[0]
-	if el := time.Since(start); el < 200*time.Millisecond {
-		t.Fatalf("re-offered after %v, want the 5 s (scaled 250 ms) default filter", el)
+	if el := c.Clock().Now().Sub(start); el < 5*time.Second {
+		t.Fatalf("re-offered after %v of emulated time, want the 5 s default filter to pass first", el)
 	}
 
-	// refuse_seconds 0: no filter, offered again at the next allocation.
-	start = time.Now()
+	// refuse_seconds 0: no filter, offered again at the next allocation
+	// (counted in cycles: the default filter would take five).
+	cycles := c.AllocationCycles()
 	s.mustCall(url, &scheduler.Call{Type: scheduler.Call_DECLINE, Decline: &scheduler.Call_Decline{OfferIDs: []mesos.OfferID{o.ID}, Filters: &mesos.Filters{RefuseSeconds: f64(0)}}})
 	o = s.next(scheduler.Event_OFFERS).Offers.Offers[0]
-	if el := time.Since(start); el > 200*time.Millisecond {
-		t.Fatalf("re-offered after %v with refuse_seconds 0, want the next allocation (50 ms)", el)
+	if n := c.AllocationCycles() - cycles; n > 3 {
+		t.Fatalf("re-offered %d allocation cycles after a refuse_seconds 0 decline, want the next one or two", n)
 	}
 
 	// A long filter holds; REVIVE clears it.
 	s.mustCall(url, &scheduler.Call{Type: scheduler.Call_DECLINE, Decline: &scheduler.Call_Decline{OfferIDs: []mesos.OfferID{o.ID}, Filters: &mesos.Filters{RefuseSeconds: f64(3600)}}})
-	s.expectNone(300*time.Millisecond, scheduler.Event_OFFERS)
+	s.quietFor(c, url, 10, scheduler.Event_OFFERS)
 	s.mustCall(url, &scheduler.Call{Type: scheduler.Call_REVIVE})
 	s.next(scheduler.Event_OFFERS)
 
@@ -107,7 +107,7 @@ func TestRefusalFilterOnlyCoversSubsets(t *testing.T) {
 	s.mustCall(url, launch([]mesos.OfferID{o.ID}, f64(3600), commandTask("t", o, 1, 128, "sleep 1000")))
 	st := s.update("t")
 	s.ack(url, st)
-	s.expectNone(300*time.Millisecond, scheduler.Event_OFFERS)
+	s.quietFor(c, url, 5, scheduler.Event_OFFERS)
 	// Killing the task frees more than was refused: no longer a subset.
 	s.mustCall(url, &scheduler.Call{Type: scheduler.Call_KILL, Kill: &scheduler.Call_Kill{TaskID: mesos.TaskID{Value: "t"}}})
 	for st := s.update("t"); !isTerminal(st.GetState()); st = s.update("t") {
@@ -126,10 +126,10 @@ func TestSuppressStopsOffersAndReviveResumes(t *testing.T) {
 	first := s.next(scheduler.Event_OFFERS).Offers.Offers[0]
 	s.mustCall(url, &scheduler.Call{Type: scheduler.Call_SUPPRESS})
 	s.mustCall(url, &scheduler.Call{Type: scheduler.Call_DECLINE, Decline: &scheduler.Call_Decline{OfferIDs: []mesos.OfferID{first.ID}, Filters: &mesos.Filters{RefuseSeconds: f64(0)}}})
-	s.expectNone(300*time.Millisecond, scheduler.Event_OFFERS)
+	s.quietFor(c, url, 5, scheduler.Event_OFFERS)
 	// A role the framework does not have: the call is dropped.
 	s.mustCall(url, &scheduler.Call{Type: scheduler.Call_REVIVE, Revive: &scheduler.Call_Revive{Roles: []string{"zzz"}}})
-	s.expectNone(200*time.Millisecond, scheduler.Event_OFFERS)
+	s.quietFor(c, url, 5, scheduler.Event_OFFERS)
 	s.mustCall(url, &scheduler.Call{Type: scheduler.Call_REVIVE, Revive: &scheduler.Call_Revive{Roles: []string{"b"}}})
 	o := s.next(scheduler.Event_OFFERS).Offers.Offers[0]
 	if o.AllocationInfo.GetRole() != "b" {
@@ -144,7 +144,7 @@ func TestSubscribeSuppressedRolesSetsSuppressionExactly(t *testing.T) {
 	fi.FailoverTimeout = f64(3600)
 	s := subscribeRaw(t, url, fi, "a")
 	s.next(scheduler.Event_SUBSCRIBED)
-	s.expectNone(300*time.Millisecond, scheduler.Event_OFFERS)
+	s.quietFor(c, url, 5, scheduler.Event_OFFERS)
 	// Re-subscribing without the role revives it.
 	fi.ID = &mesos.FrameworkID{Value: s.fwID}
 	s2 := subscribeRaw(t, url, fi)
@@ -200,7 +200,7 @@ func TestGPUAgentsAreOfferedOnlyToGPUCapableFrameworks(t *testing.T) {
 	url := c.Leader()
 	plain := subscribeRaw(t, url, frameworkInfo("plain"))
 	plain.next(scheduler.Event_SUBSCRIBED)
-	plain.expectNone(300*time.Millisecond, scheduler.Event_OFFERS)
+	plain.quietFor(c, url, 5, scheduler.Event_OFFERS)
 	gpu := subscribeRaw(t, url, frameworkInfo("gpu", mesos.FrameworkInfo_Capability_GPU_RESOURCES))
 	if o := gpu.next(scheduler.Event_OFFERS).Offers.Offers[0]; scalar(o.Resources, "gpus") != 1 {
 		t.Fatalf("GPU framework offered %v, want the agent's gpu", o.Resources)
@@ -214,7 +214,7 @@ func TestLeftoversBelowMinAllocatableAreNotOffered(t *testing.T) {
 	o := s.next(scheduler.Event_OFFERS).Offers.Offers[0]
 	// Take all the CPU and leave 30 MB: below cpus:0.01|mem:32.
 	s.mustCall(url, launch([]mesos.OfferID{o.ID}, f64(0), commandTask("t", o, 1, 32, "sleep 1000")))
-	s.expectNone(300*time.Millisecond, scheduler.Event_OFFERS)
+	s.quietFor(c, url, 5, scheduler.Event_OFFERS)
 	// Free the task: the agent is offered again.
 	ackUntil(s, url, "t", mesos.TASK_RUNNING)
 	s.mustCall(url, &scheduler.Call{Type: scheduler.Call_KILL, Kill: &scheduler.Call_Kill{TaskID: mesos.TaskID{Value: "t"}}})

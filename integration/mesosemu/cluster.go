@@ -46,6 +46,7 @@ type Cluster struct {
 	shimDir      string
 	zk           *zkContention
 	allocTrigger chan struct{}
+	cycles       uint64 // allocation cycles run by the leader
 	nextSeq      int // local contention sequence when no ZooKeeper is used
 	closed       bool
 	everElected  bool

@@ -70,7 +70,11 @@ func TestPartitionAndRestoreAgent(t *testing.T) {
 	c := newTestCluster(t, Config{Agents: 1})
 	url := c.Leader()
 	pa := subscribeRaw(t, url, frameworkInfo("pa", mesos.FrameworkInfo_Capability_PARTITION_AWARE))
-	o := runningTask(t, pa, url, "p1")
+	// The rest of the agent is refused by pa for an hour, so it can only
+	// go to the second framework, whenever that one subscribes.
+	o := pa.next(scheduler.Event_OFFERS).Offers.Offers[0]
+	pa.mustCall(url, launch([]mesos.OfferID{o.ID}, f64(3600), commandTask("p1", o, 0.5, 64, "sleep 1000")))
+	ackUntil(pa, url, "p1", mesos.TASK_RUNNING)
 	plain := subscribeRaw(t, url, frameworkInfo("plain"))
 	po := plain.next(scheduler.Event_OFFERS).Offers.Offers[0]
 	plain.mustCall(url, launch([]mesos.OfferID{po.ID}, f64(0), commandTask("q1", po, 0.5, 64, "sleep 1000")))

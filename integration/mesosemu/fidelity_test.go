@@ -199,3 +199,31 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// TestStatusUpdateRetryDoubles: an unacknowledged update is resent after
+// 10 s, then 20 s, then 40 s of emulated time (the status update
+// manager's backoff), measured on the emulator's own clock.
+func TestStatusUpdateRetryDoubles(t *testing.T) {
+	c := newTestCluster(t, Config{Agents: 1, TimeScale: 50})
+	url := c.Leader()
+	s := subscribeRaw(t, url, frameworkInfo("fw"))
+	o := s.next(scheduler.Event_OFFERS).Offers.Offers[0]
+	s.mustCall(url, launch([]mesos.OfferID{o.ID}, nil, commandTask("r", o, 0.2, 32, "sleep 1000")))
+	var at []time.Time
+	for len(at) < 4 {
+		st := s.update("r")
+		if st.GetState() != mesos.TASK_STARTING {
+			t.Fatalf("update %s, want the same unacknowledged TASK_STARTING", describe(st))
+		}
+		at = append(at, c.Clock().Now())
+	}
+	want := []time.Duration{10 * time.Second, 20 * time.Second, 40 * time.Second}
+	for i, w := range want {
+		got := at[i+1].Sub(at[i])
+		// Wide bounds: scheduling noise is milliseconds of real time
+		// (tenths of an emulated second); a missing doubling is 2×.
+		if got < w*3/4 || got > w*5/4 {
+			t.Fatalf("retry %d came after %s of emulated time, want about %s (10 s doubling)", i+1, got, w)
+		}
+	}
+}

@@ -231,26 +231,53 @@ func (s *stream) next(types ...scheduler.Event_Type) *scheduler.Event {
 	})
 }
 
-// expectNone checks that no event of the types arrives within d (real).
-func (s *stream) expectNone(d time.Duration, types ...scheduler.Event_Type) {
+// quietFor checks that no event of the types arrives while the leader runs
+// n allocation cycles. It counts cycles, not wall-clock time, so a loaded
+// machine cannot make it pass early; then an explicit reconciliation of a
+// task nobody has serves as a barrier: the stream is ordered, so any event
+// the cycles produced arrives before its answer.
+func (s *stream) quietFor(c *Cluster, url string, n uint64, types ...scheduler.Event_Type) {
 	s.t.Helper()
-	deadline := time.After(d)
+	start := c.AllocationCycles()
+	deadline := time.Now().Add(30 * time.Second)
+	check := func(ev *scheduler.Event) {
+		for _, ty := range types {
+			if ev.Type == ty {
+				s.t.Fatalf("got unexpected %v event: %v", ev.Type, ev)
+			}
+		}
+		if ev.Type != scheduler.Event_HEARTBEAT {
+			s.backlog = append(s.backlog, ev)
+		}
+	}
+	for c.AllocationCycles() < start+n {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("the allocator ran %d of %d cycles in 30 s", c.AllocationCycles()-start, n)
+		}
+		select {
+		case ev, ok := <-s.events:
+			if !ok {
+				return
+			}
+			check(ev)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	barrier := fmt.Sprintf("barrier-%d", start)
+	s.mustCall(url, &scheduler.Call{Type: scheduler.Call_RECONCILE, Reconcile: &scheduler.Call_Reconcile{
+		Tasks: []scheduler.Call_Reconcile_Task{{TaskID: mesos.TaskID{Value: barrier}}}}})
 	for {
 		select {
 		case ev, ok := <-s.events:
 			if !ok {
 				return
 			}
-			for _, ty := range types {
-				if ev.Type == ty {
-					s.t.Fatalf("got unexpected %v event: %v", ev.Type, ev)
-				}
+			if ev.Type == scheduler.Event_UPDATE && ev.Update.Status.TaskID.Value == barrier {
+				return
 			}
-			if ev.Type != scheduler.Event_HEARTBEAT {
-				s.backlog = append(s.backlog, ev)
-			}
-		case <-deadline:
-			return
+			check(ev)
+		case <-time.After(30 * time.Second):
+			s.t.Fatalf("no answer to the barrier reconciliation")
 		}
 	}
 }

@@ -97,8 +97,12 @@ func (m *Master) serve() {
 	}()
 }
 
+// shutdownGrace bounds how long stopping a master waits for open
+// connections; event streams are ended first, so it is never reached.
+var shutdownGrace = 2 * time.Second
+
 func (m *Master) stop() {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	_ = m.srv.Shutdown(ctx)
 	_ = m.srv.Close()
