@@ -47,7 +47,7 @@ type Cluster struct {
 	zk           *zkContention
 	allocTrigger chan struct{}
 	cycles       uint64 // allocation cycles run by the leader
-	nextSeq      int // local contention sequence when no ZooKeeper is used
+	nextSeq      int    // local contention sequence when no ZooKeeper is used
 	closed       bool
 	everElected  bool
 
