@@ -45,29 +45,6 @@ func benchRequest(offers, slices, classes int) *Request {
 	return req
 }
 
-// naiveMatch is the baseline: the Jenkins Mesos plugin's shape, a loop of
-// offers × requests taking the first request that fits, one request per
-// offer per cycle (one cycle here), with float arithmetic.
-func naiveMatch(offers []Offer, requests []int32, classes []Class, assigned []bool) int {
-	placed := 0
-	for oi := range offers {
-		o := &offers[oi]
-		cpus, mem := o.Unreserved.CPUs.Float(), o.Unreserved.Mem.Float()
-		for ri, c := range requests {
-			if assigned[ri] {
-				continue
-			}
-			need := classes[c].Need
-			if need.CPUs.Float() <= cpus && need.Mem.Float() <= mem {
-				assigned[ri] = true
-				placed++
-				break
-			}
-		}
-	}
-	return placed
-}
-
 func mesosOffers(offers []Offer) []byte {
 	ev := scheduler.Event{Type: scheduler.Event_OFFERS, Offers: &scheduler.Event_Offers{}}
 	star := "*"
@@ -92,59 +69,107 @@ func mesosOffers(offers []Offer) []byte {
 	return b
 }
 
-// BenchmarkMatch runs the grid of the issue side by side: our matcher, the
-// naive first-fit baseline and protobuf decoding of the same offers.
-func BenchmarkMatch(b *testing.B) {
+// benchGrid is the issue's grid plus two realistic cycles (100 offers ×
+// 50 slices, 1,000 × 500).
+var benchGrid = func() [][3]int {
+	var g [][3]int
 	for _, offers := range []int{100, 1000, 10000} {
 		for _, slices := range []int{100, 1000, 10000, 100000} {
 			for _, classes := range []int{1, 8} {
-				name := fmt.Sprintf("offers=%d/slices=%d/classes=%d", offers, slices, classes)
-				req := benchRequest(offers, slices, classes)
-				b.Run(name+"/matcher", func(b *testing.B) {
-					var m Matcher
-					placed := len(m.Match(req).Placements)
-					b.ReportAllocs()
-					b.ResetTimer()
-					for i := 0; i < b.N; i++ {
-						m.Match(req)
-					}
-					b.ReportMetric(float64(placed), "placed")
-					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(max(placed, 1)), "ns/placement")
-				})
-				b.Run(name+"/naive", func(b *testing.B) {
-					requests := make([]int32, 0, slices)
-					for c, w := range req.Wanted {
-						for k := 0; k < w; k++ {
-							requests = append(requests, int32(c))
-						}
-					}
-					assigned := make([]bool, len(requests))
-					placed := 0
-					b.ReportAllocs()
-					b.ResetTimer()
-					for i := 0; i < b.N; i++ {
-						clear(assigned)
-						placed = naiveMatch(req.Offers, requests, req.Classes, assigned)
-					}
-					b.ReportMetric(float64(placed), "placed")
-					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(max(placed, 1)), "ns/placement")
-				})
-				if slices == 100 && classes == 1 {
-					b.Run(fmt.Sprintf("offers=%d/decode", offers), func(b *testing.B) {
-						wire := mesosOffers(req.Offers)
-						b.SetBytes(int64(len(wire)))
-						b.ReportAllocs()
-						b.ResetTimer()
-						for i := 0; i < b.N; i++ {
-							var ev scheduler.Event
-							if err := ev.Unmarshal(wire); err != nil {
-								b.Fatal(err)
-							}
-						}
-						b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(offers), "ns/offer")
-					})
-				}
+				g = append(g, [3]int{offers, slices, classes})
 			}
+		}
+	}
+	return append(g, [3]int{100, 50, 1}, [3]int{100, 50, 8}, [3]int{1000, 500, 1}, [3]int{1000, 500, 8})
+}()
+
+// BenchmarkMatch runs the grid side by side: our matcher and the four
+// baselines of baselines_test.go, then protobuf decoding of the offers.
+func BenchmarkMatch(b *testing.B) {
+	for _, g := range benchGrid {
+		offers, slices, classes := g[0], g[1], g[2]
+		name := fmt.Sprintf("offers=%d/slices=%d/classes=%d", offers, slices, classes)
+		req := benchRequest(offers, slices, classes)
+		report := func(b *testing.B, placed int) {
+			b.ReportMetric(float64(placed), "placed")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(max(placed, 1)), "ns/placement")
+		}
+		b.Run(name+"/matcher", func(b *testing.B) {
+			var m Matcher
+			placed := len(m.Match(req).Placements)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				m.Match(req)
+			}
+			report(b, placed)
+		})
+		var requests []int32
+		for c, w := range req.Wanted {
+			for k := 0; k < w; k++ {
+				requests = append(requests, int32(c))
+			}
+		}
+		st := make([]baseState, 0, offers)
+		out := make([]basePlacement, 0, slices)
+		b.Run(name+"/plugin1x", func(b *testing.B) {
+			next := make([]int32, len(requests))
+			placed := 0
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				st = baseStates(req.Offers, st)
+				placed = len(plugin1x(req.Offers, req.Classes, requests, next, st, out[:0]))
+			}
+			report(b, placed)
+		})
+		b.Run(name+"/usi2x", func(b *testing.B) {
+			pending := make([]int32, len(requests))
+			placed := 0
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				copy(pending, requests)
+				st = baseStates(req.Offers, st)
+				placed = len(usi2x(req.Offers, req.Classes, pending, st, out[:0]))
+			}
+			report(b, placed)
+		})
+		b.Run(name+"/firstfit", func(b *testing.B) {
+			placed := 0
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				st = baseStates(req.Offers, st)
+				placed = len(firstFit(req.Offers, req.Classes, req.Wanted, st, out[:0]))
+			}
+			report(b, placed)
+		})
+		b.Run(name+"/spread", func(b *testing.B) {
+			rem := make([]int, classes)
+			placed := 0
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				st = baseStates(req.Offers, st)
+				placed = len(greedySpread(req.Offers, req.Classes, req.Wanted, rem, st, out[:0]))
+			}
+			report(b, placed)
+		})
+		if slices == 100 && classes == 1 {
+			b.Run(fmt.Sprintf("offers=%d/decode", offers), func(b *testing.B) {
+				wire := mesosOffers(req.Offers)
+				b.SetBytes(int64(len(wire)))
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					var ev scheduler.Event
+					if err := ev.Unmarshal(wire); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(offers), "ns/offer")
+			})
 		}
 	}
 }

@@ -104,6 +104,9 @@ func (m *Matcher) resourceMessage(req *Request, cl *Class, offers []int32) strin
 		most[i] = -1
 	}
 	for _, pos := range offers {
+		m.portsReady(req, pos)
+	}
+	for _, pos := range offers {
 		s := &m.st[pos]
 		vals := [4]int64{int64(s.resv.CPUs + s.unres.CPUs), int64(s.resv.Mem + s.unres.Mem), int64(s.resv.Disk + s.unres.Disk), int64(s.portsLeft)}
 		for d, v := range vals {

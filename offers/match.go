@@ -14,16 +14,19 @@ type Matcher struct {
 	rem      []int
 	counters [][]*counter
 	open     []bool // class may use any offer: skip the eligibility cache
+	count    [1 << 11]int32
 	res      Result
 }
 
 type offerState struct {
 	resv, unres Amounts
 	portRange   int32
+	placed      int32
 	portNext    uint64
 	portEnd     uint64 // end of the current range
-	portsLeft   int
-	placed      int32
+	// portsLeft is -1 until a class with ports looks at the offer: the
+	// ranges live in their own memory, and most cycles never need them.
+	portsLeft int
 }
 
 // Match places the wanted slices on the offers. The result does not depend
@@ -100,12 +103,24 @@ func (m *Matcher) fillState(req *Request) {
 func initialState(o *Offer) offerState {
 	st := offerState{resv: o.Reserved, unres: o.Unreserved, portNext: 1}
 	if len(o.Ports) > 0 {
-		st.portNext, st.portEnd = o.Ports[0].Begin, o.Ports[0].End
-		for _, r := range o.Ports {
-			st.portsLeft += int(r.End - r.Begin + 1)
-		}
+		st.portsLeft = -1
 	}
 	return st
+}
+
+// portsReady reads the port ranges of the offer at position k the first
+// time a class that needs ports considers it.
+func (m *Matcher) portsReady(req *Request, k int32) {
+	s := &m.st[k]
+	if s.portsLeft >= 0 {
+		return
+	}
+	o := &req.Offers[m.order[k]]
+	s.portNext, s.portEnd = o.Ports[0].Begin, o.Ports[0].End
+	s.portsLeft = 0
+	for _, r := range o.Ports {
+		s.portsLeft += int(r.End - r.Begin + 1)
+	}
 }
 
 func (m *Matcher) prepare(req *Request) {
@@ -225,11 +240,21 @@ func staticOK(c *Class, o *Offer) bool {
 	return true
 }
 
-// fits tells whether one more slice of the class fits what is left.
+// fitsAt is fits for the offer at position k, reading its ports first
+// when the class needs some.
+func (m *Matcher) fitsAt(req *Request, k int32, c *Class) bool {
+	if c.Ports > 0 {
+		m.portsReady(req, k)
+	}
+	return m.st[k].fits(c)
+}
+
+// fits tells whether one more slice of the class fits what is left (its
+// ports read, if the class needs ports).
 func (s *offerState) fits(c *Class) bool {
 	need := c.Need
 	return need.CPUs <= s.resv.CPUs+s.unres.CPUs && need.Mem <= s.resv.Mem+s.unres.Mem &&
-		need.Disk <= s.resv.Disk+s.unres.Disk && c.Ports <= s.portsLeft
+		need.Disk <= s.resv.Disk+s.unres.Disk && (c.Ports == 0 || c.Ports <= s.portsLeft)
 }
 
 func (m *Matcher) dynamicOK(req *Request, c int, oi int32) bool {
@@ -302,14 +327,13 @@ func (m *Matcher) spread(req *Request, demand int) {
 		w := 0
 		progress := false
 		for _, pos := range active {
-			s := &m.st[pos]
 			placed, keep := false, false
 			for k := 0; k < nc; k++ {
 				c := next + k
 				if c >= nc {
 					c -= nc
 				}
-				if m.rem[c] == 0 || !m.eligible(req, c, pos) || !s.fits(&req.Classes[c]) {
+				if m.rem[c] == 0 || !m.eligible(req, c, pos) || !m.fitsAt(req, pos, &req.Classes[c]) {
 					continue
 				}
 				if len(m.counters[c]) > 0 && !m.dynamicOK(req, c, m.order[pos]) {
@@ -349,10 +373,9 @@ func (m *Matcher) binpack(req *Request, demand int) {
 		progress, blocked := false, false
 		for k := range m.order {
 			pos := int32(k)
-			s := &m.st[pos]
 			for c := 0; c < nc && demand > 0; c++ {
 				cl := &req.Classes[c]
-				for m.rem[c] > 0 && m.eligible(req, c, pos) && s.fits(cl) {
+				for m.rem[c] > 0 && m.eligible(req, c, pos) && m.fitsAt(req, pos, cl) {
 					if len(m.counters[c]) > 0 && !m.dynamicOK(req, c, m.order[pos]) {
 						blocked = true
 						break

@@ -72,8 +72,9 @@ func randomRequest(r *rand.Rand) *Request {
 	return req
 }
 
-// checkInvariants is the reference: what any correct matcher's result
-// must satisfy, checked the slow, obvious way.
+// checkInvariants checks accounting, ports and declines; it reuses the
+// matcher's role and constraint helpers, so the independent reference is
+// refCheck in reference_test.go.
 func checkInvariants(t *testing.T, req *Request, res *Result) {
 	t.Helper()
 	used := make([]struct{ resv, unres Amounts }, len(req.Offers))
@@ -299,6 +300,9 @@ func replay(req *Request, res *Result) *Matcher {
 		m.order[i] = int32(i)
 	}
 	m.fillState(req)
+	for k := range m.st {
+		m.portsReady(req, int32(k))
+	}
 	for _, p := range res.Placements {
 		m.place(req, int(p.Class), p.Offer)
 	}
