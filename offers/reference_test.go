@@ -325,7 +325,9 @@ func TestBaselinesDoNotOverCommit(t *testing.T) {
 			"usi2x": func() []basePlacement {
 				return usi2x(req.Offers, req.Classes, append([]int32(nil), requests...), baseStates(req.Offers, nil), nil)
 			},
-			"firstfit": func() []basePlacement { return firstFit(req.Offers, req.Classes, req.Wanted, baseStates(req.Offers, nil), nil) },
+			"firstfit": func() []basePlacement {
+				return firstFit(req.Offers, req.Classes, req.Wanted, baseStates(req.Offers, nil), nil)
+			},
 			"spread": func() []basePlacement {
 				return greedySpread(req.Offers, req.Classes, req.Wanted, make([]int, len(req.Classes)), baseStates(req.Offers, nil), nil)
 			},
