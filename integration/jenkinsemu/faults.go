@@ -1,6 +1,8 @@
 package jenkinsemu
 
 import (
+	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -59,4 +61,39 @@ func (j *Jenkins) Restart(d time.Duration) {
 		j.kickLocked()
 		j.mu.Unlock()
 	})
+}
+
+// serveAdmin is the fault-injection endpoint under /emulator/ (a prefix
+// real Jenkins does not use).
+func (j *Jenkins) serveAdmin(w http.ResponseWriter, r *http.Request, what string) {
+	if !requirePOST(w, r) {
+		return
+	}
+	secs := func() (time.Duration, bool) {
+		v, err := strconv.ParseFloat(r.URL.Query().Get("seconds"), 64)
+		if err != nil || v < 0 {
+			plainError(w, http.StatusBadRequest, "query parameter 'seconds' must be a non-negative number")
+			return 0, false
+		}
+		return time.Duration(v * float64(time.Second)), true
+	}
+	switch what {
+	case "unavailable":
+		if d, ok := secs(); ok {
+			j.Unavailable(d)
+			w.WriteHeader(http.StatusNoContent)
+		}
+	case "slow":
+		if d, ok := secs(); ok {
+			j.Slow(d)
+			w.WriteHeader(http.StatusNoContent)
+		}
+	case "restart":
+		if d, ok := secs(); ok {
+			j.Restart(d)
+			w.WriteHeader(http.StatusNoContent)
+		}
+	default:
+		plainError(w, http.StatusNotFound, "unknown fault "+strconv.Quote(what)+"; expected unavailable, slow or restart")
+	}
 }

@@ -3,7 +3,10 @@ package jenkinsemu
 import (
 	"encoding/xml"
 	"fmt"
+	"html"
+	"io"
 	"math"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -314,4 +317,126 @@ func xmlUnmarshal(b []byte, v any) error {
 		}
 	}
 	return xml.Unmarshal([]byte(s), v)
+}
+
+func (j *Jenkins) serveCreateJob(w http.ResponseWriter, r *http.Request) {
+	if !requirePOST(w, r) {
+		return
+	}
+	name := r.URL.Query().Get("name")
+	body, err := io.ReadAll(io.LimitReader(r.Body, 10<<20))
+	if err != nil {
+		htmlPage(w, http.StatusBadRequest, "Error", "<p>Failed to read the request body: "+html.EscapeString(err.Error())+"</p>")
+		return
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if name == "" {
+		failure(w, "Query parameter 'name' is required")
+		return
+	}
+	if msg := checkJobName(name); msg != "" {
+		failure(w, msg)
+		return
+	}
+	if _, ok := j.jobs[name]; ok {
+		failure(w, "A job already exists with the name ‘"+name+"’")
+		return
+	}
+	job, err := parseJobConfig(name, string(body))
+	if err != nil {
+		htmlPage(w, http.StatusInternalServerError, "Error", "<p>"+html.EscapeString(err.Error())+"</p>")
+		return
+	}
+	j.jobs[name] = job
+	j.saveLocked()
+	w.WriteHeader(http.StatusOK)
+}
+
+func checkJobName(name string) string {
+	if name == "." || name == ".." {
+		return "‘" + name + "’ is not an allowed name"
+	}
+	for _, c := range name {
+		if c < 0x20 || strings.ContainsRune(`?*/\%!@#$^&|<>[]:;`, c) {
+			return "‘" + string(c) + "’ is an unsafe character"
+		}
+	}
+	return ""
+}
+
+func (j *Jenkins) serveJob(w http.ResponseWriter, r *http.Request, name string, rest []string) {
+	j.mu.Lock()
+	job := j.jobs[name]
+	j.mu.Unlock()
+	if job == nil {
+		notFound(w)
+		return
+	}
+	switch {
+	case len(rest) == 0:
+		htmlPage(w, http.StatusOK, name, "<h1>Project "+html.EscapeString(name)+"</h1>")
+	case isAPI(rest):
+		j.serveBean(w, r, func() any { return j.jobBean(job) })
+	case rest[0] == "build" || rest[0] == "buildWithParameters":
+		if !requirePOST(w, r) {
+			return
+		}
+		quiet := j.cfg.QuietPeriod
+		if d := r.URL.Query().Get("delay"); d != "" {
+			if v, err := strconv.Atoi(strings.TrimSuffix(d, "sec")); err == nil {
+				quiet = time.Duration(v) * time.Second
+			}
+		}
+		j.mu.Lock()
+		it := j.enqueueLocked(job, quiet)
+		j.mu.Unlock()
+		w.Header().Set("Location", j.root+"queue/item/"+strconv.FormatInt(it.ID, 10)+"/")
+		w.WriteHeader(http.StatusCreated)
+	case rest[0] == "config.xml":
+		w.Header().Set("Content-Type", "application/xml")
+		_, _ = io.WriteString(w, job.ConfigXML)
+	case rest[0] == "doDelete":
+		if !requirePOST(w, r) {
+			return
+		}
+		j.mu.Lock()
+		delete(j.jobs, name)
+		j.saveLocked()
+		j.mu.Unlock()
+		http.Redirect(w, r, j.root, http.StatusFound)
+	default:
+		j.mu.Lock()
+		var b *Build
+		switch rest[0] {
+		case "lastBuild":
+			b = job.lastBuild()
+		default:
+			if n, err := strconv.Atoi(rest[0]); err == nil {
+				for _, x := range job.Builds {
+					if x.Number == n {
+						b = x
+					}
+				}
+			}
+		}
+		j.mu.Unlock()
+		if b == nil {
+			notFound(w)
+			return
+		}
+		if isAPI(rest[1:]) {
+			j.serveBean(w, r, func() any { return j.buildBean(b) })
+			return
+		}
+		if len(rest) > 1 && rest[1] == "consoleText" {
+			j.mu.Lock()
+			text := consoleText(b)
+			j.mu.Unlock()
+			w.Header().Set("Content-Type", "text/plain;charset=UTF-8")
+			_, _ = io.WriteString(w, text)
+			return
+		}
+		htmlPage(w, http.StatusOK, name+" #"+rest[0], "<h1>Build #"+rest[0]+"</h1>")
+	}
 }

@@ -1,7 +1,13 @@
 package jenkinsemu
 
 import (
+	"encoding/json"
 	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -297,4 +303,231 @@ func (j *Jenkins) jnlpLocked(n *Node) string {
 func xmlEscape(s string) string {
 	r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;")
 	return r.Replace(s)
+}
+
+// nodeCreateForm is the JSON form of ComputerSet.doDoCreateItem.
+type nodeCreateForm struct {
+	Name            string          `json:"name"`
+	NodeDescription string          `json:"nodeDescription"`
+	NumExecutors    json.RawMessage `json:"numExecutors"`
+	RemoteFS        string          `json:"remoteFS"`
+	LabelString     string          `json:"labelString"`
+	Mode            string          `json:"mode"`
+	Launcher        struct {
+		StaplerClass string `json:"stapler-class"`
+		Class        string `json:"$class"`
+		WebSocket    bool   `json:"webSocket"`
+	} `json:"launcher"`
+}
+
+func (j *Jenkins) serveComputer(w http.ResponseWriter, r *http.Request, pr principal, seg []string) {
+	if len(seg) == 0 {
+		htmlPage(w, http.StatusOK, "Nodes", "<h1>Nodes</h1>")
+		return
+	}
+	switch {
+	case isAPI(seg):
+		j.serveBean(w, r, func() any { return j.computerSetBean() })
+		return
+	case seg[0] == "doCreateItem":
+		if r.Method != http.MethodPost {
+			notFound(w) // @POST: a GET finds no method
+			return
+		}
+		j.createNodeFromForm(w, r)
+		return
+	case seg[0] == "createItem" && r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/xml"):
+		j.createNodeFromXML(w, r)
+		return
+	}
+	name := seg[0]
+	rest := seg[1:]
+	j.mu.Lock()
+	n := j.nodes[name]
+	if name == "(built-in)" || name == "(master)" {
+		n = j.builtin
+	}
+	j.mu.Unlock()
+	if n == nil {
+		notFound(w)
+		return
+	}
+	switch {
+	case isAPI(rest):
+		j.serveBean(w, r, func() any { return j.computerBean(n) })
+	case len(rest) == 0:
+		body := "<h1>Agent " + html.EscapeString(n.displayName()) + "</h1>"
+		j.mu.Lock()
+		if !n.builtin && n.conn == nil && !n.TempOffline {
+			body += "<pre>java -jar agent.jar -url " + j.root + " -secret " + j.secretLocked(n.Name) + " -name " + html.EscapeString(n.Name) + " -webSocket -workDir \"" + html.EscapeString(n.RemoteFS) + "\"</pre>"
+		}
+		j.mu.Unlock()
+		htmlPage(w, http.StatusOK, n.displayName(), body)
+	case rest[0] == "doDelete":
+		if !requirePOST(w, r) {
+			return
+		}
+		j.mu.Lock()
+		if !n.builtin {
+			j.removeNodeLocked(n)
+		}
+		j.mu.Unlock()
+		http.Redirect(w, r, j.root+"computer/", http.StatusFound)
+	case rest[0] == "toggleOffline" || rest[0] == "changeOfflineCause":
+		if !requirePOST(w, r) {
+			return
+		}
+		// @QueryParameter reads the query string and a form body alike;
+		// Util.fixEmptyAndTrim drops a blank message.
+		if err := r.ParseForm(); err != nil {
+			failure(w, "Malformed form submission: "+err.Error())
+			return
+		}
+		msg := strings.TrimSpace(r.Form.Get("offlineMessage"))
+		by := pr.user
+		if by == "" {
+			by = "anonymous"
+		}
+		j.mu.Lock()
+		if rest[0] == "toggleOffline" && n.TempOffline {
+			n.TempOffline, n.OfflineCause, n.offlineBy = false, "", ""
+		} else {
+			n.TempOffline, n.OfflineCause, n.offlineBy, n.offlineSince = true, msg, by, j.nowMillis()
+		}
+		j.saveLocked()
+		j.kickLocked()
+		j.mu.Unlock()
+		http.Redirect(w, r, j.root+"computer/"+url.PathEscape(name)+"/", http.StatusFound)
+	case rest[0] == "jenkins-agent.jnlp" || rest[0] == "slave-agent.jnlp":
+		if n.builtin {
+			notFound(w)
+			return
+		}
+		j.mu.Lock()
+		body := j.jnlpLocked(n)
+		j.mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-java-jnlp-file")
+		_, _ = io.WriteString(w, body)
+	default:
+		notFound(w)
+	}
+}
+
+func (j *Jenkins) createNodeFromForm(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if err := r.ParseForm(); err != nil {
+		failure(w, "Malformed form submission: "+err.Error())
+		return
+	}
+	get := func(k string) string {
+		if v := r.PostForm.Get(k); v != "" {
+			return v
+		}
+		return q.Get(k)
+	}
+	name, typ, form := get("name"), get("type"), get("json")
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if msg := j.checkNodeNameLocked(name); msg != "" {
+		failure(w, msg)
+		return
+	}
+	if form == "" {
+		if len(r.Form) > 0 {
+			failure(w, "This page expects a form submission")
+		} else {
+			failure(w, "Nothing is submitted")
+		}
+		return
+	}
+	if typ != "hudson.slaves.DumbSlave" && typ != "hudson.slaves.DumbSlave$DescriptorImpl" {
+		htmlPage(w, http.StatusInternalServerError, "Error", "<p>java.lang.NullPointerException: no node type "+html.EscapeString(typ)+"</p>")
+		return
+	}
+	var f nodeCreateForm
+	if err := json.Unmarshal([]byte(form), &f); err != nil {
+		htmlPage(w, http.StatusInternalServerError, "Error", "<p>net.sf.json.JSONException: "+html.EscapeString(err.Error())+"</p>")
+		return
+	}
+	execs := 1
+	if len(f.NumExecutors) > 0 {
+		s := strings.Trim(string(f.NumExecutors), `"`)
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 1 {
+			failure(w, "Invalid agent configuration for "+name+". Number of executors must be a positive number")
+			return
+		}
+		execs = v
+	}
+	launcher := f.Launcher.StaplerClass
+	if launcher == "" {
+		launcher = f.Launcher.Class
+	}
+	if launcher != "" && launcher != "hudson.slaves.JNLPLauncher" {
+		htmlPage(w, http.StatusInternalServerError, "Error", "<p>Only hudson.slaves.JNLPLauncher agents are emulated</p>")
+		return
+	}
+	if _, msg := j.addNodeLocked(NodeSpec{Name: name, Description: f.NodeDescription, RemoteFS: f.RemoteFS, Labels: f.LabelString,
+		NumExecutors: execs, Mode: f.Mode, WebSocket: f.Launcher.WebSocket}); msg != "" {
+		failure(w, msg)
+		return
+	}
+	http.Redirect(w, r, j.root+"computer/", http.StatusFound)
+}
+
+type slaveXML struct {
+	Name         string `xml:"name"`
+	Description  string `xml:"description"`
+	RemoteFS     string `xml:"remoteFS"`
+	NumExecutors string `xml:"numExecutors"`
+	Mode         string `xml:"mode"`
+	Label        string `xml:"label"`
+	Launcher     struct {
+		Class     string `xml:"class,attr"`
+		WebSocket string `xml:"webSocket"`
+	} `xml:"launcher"`
+}
+
+func (j *Jenkins) createNodeFromXML(w http.ResponseWriter, r *http.Request) {
+	name := r.URL.Query().Get("name")
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		htmlPage(w, http.StatusBadRequest, "Error", "<p>Failed to read the request body: "+html.EscapeString(err.Error())+"</p>")
+		return
+	}
+	var x slaveXML
+	if err := xmlUnmarshal(body, &x); err != nil {
+		htmlPage(w, http.StatusInternalServerError, "Error", "<p>"+html.EscapeString(err.Error())+"</p>")
+		return
+	}
+	if name == "" {
+		name = x.Name
+	}
+	// XStream: a missing numExecutors keeps the default (1); text that is
+	// not a number fails the conversion.
+	execs := 1
+	if v := strings.TrimSpace(x.NumExecutors); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			htmlPage(w, http.StatusInternalServerError, "Error", "<p>com.thoughtworks.xstream.converters.ConversionException: For input string: &quot;"+html.EscapeString(v)+"&quot;</p>")
+			return
+		}
+		if n < 1 {
+			failure(w, "Invalid agent configuration for "+name+". Number of executors must be a positive number")
+			return
+		}
+		execs = n
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if _, ok := j.nodes[name]; ok {
+		failure(w, "Node '"+name+"' already exists")
+		return
+	}
+	if _, msg := j.addNodeLocked(NodeSpec{Name: name, Description: x.Description, RemoteFS: x.RemoteFS, Labels: x.Label,
+		NumExecutors: execs, Mode: x.Mode, WebSocket: strings.TrimSpace(x.Launcher.WebSocket) == "true"}); msg != "" {
+		failure(w, msg)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
 }

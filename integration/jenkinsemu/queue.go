@@ -2,6 +2,7 @@ package jenkinsemu
 
 import (
 	"fmt"
+	"net/http"
 	"sort"
 	"strconv"
 	"strings"
@@ -368,4 +369,64 @@ func timeSpan(ms int64) string {
 		return fmt.Sprintf("%d hr %d min", ms/3_600_000, ms%3_600_000/60_000)
 	}
 	return fmt.Sprintf("%d day %d hr", ms/86_400_000, ms%86_400_000/3_600_000)
+}
+
+func (j *Jenkins) serveQueue(w http.ResponseWriter, r *http.Request, seg []string) {
+	switch {
+	case isAPI(seg):
+		j.serveBean(w, r, func() any { return j.queueBean() })
+	case len(seg) >= 1 && seg[0] == "cancelItem":
+		if !requirePOST(w, r) {
+			return
+		}
+		id, err := strconv.ParseInt(r.URL.Query().Get("id"), 10, 64)
+		j.mu.Lock()
+		found, ok := false, false
+		if err == nil {
+			found, ok = j.cancelLocked(id)
+		}
+		j.mu.Unlock()
+		switch {
+		case !found:
+			plainError(w, http.StatusNotFound, "Provided id ("+r.URL.Query().Get("id")+") not found")
+		case !ok:
+			// Queue.doCancelItem: found (a left item too) but Queue.cancel
+			// refused. 422 "Item for id (N) is not cancellable" is for users
+			// without CANCEL, which the emulator's only user never is.
+			plainError(w, http.StatusInternalServerError, "Could not cancel run for id "+r.URL.Query().Get("id"))
+		default:
+			w.WriteHeader(http.StatusNoContent)
+		}
+	case len(seg) >= 2 && seg[0] == "item":
+		id, err := strconv.ParseInt(seg[1], 10, 64)
+		j.mu.Lock()
+		var it *QueueItem
+		if err == nil {
+			it = j.itemLocked(id)
+		}
+		j.mu.Unlock()
+		if it == nil {
+			notFound(w)
+			return
+		}
+		rest := seg[2:]
+		switch {
+		case isAPI(rest):
+			j.serveBean(w, r, func() any { return j.itemBean(it, whyCache{}, map[string]bool{}) })
+		case len(rest) >= 1 && rest[0] == "cancelQueue":
+			if !requirePOST(w, r) {
+				return
+			}
+			// Queue.Item.doCancelQueue (deprecated): 204 whether or not the
+			// item could still be cancelled.
+			j.mu.Lock()
+			j.cancelLocked(id)
+			j.mu.Unlock()
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			plainError(w, http.StatusOK, "Queue item exists. For details check, for example, "+j.root+"queue/item/"+seg[1]+"/api/json?tree=cancelled,executable[url]")
+		}
+	default:
+		notFound(w)
+	}
 }

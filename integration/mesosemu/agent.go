@@ -2,6 +2,7 @@ package mesosemu
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -392,8 +393,14 @@ func (c *Cluster) startTask(t *Task) {
 	cmd.Env = append(spec.env, "MESOS_SANDBOX="+sandbox, "MESOS_TASK_ID="+t.info.TaskID.Value,
 		"MESOS_AGENT_ID="+a.id, "MESOS_FRAMEWORK_ID="+t.fw, "MESOS_EXECUTOR_ID="+t.executorID)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stdout, _ := os.Create(filepath.Join(sandbox, "stdout"))
-	stderr, _ := os.Create(filepath.Join(sandbox, "stderr"))
+	stdout, err1 := os.Create(filepath.Join(sandbox, "stdout"))
+	stderr, err2 := os.Create(filepath.Join(sandbox, "stderr"))
+	if err := errors.Join(err1, err2); err != nil {
+		closeAll(stdout, stderr)
+		a.updateLocked(t, mesos.TASK_FAILED, mesos.SOURCE_EXECUTOR, nil, "Failed to create the sandbox's stdout/stderr: "+err.Error())
+		a.groupFailedLocked(t)
+		return
+	}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		closeAll(stdout, stderr)
