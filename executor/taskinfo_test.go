@@ -1,0 +1,84 @@
+package executor
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+)
+
+var rewrite = flag.Bool("rewrite", false, "rewrite the golden TaskInfo files")
+
+func scalar(name string, v float64) mesos.Resource {
+	star := "*"
+	return mesos.Resource{Name: name, Type: mesos.SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: v}, Role: &star}
+}
+
+// TestTaskInfoGolden compares the produced TaskInfo JSON (as mesos-go's
+// JSON codec writes it to the master) with testdata/*.json.
+func TestTaskInfoGolden(t *testing.T) {
+	base := Agent{
+		Name: "mesos-8c2e11aa", Template: "mesos", FrameworkName: "jenkins-mesos", AgentID: "a1-S0",
+		JenkinsURL: "http://jenkins:8080/", Secret: "0a1b2c", WebSocket: true,
+		Resources: mesos.Resources{scalar("cpus", 0.2), scalar("mem", 30)},
+		Container: Container{Image: "jenkins/inbound-agent"}, KillGrace: 30 * time.Second,
+	}
+	bridge := base
+	bridge.Name = "docker-77f00001"
+	bridge.Template = "docker"
+	bridge.Ports = []uint64{31005}
+	star := "*"
+	bridge.Resources = append(append(mesos.Resources(nil), base.Resources...), mesos.Resource{Name: "ports", Type: mesos.RANGES.Enum(), Role: &star,
+		Ranges: &mesos.Value_Ranges{Range: []mesos.Value_Range{{Begin: 31005, End: 31005}}}})
+	bridge.Container = Container{Image: "jenkins/inbound-agent:latest-jdk17", Network: Bridge, ForcePull: true,
+		Volumes:    []Volume{{HostPath: "/var/run/docker.sock", ContainerPath: "/var/run/docker.sock"}, {HostPath: "/cache", ContainerPath: "/cache", ReadOnly: true}},
+		Parameters: map[string]string{"init": "true", "add-host": "jenkins:10.0.0.1"}}
+	for name, a := range map[string]Agent{"host": base, "bridge": bridge} {
+		b, err := json.MarshalIndent(TaskInfo(a), "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join("testdata", name+".json")
+		if *rewrite {
+			if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("%v (run with -rewrite to create it)", err)
+		}
+		if strings.TrimSpace(string(want)) != strings.TrimSpace(string(b)) {
+			t.Errorf("%s: TaskInfo differs from %s:\n%s", name, path, b)
+		}
+	}
+}
+
+func TestTaskInfoKeepsTheEntrypointAndPassesTheAgentEnvironment(t *testing.T) {
+	ti := TaskInfo(Agent{Name: "n1", JenkinsURL: "http://j/", Secret: "s", Container: Container{Image: "i"}})
+	if ti.Command.Shell == nil || *ti.Command.Shell {
+		t.Fatal("shell must be set to false explicitly: Mesos defaults to true, which replaces the entrypoint")
+	}
+	got := map[string]string{}
+	for _, v := range ti.Command.Environment.Variables {
+		got[v.Name] = v.GetValue()
+	}
+	want := map[string]string{"JENKINS_URL": "http://j/", "JENKINS_SECRET": "s", "JENKINS_AGENT_NAME": "n1", "JENKINS_AGENT_WORKDIR": DefaultWorkDir}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+	if _, ok := got["JENKINS_WEB_SOCKET"]; ok {
+		t.Error("JENKINS_WEB_SOCKET set although the agent does not use WebSocket")
+	}
+	if ti.TaskID.Value != "n1" || ti.Container.GetDocker().GetNetwork() != mesos.ContainerInfo_DockerInfo_HOST || ti.Container.Hostname != nil {
+		t.Errorf("task %v: want task ID = node name, HOST network and no hostname", ti)
+	}
+}
