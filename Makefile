@@ -10,7 +10,9 @@ RACE_PKGS := ./integration/... ./cmd/...
 BENCH     ?= .
 BENCHTIME ?= 1s
 
-.PHONY: all build test test-deps unit race vet fmt fmt-check bench emulator
+.PHONY: all build test test-deps unit race vet fmt fmt-check bench emulator proto demo
+
+PROTOC_GEN_GO_VERSION := v1.33.0
 
 all: build
 
@@ -48,3 +50,18 @@ bench:
 
 emulator:
 	$(GO) run ./cmd/mesos-emulator --agents 2
+
+# proto regenerates proto/state.pb.go: protoc from Debian's protobuf-compiler
+# (installed when missing), protoc-gen-go at the version go.mod pins.
+proto:
+	@if ! command -v protoc >/dev/null; then \
+		echo "installing protoc (Debian package protobuf-compiler)"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq protobuf-compiler >/dev/null; \
+	fi
+	GOBIN=$(CURDIR)/bin/tools $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	PATH=$(CURDIR)/bin/tools:$$PATH protoc --go_out=. --go_opt=paths=source_relative proto/state.proto
+
+demo:
+	$(GO) run ./cmd/jenkins-mesos demo

@@ -1,0 +1,149 @@
+package scheduler
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/jenkins-mesos/jenkins-mesos/executor"
+	"github.com/jenkins-mesos/jenkins-mesos/offers"
+)
+
+// Retention says when an agent goes away.
+type Retention int
+
+const (
+	// RetainOnce: one build per agent (the default). Once its node is
+	// seen busy it is marked offline so nothing else lands on it; once
+	// idle again it is deleted and its task killed.
+	RetainOnce Retention = iota
+	// RetainIdle keeps the agent for more builds until it has been idle
+	// for IdleTimeout.
+	RetainIdle
+)
+
+// Template is an agent template: the slice it asks Mesos for and how its
+// Jenkins node and container look.
+type Template struct {
+	Name        string
+	Labels      []string // the node's label set (atoms)
+	CPUs        float64
+	Mem         float64 // MB
+	Disk        float64 // MB
+	Ports       int     // host ports taken from the offer (mapped one to one on BRIDGE)
+	Executors   int
+	RemoteFS    string
+	WebSocket   bool
+	Container   executor.Container
+	Constraints []offers.Constraint
+	// MaxInstances caps this template's agents (0: only the global cap).
+	MaxInstances   int
+	Retention      Retention
+	IdleTimeout    time.Duration
+	ConnectTimeout time.Duration
+	KillGrace      time.Duration
+	Role           string // "" uses any offer the framework gets
+}
+
+// Config is everything the core needs to decide.
+type Config struct {
+	FrameworkName string
+	JenkinsURL    string
+	Templates     []Template
+	// MaxAgents caps all agents together (0: no cap).
+	MaxAgents int
+	Strategy  offers.Strategy
+	// ProvisionDuringQuietPeriod counts builds still in their quiet
+	// period as demand, so the agent starts while Jenkins waits.
+	ProvisionDuringQuietPeriod bool
+	// RefuseLong is the DECLINE filter when nothing waits; RefuseShort
+	// when demand exists that the offers did not fit.
+	RefuseLong, RefuseShort time.Duration
+	// ReviveDebounce is the least time between two REVIVE calls.
+	ReviveDebounce time.Duration
+	// OrphanGrace is how long after a subscription the core waits for
+	// reconciliation and the node list before it kills tasks without a
+	// node or deletes nodes without a task (launches in flight included).
+	OrphanGrace time.Duration
+	// CreateBackoff is the first wait after a failed node creation; it
+	// doubles per consecutive failure up to CreateBackoffMax.
+	CreateBackoff, CreateBackoffMax time.Duration
+}
+
+// WithDefaults fills unset durations with the documented defaults.
+func (c Config) WithDefaults() Config {
+	if c.RefuseLong == 0 {
+		c.RefuseLong = 300 * time.Second
+	}
+	if c.RefuseShort == 0 {
+		c.RefuseShort = time.Second
+	}
+	if c.ReviveDebounce == 0 {
+		c.ReviveDebounce = time.Second
+	}
+	if c.OrphanGrace == 0 {
+		c.OrphanGrace = 60 * time.Second
+	}
+	if c.CreateBackoff == 0 {
+		c.CreateBackoff = time.Second
+	}
+	if c.CreateBackoffMax == 0 {
+		c.CreateBackoffMax = time.Minute
+	}
+	for i := range c.Templates {
+		t := &c.Templates[i]
+		if t.Executors <= 0 {
+			t.Executors = 1
+		}
+		if t.ConnectTimeout == 0 {
+			t.ConnectTimeout = 3 * time.Minute
+		}
+		if t.RemoteFS == "" {
+			t.RemoteFS = executor.DefaultWorkDir
+		}
+		if t.Retention == RetainIdle && t.IdleTimeout == 0 {
+			t.IdleTimeout = 10 * time.Minute
+		}
+	}
+	return c
+}
+
+// Validate reports the first thing in the configuration the core cannot
+// work with, naming it.
+func (c Config) Validate() error {
+	if len(c.Templates) == 0 {
+		return fmt.Errorf("scheduler: templates: at least one template is required")
+	}
+	seen := map[string]bool{}
+	for i, t := range c.Templates {
+		switch {
+		case t.Name == "":
+			return fmt.Errorf("scheduler: templates[%d].name: required", i)
+		case seen[t.Name]:
+			return fmt.Errorf("scheduler: templates[%d].name %q: used twice", i, t.Name)
+		case len(t.Labels) == 0:
+			return fmt.Errorf("scheduler: templates[%d] (%s).labels: at least one label is required", i, t.Name)
+		case t.CPUs <= 0 || t.Mem <= 0:
+			return fmt.Errorf("scheduler: templates[%d] (%s): cpus and mem must be positive", i, t.Name)
+		case t.Container.Image == "":
+			return fmt.Errorf("scheduler: templates[%d] (%s).image: required", i, t.Name)
+		}
+		seen[t.Name] = true
+	}
+	return nil
+}
+
+func (t *Template) need() offers.Amounts {
+	return offers.Amounts{CPUs: offers.ToMilli(t.CPUs), Mem: offers.ToMilli(t.Mem), Disk: offers.ToMilli(t.Disk)}
+}
+
+// serves tells whether the template's label set satisfies expr.
+func (t *Template) serves(expr *labelExpr) bool {
+	return expr.matches(func(atom string) bool {
+		for _, l := range t.Labels {
+			if l == atom {
+				return true
+			}
+		}
+		return false
+	})
+}

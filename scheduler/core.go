@@ -1,0 +1,223 @@
+package scheduler
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/jenkins-mesos/jenkins-mesos/offers"
+	"github.com/jenkins-mesos/jenkins-mesos/proto"
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+)
+
+// Rand is all the core needs of randomness (math/rand/v2's *rand.Rand has
+// it); node names take their suffix from it.
+type Rand interface{ Uint64() uint64 }
+
+// agentState is where an agent is in its life:
+//
+//	creating → ready → launching → starting → running → online ⇄ busy
+//	    (node)  (secret) (ACCEPT)   (STARTING)  (RUNNING) (connected) (build)
+//	busy → retiring (one-shot: marked offline) → deleting (node deleted,
+//	task killed) → gone. Every state can fall to deleting: a failed
+//	launch, a task that ended, a connect timeout, a node that vanished.
+type agentState int
+
+const (
+	stCreating agentState = iota
+	stReady
+	stLaunching
+	stStarting
+	stRunning
+	stOnline
+	stBusy
+	stRetiring
+	stDeleting
+)
+
+var stateNames = [...]string{"creating", "ready", "launching", "starting", "running", "online", "busy", "retiring", "deleting"}
+
+func (s agentState) String() string { return stateNames[s] }
+
+type agent struct {
+	name       string
+	tmpl       int
+	state      agentState
+	secret     string
+	agentID    string
+	host       string
+	attrs      []offers.Attribute
+	launchedAt time.Time
+	onlineAt   time.Time
+	idleSince  time.Time
+	everBusy   bool
+	busy       int  // executors running a build, as last listed
+	nodeSeen   bool // the node appeared in a listing at least once
+	// Two sources of truth: the node in Jenkins and the task in Mesos.
+	nodeGone   bool // deleted (or never created)
+	taskLive   bool // launched and not yet terminal
+	taskKilled bool // KILL sent
+	adopted    bool // found after a restart, not created by this core
+}
+
+// Core is the deterministic decision logic: events in, Ready out.
+type Core struct {
+	cfg      Config
+	rnd      Rand
+	now      time.Time
+	state    proto.State
+	persist  bool
+	matcher  offers.Matcher
+	needs    []offers.Amounts
+	agents   map[string]*agent
+	queue    []QueueItem
+	exprs    map[string]*labelExpr // parsed label expressions, by text
+	badExprs map[string]string
+
+	subscribed  bool
+	subscribeAt time.Time
+	suppressed  bool
+	lastRevive  time.Time
+	reviveDue   bool
+	// reviveAfterCreate: offers were declined while nodes were still
+	// being created; once one is ready, REVIVE clears those filters.
+	reviveAfterCreate bool
+	nodesSeen   bool // at least one node listing since the subscription
+	orphans     map[string]string // task ID → agent ID: tasks with no agent yet
+	createFails []int
+	createAfter []time.Time
+	createErr   []string
+	unmet       map[int]string // per template: why the last offers did not fit
+
+	pending     Ready
+	lastWaiting []Wait
+	lastTmpl    []TemplateStatus
+}
+
+// New returns a core for cfg, starting from the persisted state (nil for
+// a first start).
+func New(cfg Config, restored *proto.State, rnd Rand) *Core {
+	cfg = cfg.WithDefaults()
+	c := &Core{cfg: cfg, rnd: rnd, agents: map[string]*agent{}, exprs: map[string]*labelExpr{}, badExprs: map[string]string{},
+		orphans: map[string]string{}, createFails: make([]int, len(cfg.Templates)), createAfter: make([]time.Time, len(cfg.Templates)),
+		createErr: make([]string, len(cfg.Templates)), unmet: map[int]string{}}
+	if restored != nil {
+		c.state.FrameworkId = restored.GetFrameworkId()
+		c.state.FrameworkName = restored.GetFrameworkName()
+	}
+	c.state.SchemaVersion = 1
+	for i := range cfg.Templates {
+		c.needs = append(c.needs, cfg.Templates[i].need())
+	}
+	return c
+}
+
+// FrameworkID is the ID to subscribe with ("" for a new framework).
+func (c *Core) FrameworkID() string { return c.state.FrameworkId }
+
+// Step applies one event.
+func (c *Core) Step(ev Event) error {
+	switch e := ev.(type) {
+	case Tick:
+		if e.Now.After(c.now) {
+			c.now = e.Now
+		}
+		c.onTick()
+	case Subscribed:
+		c.onSubscribed(e)
+	case Disconnected:
+		c.subscribed = false
+		c.note("disconnected", "event stream ended; re-subscribing", nil)
+	case Offers:
+		c.onOffers(e.Offers)
+	case Rescind:
+		// Offers are never held past their OFFERS event, so a rescind
+		// has nothing to take back; it is acknowledged by doing nothing.
+	case Update:
+		c.onUpdate(e.Status)
+	case QueueObserved:
+		c.queue = append(c.queue[:0], e.Items...)
+		c.reconcileDemand()
+	case NodesObserved:
+		c.onNodes(e.Nodes)
+	case NodeDone:
+		c.onNodeDone(e)
+	default:
+		return fmt.Errorf("scheduler: unknown event %T", ev)
+	}
+	if _, isQueue := ev.(QueueObserved); !isQueue {
+		c.reconcileDemand()
+	}
+	c.refreshOffers()
+	c.explain()
+	return nil
+}
+
+// HasReady tells whether Ready has something to hand out.
+func (c *Core) HasReady() bool { return !c.pending.empty() || c.persist }
+
+// Ready returns the batch of actions; the caller handles it in the order
+// Ready documents, then calls Advance.
+func (c *Core) Ready() Ready {
+	rd := c.pending
+	if c.persist {
+		st := &proto.State{SchemaVersion: c.state.SchemaVersion, FrameworkId: c.state.FrameworkId, FrameworkName: c.state.FrameworkName}
+		rd.Persist = st
+	}
+	rd.Wake = c.wake()
+	return rd
+}
+
+// Advance records that rd was handled.
+func (c *Core) Advance(rd Ready) {
+	if rd.Persist != nil {
+		c.persist = false
+	}
+	c.pending = Ready{}
+}
+
+func (c *Core) call(k *scheduler.Call) { c.pending.Calls = append(c.pending.Calls, k) }
+func (c *Core) jenkins(op NodeOp)    { c.pending.Jenkins = append(c.pending.Jenkins, op) }
+
+func (c *Core) note(kind, text string, fields map[string]string) {
+	c.pending.Notes = append(c.pending.Notes, Note{Kind: kind, Text: text, Fields: fields})
+}
+
+func (c *Core) sortedAgents() []*agent {
+	out := make([]*agent, 0, len(c.agents))
+	for _, a := range c.agents {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// Status is a read-only summary, for /status and metrics.
+type Status struct {
+	Subscribed  bool
+	Suppressed  bool
+	FrameworkID string
+	Agents      map[string]int // by state
+	Waiting     []Wait
+	Templates   []TemplateStatus
+}
+
+// Status summarises the core.
+func (c *Core) Status() Status {
+	st := Status{Subscribed: c.subscribed, Suppressed: c.suppressed, FrameworkID: c.state.FrameworkId, Agents: map[string]int{},
+		Waiting: append([]Wait(nil), c.lastWaiting...), Templates: append([]TemplateStatus(nil), c.lastTmpl...)}
+	for _, a := range c.agents {
+		st.Agents[a.state.String()]++
+	}
+	return st
+}
+
+func isTerminal(s mesos.TaskState) bool {
+	switch s {
+	case mesos.TASK_FINISHED, mesos.TASK_FAILED, mesos.TASK_KILLED, mesos.TASK_ERROR, mesos.TASK_LOST,
+		mesos.TASK_DROPPED, mesos.TASK_GONE, mesos.TASK_GONE_BY_OPERATOR, mesos.TASK_UNKNOWN:
+		return true
+	}
+	return false
+}

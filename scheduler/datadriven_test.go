@@ -1,0 +1,214 @@
+package scheduler
+
+import (
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/datadriven"
+	"github.com/jenkins-mesos/jenkins-mesos/executor"
+	"github.com/jenkins-mesos/jenkins-mesos/offers"
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+)
+
+var _ = flag.Bool("rewrite-hint", false, "use -rewrite (datadriven) to regenerate testdata")
+
+// TestScenarios runs testdata/*.txt: commands in, the Ready printed out.
+// go test ./scheduler -rewrite regenerates the expected output.
+func TestScenarios(t *testing.T) {
+	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
+		h := &harness{t: t}
+		datadriven.RunTest(t, path, h.handle)
+	})
+}
+
+type harness struct {
+	t    *testing.T
+	cfg  Config
+	core *Core
+	now  time.Time
+}
+
+var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func arg(d *datadriven.TestData, key, def string) string {
+	for _, a := range d.CmdArgs {
+		if a.Key == key && len(a.Vals) > 0 {
+			return a.Vals[0]
+		} else if a.Key == key {
+			return "true"
+		}
+	}
+	return def
+}
+
+// fields splits "name k=v k=v" lines.
+func fields(line string) (string, map[string]string) {
+	parts := strings.Fields(line)
+	kv := map[string]string{}
+	for _, p := range parts[1:] {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok {
+			v = "true"
+		}
+		kv[k] = v
+	}
+	return parts[0], kv
+}
+
+func num(s string) float64 {
+	v, _ := strconv.ParseFloat(s, 64)
+	return v
+}
+
+func dur(s string) time.Duration {
+	d, err := time.ParseDuration(strings.TrimPrefix(s, "+"))
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+func (h *harness) handle(t *testing.T, d *datadriven.TestData) string {
+	switch d.Cmd {
+	case "init":
+		h.cfg = Config{FrameworkName: "jenkins-mesos", JenkinsURL: "http://jenkins:8080/", ProvisionDuringQuietPeriod: arg(d, "quiet", "true") == "true"}
+		h.cfg.MaxAgents, _ = strconv.Atoi(arg(d, "max-agents", "0"))
+		if arg(d, "strategy", "spread") == "binpack" {
+			h.cfg.Strategy = offers.Binpack
+		}
+		for _, line := range strings.Split(strings.TrimSpace(d.Input), "\n") {
+			if line == "" {
+				continue
+			}
+			name, kv := fields(line)
+			tmpl := Template{Name: name, Labels: strings.Split(kv["labels"], ","), CPUs: num(kv["cpus"]), Mem: num(kv["mem"]),
+				Container: executor.Container{Image: "jenkins/inbound-agent"}}
+			if v, ok := kv["max"]; ok {
+				tmpl.MaxInstances, _ = strconv.Atoi(v)
+			}
+			if v, ok := kv["executors"]; ok {
+				tmpl.Executors, _ = strconv.Atoi(v)
+			}
+			if v, ok := kv["connect"]; ok {
+				tmpl.ConnectTimeout = dur(v)
+			}
+			if v, ok := kv["retention"]; ok && v == "idle" {
+				tmpl.Retention = RetainIdle
+				tmpl.IdleTimeout = dur(kv["idle"])
+			}
+			if v, ok := kv["constraint"]; ok {
+				k, err := offers.ParseConstraint(strings.ReplaceAll(v, "_", " "))
+				if err != nil {
+					t.Fatal(err)
+				}
+				tmpl.Constraints = append(tmpl.Constraints, k)
+			}
+			h.cfg.Templates = append(h.cfg.Templates, tmpl)
+		}
+		seed, _ := strconv.ParseUint(arg(d, "seed", "1"), 10, 64)
+		h.core = New(h.cfg, nil, rand.New(rand.NewPCG(seed, seed)))
+		h.now = epoch
+		return h.step(t, Tick{Now: h.now})
+	case "subscribed":
+		return h.step(t, Subscribed{FrameworkID: arg(d, "framework", "fw-1"), Heartbeat: 15 * time.Second})
+	case "disconnected":
+		return h.step(t, Disconnected{})
+	case "tick":
+		h.now = h.now.Add(dur(d.CmdArgs[0].Key))
+		return h.step(t, Tick{Now: h.now})
+	case "queue":
+		var items []QueueItem
+		for _, line := range nonEmpty(d.Input) {
+			name, kv := fields(line)
+			id, _ := strconv.ParseInt(strings.TrimPrefix(name, "b"), 10, 64)
+			items = append(items, QueueItem{ID: id, Name: "job" + strconv.FormatInt(id, 10), Label: kv["label"], Quiet: kv["quiet"] == "true", Blocked: kv["blocked"] == "true"})
+		}
+		return h.step(t, QueueObserved{Items: items})
+	case "node-done":
+		kind := map[string]NodeOpKind{"create": NodeCreate, "retire": NodeRetire, "delete": NodeDelete}[d.CmdArgs[0].Key]
+		name := d.CmdArgs[1].Key
+		return h.step(t, NodeDone{Op: NodeOp{Kind: kind, Name: name}, Secret: "secret-of-" + name, Err: strings.ReplaceAll(arg(d, "err", ""), "_", " ")})
+	case "nodes":
+		var nodes []Node
+		for _, line := range nonEmpty(d.Input) {
+			name, kv := fields(line)
+			busy, _ := strconv.Atoi(kv["busy"])
+			nodes = append(nodes, Node{Name: name, Online: kv["online"] == "true", Busy: busy, Executors: 1, TemporarilyOffline: kv["offline"] == "true"})
+		}
+		return h.step(t, NodesObserved{Nodes: nodes})
+	case "offers":
+		var os []mesos.Offer
+		for _, line := range nonEmpty(d.Input) {
+			name, kv := fields(line)
+			os = append(os, testOffer(name, kv))
+		}
+		return h.step(t, Offers{Offers: os})
+	case "rescind":
+		return h.step(t, Rescind{OfferID: d.CmdArgs[0].Key})
+	case "update":
+		st := mesos.TaskStatus{TaskID: mesos.TaskID{Value: arg(d, "task", "")}, State: mesos.TaskState(mesos.TaskState_value[arg(d, "state", "")]).Enum()}
+		if a := arg(d, "agent", ""); a != "" {
+			st.AgentID = &mesos.AgentID{Value: a}
+		}
+		if u := arg(d, "uuid", ""); u != "" {
+			st.UUID = []byte(u)
+		}
+		if m := arg(d, "message", ""); m != "" {
+			msg := strings.ReplaceAll(m, "_", " ")
+			st.Message = &msg
+		}
+		return h.step(t, Update{Status: st})
+	case "status":
+		s := h.core.Status()
+		return fmt.Sprintf("subscribed=%v suppressed=%v framework=%s agents=%v\n", s.Subscribed, s.Suppressed, s.FrameworkID, s.Agents)
+	}
+	t.Fatalf("unknown command %q", d.Cmd)
+	return ""
+}
+
+func nonEmpty(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.TrimSpace(l) != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func testOffer(id string, kv map[string]string) mesos.Offer {
+	star := "*"
+	sc := func(name string, v float64) mesos.Resource {
+		return mesos.Resource{Name: name, Type: mesos.SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: v}, Role: &star}
+	}
+	o := mesos.Offer{ID: mesos.OfferID{Value: id}, FrameworkID: mesos.FrameworkID{Value: "fw-1"}, AgentID: mesos.AgentID{Value: kv["agent"]}, Hostname: kv["host"],
+		Resources: []mesos.Resource{sc("cpus", num(kv["cpus"])), sc("mem", num(kv["mem"]))}}
+	if v, ok := kv["disk"]; ok {
+		o.Resources = append(o.Resources, sc("disk", num(v)))
+	}
+	if v, ok := kv["rack"]; ok {
+		o.Attributes = append(o.Attributes, mesos.Attribute{Name: "rack", Type: mesos.TEXT, Text: &mesos.Value_Text{Value: v}})
+	}
+	return o
+}
+
+func (h *harness) step(t *testing.T, ev Event) string {
+	if err := h.core.Step(ev); err != nil {
+		return "error: " + err.Error() + "\n"
+	}
+	var out strings.Builder
+	for h.core.HasReady() {
+		rd := h.core.Ready()
+		out.WriteString(DescribeReady(rd, h.now))
+		h.core.Advance(rd)
+	}
+	if out.Len() == 0 {
+		return "<empty Ready>\n"
+	}
+	return out.String()
+}

@@ -1,0 +1,72 @@
+package scheduler
+
+import (
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+)
+
+// Event is one observation fed to Step.
+type Event interface{ isEvent() }
+
+type (
+	// Tick carries the time: every deadline at or before Now fires.
+	Tick struct{ Now time.Time }
+	// Subscribed: the master accepted the subscription.
+	Subscribed struct {
+		FrameworkID string
+		Heartbeat   time.Duration
+	}
+	// Disconnected: the event stream ended; offers are void.
+	Disconnected struct{}
+	// Offers is one OFFERS event.
+	Offers struct{ Offers []mesos.Offer }
+	// Rescind withdraws an offer.
+	Rescind struct{ OfferID string }
+	// Update is a task status update.
+	Update struct{ Status mesos.TaskStatus }
+	// QueueObserved is one poll of the Jenkins queue.
+	QueueObserved struct{ Items []QueueItem }
+	// NodesObserved is one listing of the framework's own Jenkins nodes.
+	NodesObserved struct{ Nodes []Node }
+	// NodeDone is the outcome of a Ready.Jenkins entry.
+	NodeDone struct {
+		Op     NodeOp
+		Secret string // for NodeCreate: the inbound agent secret
+		Err    string // "" on success
+	}
+)
+
+func (Tick) isEvent()          {}
+func (Subscribed) isEvent()    {}
+func (Disconnected) isEvent()  {}
+func (Offers) isEvent()        {}
+func (Rescind) isEvent()       {}
+func (Update) isEvent()        {}
+func (QueueObserved) isEvent() {}
+func (NodesObserved) isEvent() {}
+func (NodeDone) isEvent()      {}
+
+// QueueItem is a build waiting in the Jenkins queue, as the adapter read it.
+type QueueItem struct {
+	ID   int64
+	Name string // the job (or Pipeline block) it builds, for messages
+	// Label is the item's label expression; "" when it has none.
+	Label string
+	// Quiet: still in its quiet period (a WaitingItem).
+	Quiet bool
+	// Blocked: waiting for something other than an executor (another
+	// build of the job, say); not demand.
+	Blocked bool
+	Why     string
+}
+
+// Node is one of the framework's Jenkins nodes as Jenkins reports it.
+type Node struct {
+	Name      string
+	Online    bool // connected
+	Busy      int  // executors running a build
+	Executors int
+	// TemporarilyOffline: marked offline (retiring) by someone.
+	TemporarilyOffline bool
+}

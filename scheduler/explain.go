@@ -1,0 +1,99 @@
+package scheduler
+
+import (
+	"fmt"
+	"reflect"
+)
+
+// explain gives every waiting build and every template a code and a
+// sentence; Ready carries them when they change.
+func (c *Core) explain() {
+	byTemplate, unserved := c.demand()
+	var waits []Wait
+	var tmpls []TemplateStatus
+	for t := range c.cfg.Templates {
+		tmpl := &c.cfg.Templates[t]
+		// Agents that can take a build, the most advanced first.
+		var slots []*agent
+		for _, a := range c.sortedAgents() {
+			if a.tmpl != t {
+				continue
+			}
+			switch a.state {
+			case stOnline, stRunning, stStarting, stLaunching, stReady, stCreating:
+				for k := 0; k < tmpl.Executors-min(a.busy, tmpl.Executors); k++ {
+					slots = append(slots, a)
+				}
+			}
+		}
+		for i := len(slots) - 1; i > 0; i-- { // stable insertion by state, most advanced first
+			for j := i; j > 0 && slots[j].state > slots[j-1].state; j-- {
+				slots[j], slots[j-1] = slots[j-1], slots[j]
+			}
+		}
+		mine, all := c.live(t)
+		ts := TemplateStatus{Template: tmpl.Name, Waiting: len(byTemplate[t]), Agents: mine, Code: "ok", Reason: "serving"}
+		for i, it := range byTemplate[t] {
+			w := Wait{Build: it.ID, Name: it.Name}
+			if i < len(slots) {
+				w.Code, w.Reason = c.slotReason(slots[i], t)
+			} else {
+				switch {
+				case c.now.Before(c.createAfter[t]):
+					w.Code, w.Reason = "backoff", fmt.Sprintf("node creation failing: %s; retry in %s", c.createErr[t], c.createAfter[t].Sub(c.now))
+				case tmpl.MaxInstances > 0 && mine >= tmpl.MaxInstances:
+					w.Code, w.Reason = "limit", fmt.Sprintf("template %s has its max_instances (%d) agents", tmpl.Name, tmpl.MaxInstances)
+				case c.cfg.MaxAgents > 0 && all >= c.cfg.MaxAgents:
+					w.Code, w.Reason = "limit", fmt.Sprintf("limits.max_agents (%d) reached", c.cfg.MaxAgents)
+				case !c.subscribed:
+					w.Code, w.Reason = "not_subscribed", "not subscribed to the Mesos master yet"
+				default:
+					w.Code, w.Reason = "pending", "an agent will be created"
+				}
+			}
+			if it.Quiet && w.Code != "limit" && w.Code != "backoff" {
+				w.Reason = "in its quiet period; " + w.Reason
+			}
+			waits = append(waits, w)
+			if ts.Code == "ok" && w.Code != "assigning" && w.Code != "connecting" && w.Code != "launching" && w.Code != "creating" {
+				ts.Code, ts.Reason = w.Code, w.Reason
+			}
+		}
+		tmpls = append(tmpls, ts)
+	}
+	for _, it := range unserved {
+		w := Wait{Build: it.ID, Name: it.Name, Code: "no_template", Reason: fmt.Sprintf("label `%s` matches no template", it.Label)}
+		if msg, bad := c.badExprs[it.Label]; bad {
+			w.Code, w.Reason = "bad_label", msg
+		}
+		waits = append(waits, w)
+	}
+	if !reflect.DeepEqual(waits, c.lastWaiting) {
+		c.lastWaiting = waits
+		c.pending.Waiting = waits
+		if c.pending.Waiting == nil {
+			c.pending.Waiting = []Wait{}
+		}
+	}
+	if !reflect.DeepEqual(tmpls, c.lastTmpl) {
+		c.lastTmpl = tmpls
+		c.pending.Templates = tmpls
+	}
+}
+
+func (c *Core) slotReason(a *agent, t int) (string, string) {
+	switch a.state {
+	case stOnline:
+		return "assigning", "agent " + a.name + " is online; Jenkins assigns the build"
+	case stRunning:
+		return "connecting", "agent " + a.name + " started on " + a.host + ", connecting to Jenkins"
+	case stStarting, stLaunching:
+		return "launching", "task " + a.name + " launching on " + a.host
+	case stReady:
+		if msg, ok := c.unmet[t]; ok {
+			return "no_fit", "no offer fits: " + msg
+		}
+		return "waiting_offer", "node " + a.name + " waits for an offer"
+	}
+	return "creating", "creating node " + a.name
+}

@@ -1,0 +1,153 @@
+package scheduler
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/jenkins-mesos/jenkins-mesos/executor"
+	"github.com/jenkins-mesos/jenkins-mesos/offers"
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+)
+
+// onOffers matches the ready agents to the offers: one ACCEPT per used
+// offer with all its launches, one DECLINE for the rest. No offer is held
+// past its event.
+func (c *Core) onOffers(in []mesos.Offer) {
+	if len(in) == 0 {
+		return
+	}
+	ready := make([][]*agent, len(c.cfg.Templates))
+	readyCount := 0
+	for _, a := range c.sortedAgents() {
+		if a.state == stReady && a.tmpl >= 0 {
+			ready[a.tmpl] = append(ready[a.tmpl], a)
+			readyCount++
+		}
+	}
+	if readyCount == 0 {
+		if c.wantsOffers() {
+			c.reviveAfterCreate = true
+		}
+		ids := make([]mesos.OfferID, len(in))
+		for i := range in {
+			ids[i] = in[i].ID
+		}
+		c.call(calls.Decline(ids...).With(calls.RefuseSeconds(c.refuse())))
+		return
+	}
+	req := &offers.Request{Strategy: c.cfg.Strategy}
+	for i := range in {
+		req.Offers = append(req.Offers, offers.FromMesos(&in[i]))
+	}
+	for t := range c.cfg.Templates {
+		tmpl := &c.cfg.Templates[t]
+		req.Classes = append(req.Classes, offers.Class{Name: tmpl.Name, Need: c.needs[t], Ports: tmpl.Ports, Role: tmpl.Role, Constraints: tmpl.Constraints})
+		req.Wanted = append(req.Wanted, len(ready[t]))
+	}
+	for _, a := range c.sortedAgents() {
+		if a.tmpl >= 0 && a.host != "" && a.state >= stLaunching && a.state != stDeleting {
+			req.Running = append(req.Running, offers.Running{Class: a.tmpl, Hostname: a.host, Attributes: a.attrs})
+		}
+	}
+	res := c.matcher.Match(req)
+	// Copy what the calls need before the matcher runs again.
+	tasks := make(map[int32][]mesos.TaskInfo)
+	var used []int32
+	next := make([]int, len(c.cfg.Templates))
+	for _, p := range res.Placements {
+		a := ready[p.Class][next[p.Class]]
+		next[p.Class]++
+		o := &req.Offers[p.Offer]
+		tmpl := &c.cfg.Templates[p.Class]
+		ports := append([]uint64(nil), res.PortsOf(p)...)
+		ti := executor.TaskInfo(executor.Agent{
+			Name: a.name, Template: tmpl.Name, FrameworkName: c.cfg.FrameworkName, AgentID: o.AgentID,
+			JenkinsURL: c.cfg.JenkinsURL, Secret: a.secret, WorkDir: tmpl.RemoteFS, WebSocket: tmpl.WebSocket,
+			Resources: offers.ToMesos(o, p, res.Unreserved(p), ports), Ports: ports, Container: tmpl.Container, KillGrace: tmpl.KillGrace,
+		})
+		if _, ok := tasks[p.Offer]; !ok {
+			used = append(used, p.Offer)
+		}
+		tasks[p.Offer] = append(tasks[p.Offer], ti)
+		a.state = stLaunching
+		a.agentID, a.host, a.attrs = o.AgentID, o.Hostname, o.Attributes
+		a.launchedAt = c.now
+		a.taskLive = true
+		c.note("launch", fmt.Sprintf("launching %s on %s (%s cpus, %s mem)", a.name, o.Hostname, c.needs[p.Class].CPUs, c.needs[p.Class].Mem),
+			map[string]string{"node": a.name, "task_id": a.name, "agent_id": o.AgentID, "offer_id": o.ID, "host": o.Hostname})
+	}
+	c.unmet = map[int]string{}
+	for _, u := range res.Unmet {
+		c.unmet[u.Class] = u.Message
+	}
+	refuse := c.refuse()
+	sort.Slice(used, func(i, j int) bool { return used[i] < used[j] })
+	for _, oi := range used {
+		op := calls.OpLaunch(tasks[oi]...)
+		c.call(calls.Accept(calls.OfferOperations{op}.WithOffers(in[oi].ID)).With(calls.RefuseSeconds(refuse)))
+	}
+	if len(res.Decline) > 0 {
+		ids := make([]mesos.OfferID, 0, len(res.Decline))
+		for _, d := range res.Decline {
+			ids = append(ids, in[d].ID)
+		}
+		c.call(calls.Decline(ids...).With(calls.RefuseSeconds(refuse)))
+	}
+}
+
+// refuse is the filter for what the framework does not take: short while
+// agents still wait for an offer (or a node), long when nothing does.
+func (c *Core) refuse() time.Duration {
+	if c.wantsOffers() {
+		return c.cfg.RefuseShort
+	}
+	return c.cfg.RefuseLong
+}
+
+func (c *Core) wantsOffers() bool {
+	for _, a := range c.agents {
+		if a.state == stReady || a.state == stCreating {
+			return true
+		}
+	}
+	return false
+}
+
+// refreshOffers suppresses offers when nothing waits for one and revives
+// them (at most once per ReviveDebounce) when something does.
+func (c *Core) refreshOffers() {
+	if !c.subscribed {
+		return
+	}
+	want := c.wantsOffers()
+	switch {
+	case want && (c.suppressed || (c.reviveAfterCreate && c.hasReady())):
+		if c.lastRevive.IsZero() || !c.now.Before(c.lastRevive.Add(c.cfg.ReviveDebounce)) {
+			c.call(&scheduler.Call{Type: scheduler.Call_REVIVE})
+			c.suppressed = false
+			c.lastRevive = c.now
+			c.reviveDue = false
+			c.reviveAfterCreate = false
+		} else {
+			c.reviveDue = true
+		}
+	case !want && !c.suppressed:
+		c.call(&scheduler.Call{Type: scheduler.Call_SUPPRESS})
+		c.suppressed = true
+		c.reviveDue = false
+	case !want:
+		c.reviveDue = false
+	}
+}
+
+func (c *Core) hasReady() bool {
+	for _, a := range c.agents {
+		if a.state == stReady {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,295 @@
+package scheduler
+
+import (
+	"fmt"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+)
+
+// RetireMessage is the offline message of a one-shot agent after its build.
+const RetireMessage = "retiring after this build"
+
+// onUpdate follows a task's state. Updates with a uuid are acknowledged
+// in the same Ready, after its Persist; master-generated ones (no uuid)
+// never are.
+func (c *Core) onUpdate(st mesos.TaskStatus) {
+	id := st.TaskID.Value
+	state := st.GetState()
+	agentID := st.GetAgentID().GetValue()
+	defer func() {
+		if len(st.UUID) > 0 && agentID != "" {
+			c.call(calls.Acknowledge(agentID, id, st.UUID))
+		}
+	}()
+	a := c.agents[id]
+	if a == nil {
+		if isTerminal(state) {
+			delete(c.orphans, id)
+		} else {
+			c.orphans[id] = agentID // decided once the node list is known
+		}
+		return
+	}
+	if agentID != "" {
+		a.agentID = agentID
+	}
+	fields := map[string]string{"node": a.name, "task_id": id, "agent_id": a.agentID}
+	switch {
+	case state == mesos.TASK_STAGING || state == mesos.TASK_STARTING:
+		a.taskLive = true
+		if a.state == stLaunching {
+			a.state = stStarting
+		}
+	case state == mesos.TASK_RUNNING:
+		a.taskLive = true
+		if a.state == stLaunching || a.state == stStarting {
+			a.state = stRunning
+			c.note("task_running", "task "+id+" running on "+a.host, fields)
+		}
+	case state == mesos.TASK_UNREACHABLE || state == mesos.TASK_KILLING:
+		// Unreachable agents may come back (PARTITION_AWARE); the node
+		// is kept.
+	case isTerminal(state):
+		wasLive := a.taskLive
+		a.taskLive = false
+		reason := state.String()
+		if st.Reason != nil {
+			reason += " (" + st.GetReason().String() + ")"
+		}
+		if st.GetMessage() != "" {
+			reason += ": " + st.GetMessage()
+		}
+		if a.state < stOnline && a.state >= stLaunching && wasLive {
+			c.launchFailed(a, reason)
+		}
+		if a.state != stDeleting {
+			c.retire(a, "task_ended", "task ended: "+reason)
+		}
+		c.forget(a)
+	}
+}
+
+func (c *Core) launchFailed(a *agent, reason string) {
+	if a.tmpl < 0 {
+		return
+	}
+	c.note("launch_failed", "launch of "+a.name+" failed: "+reason, map[string]string{"node": a.name, "task_id": a.name, "agent_id": a.agentID})
+}
+
+// retire takes an agent down: its node is deleted and its task killed.
+// The core never calls it for a node that is running a build.
+func (c *Core) retire(a *agent, code, why string) {
+	if a.state == stDeleting {
+		return
+	}
+	a.state = stDeleting
+	if !a.nodeGone {
+		c.jenkins(NodeOp{Kind: NodeDelete, Name: a.name, Template: c.templateName(a)})
+	}
+	c.kill(a)
+	c.note(code, a.name+": "+why, map[string]string{"node": a.name, "task_id": a.name, "agent_id": a.agentID})
+	c.forget(a)
+}
+
+func (c *Core) kill(a *agent) {
+	if a.taskLive && !a.taskKilled && a.agentID != "" {
+		c.call(calls.Kill(a.name, a.agentID))
+		a.taskKilled = true
+	}
+}
+
+// forget drops an agent once both its node and its task are gone.
+func (c *Core) forget(a *agent) {
+	if a.state == stDeleting && a.nodeGone && !a.taskLive {
+		delete(c.agents, a.name)
+	}
+}
+
+func (c *Core) templateName(a *agent) string {
+	if a.tmpl < 0 {
+		return ""
+	}
+	return c.cfg.Templates[a.tmpl].Name
+}
+
+func (c *Core) onNodeDone(d NodeDone) {
+	a := c.agents[d.Op.Name]
+	if a == nil {
+		return
+	}
+	fields := map[string]string{"node": a.name}
+	switch d.Op.Kind {
+	case NodeCreate:
+		if d.Err != "" {
+			t := a.tmpl
+			c.createFails[t]++
+			wait := c.cfg.CreateBackoff << min(c.createFails[t]-1, 16)
+			if wait > c.cfg.CreateBackoffMax || wait <= 0 {
+				wait = c.cfg.CreateBackoffMax
+			}
+			c.createAfter[t] = c.now.Add(wait)
+			c.createErr[t] = d.Err
+			c.note("node_create_failed", fmt.Sprintf("creating node %s failed: %s; retry in %s", a.name, d.Err, wait), fields)
+			// The node may exist all the same (an answer lost on the way):
+			// delete it to be sure.
+			a.nodeGone = false
+			c.retire(a, "node_create_failed", "creation failed")
+			return
+		}
+		c.createFails[a.tmpl] = 0
+		c.createErr[a.tmpl] = ""
+		a.nodeGone = false
+		if a.state == stCreating {
+			a.secret = d.Secret
+			a.state = stReady
+			c.note("node_created", "node "+a.name+" created", fields)
+		}
+	case NodeRetire:
+		if d.Err != "" {
+			c.note("node_retire_failed", "marking "+a.name+" offline failed: "+d.Err+"; retrying at the next listing", fields)
+			if a.state == stRetiring {
+				a.state = stBusy
+			}
+		}
+	case NodeDelete:
+		if d.Err != "" {
+			c.note("node_delete_failed", "deleting "+a.name+" failed: "+d.Err+"; retrying at the next listing", fields)
+			return
+		}
+		a.nodeGone = true
+		c.note("node_deleted", "node "+a.name+" deleted", fields)
+		c.forget(a)
+	}
+}
+
+// onNodes follows the framework's nodes as Jenkins lists them.
+func (c *Core) onNodes(nodes []Node) {
+	c.nodesSeen = true
+	byName := make(map[string]*Node, len(nodes))
+	for i := range nodes {
+		byName[nodes[i].Name] = &nodes[i]
+	}
+	for _, a := range c.sortedAgents() {
+		n := byName[a.name]
+		delete(byName, a.name)
+		fields := map[string]string{"node": a.name, "task_id": a.name, "agent_id": a.agentID}
+		if n == nil {
+			switch {
+			case a.state == stDeleting && !a.nodeGone:
+				a.nodeGone = true // someone (or our delete) removed it
+				c.forget(a)
+			case a.nodeSeen && a.state != stDeleting && a.state != stCreating:
+				a.nodeGone = true
+				c.retire(a, "node_vanished", "its Jenkins node disappeared")
+			}
+			continue
+		}
+		a.nodeSeen = true
+		a.busy = n.Busy
+		switch {
+		case a.state == stDeleting:
+			if !a.nodeGone && n.Busy == 0 {
+				// A delete that failed earlier: try again.
+				c.jenkins(NodeOp{Kind: NodeDelete, Name: a.name, Template: c.templateName(a)})
+			}
+		case !n.Online:
+			if a.state == stOnline || a.state == stBusy || a.state == stRetiring {
+				// The agent lost its connection; inbound agents reconnect.
+				a.state = stRunning
+				a.launchedAt = c.now
+			}
+		case n.Busy > 0:
+			if a.state < stBusy {
+				a.state = stBusy
+				a.everBusy = true
+				c.note("build_running", "a build runs on "+a.name, fields)
+			}
+			if a.state == stBusy && a.tmpl >= 0 && c.cfg.Templates[a.tmpl].Retention == RetainOnce {
+				a.state = stRetiring
+				c.jenkins(NodeOp{Kind: NodeRetire, Name: a.name, Template: c.templateName(a), Message: RetireMessage})
+			}
+		default: // online and idle
+			switch {
+			case a.state == stRetiring || (a.state == stBusy && (a.tmpl < 0 || c.cfg.Templates[a.tmpl].Retention == RetainOnce)):
+				c.note("build_done", "the build on "+a.name+" is done", fields)
+				c.retire(a, "reclaimed", "one-shot agent reclaimed after its build")
+			case a.state == stBusy:
+				a.state = stOnline
+				a.idleSince = c.now
+			case a.state < stOnline:
+				if a.tmpl < 0 {
+					c.retire(a, "unknown_template", "no template of this configuration made it")
+					continue
+				}
+				a.state = stOnline
+				a.onlineAt, a.idleSince = c.now, c.now
+				c.note("agent_online", "agent "+a.name+" is online", fields)
+			}
+		}
+	}
+	// Nodes of this framework the core does not know: left by an earlier
+	// instance. Adopt them; the orphan check decides later.
+	for _, n := range nodes {
+		if byName[n.Name] == nil {
+			continue
+		}
+		c.adopt(n)
+	}
+}
+
+func (c *Core) onTick() {
+	for _, a := range c.sortedAgents() {
+		if a.tmpl < 0 {
+			continue
+		}
+		t := &c.cfg.Templates[a.tmpl]
+		switch {
+		case (a.state == stLaunching || a.state == stStarting || a.state == stRunning) && !c.now.Before(a.launchedAt.Add(t.ConnectTimeout)):
+			c.launchFailed(a, "agent did not connect within "+t.ConnectTimeout.String())
+			c.retire(a, "connect_timeout", "agent did not connect within "+t.ConnectTimeout.String())
+		case a.state == stOnline && t.Retention == RetainOnce && !a.everBusy && !c.now.Before(a.onlineAt.Add(t.ConnectTimeout)):
+			c.retire(a, "unused", "no build came within "+t.ConnectTimeout.String())
+		case a.state == stOnline && t.Retention == RetainIdle && a.busy == 0 && !c.now.Before(a.idleSince.Add(t.IdleTimeout)):
+			c.retire(a, "idle_timeout", "idle for "+t.IdleTimeout.String())
+		}
+	}
+	c.checkOrphans()
+}
+
+// wake is the earliest deadline the core holds.
+func (c *Core) wake() time.Time {
+	var w time.Time
+	at := func(t time.Time) {
+		if !t.IsZero() && (w.IsZero() || t.Before(w)) {
+			w = t
+		}
+	}
+	for _, a := range c.agents {
+		if a.tmpl < 0 {
+			continue
+		}
+		t := &c.cfg.Templates[a.tmpl]
+		switch {
+		case a.state == stLaunching || a.state == stStarting || a.state == stRunning:
+			at(a.launchedAt.Add(t.ConnectTimeout))
+		case a.state == stOnline && t.Retention == RetainOnce && !a.everBusy:
+			at(a.onlineAt.Add(t.ConnectTimeout))
+		case a.state == stOnline && t.Retention == RetainIdle && a.busy == 0:
+			at(a.idleSince.Add(t.IdleTimeout))
+		}
+	}
+	if c.reviveDue {
+		at(c.lastRevive.Add(c.cfg.ReviveDebounce))
+	}
+	for t := range c.createAfter {
+		if c.now.Before(c.createAfter[t]) {
+			at(c.createAfter[t])
+		}
+	}
+	if c.subscribed && (len(c.orphans) > 0 || c.hasAdoptedWithoutTask()) {
+		at(c.subscribeAt.Add(c.cfg.OrphanGrace))
+	}
+	return w
+}

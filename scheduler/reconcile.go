@@ -1,0 +1,108 @@
+package scheduler
+
+import (
+	"strings"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+)
+
+// onSubscribed records the framework ID (persisted before anything else
+// is acted on) and reconciles: explicitly for the tasks the core knows,
+// then implicitly, so every task of the framework reports in.
+func (c *Core) onSubscribed(e Subscribed) {
+	if e.FrameworkID != c.state.FrameworkId || c.state.FrameworkName != c.cfg.FrameworkName {
+		c.state.FrameworkId = e.FrameworkID
+		c.state.FrameworkName = c.cfg.FrameworkName
+		c.persist = true
+	}
+	c.subscribed = true
+	c.subscribeAt = c.now
+	c.suppressed = false // a subscription starts unsuppressed
+	c.lastRevive = time.Time{}
+	c.nodesSeen = false
+	known := map[string]string{}
+	for _, a := range c.agents {
+		if a.taskLive && a.agentID != "" {
+			known[a.name] = a.agentID
+		}
+	}
+	if len(known) > 0 {
+		c.call(calls.Reconcile(calls.ReconcileTasks(known)))
+	}
+	c.call(calls.Reconcile(nil))
+	c.note("subscribed", "subscribed as framework "+e.FrameworkID, map[string]string{"framework_id": e.FrameworkID})
+}
+
+// adopt takes over a node of this framework that an earlier instance
+// created: its task is expected to report in through reconciliation.
+func (c *Core) adopt(n Node) {
+	t := -1
+	for i := range c.cfg.Templates {
+		if strings.HasPrefix(n.Name, c.cfg.Templates[i].Name+"-") {
+			t = i
+			break
+		}
+	}
+	a := &agent{name: n.Name, tmpl: t, adopted: true, nodeSeen: true, busy: n.Busy, launchedAt: c.now, onlineAt: c.now, idleSince: c.now}
+	switch {
+	case n.Online && n.Busy > 0:
+		a.state, a.everBusy = stBusy, true
+		if t >= 0 && c.cfg.Templates[t].Retention == RetainOnce {
+			a.state = stRetiring
+			c.jenkins(NodeOp{Kind: NodeRetire, Name: a.name, Template: c.cfg.Templates[t].Name, Message: RetireMessage})
+		}
+	case n.Online && n.TemporarilyOffline:
+		a.state, a.everBusy = stRetiring, true // it was retiring: its build is done
+	case n.Online:
+		a.state = stOnline
+	default:
+		a.state = stRunning
+	}
+	if agentID, ok := c.orphans[n.Name]; ok {
+		a.agentID, a.taskLive = agentID, true
+		delete(c.orphans, n.Name)
+	}
+	c.agents[a.name] = a
+	c.note("adopted", "adopted node "+a.name+" ("+a.state.String()+")", map[string]string{"node": a.name, "task_id": a.name, "agent_id": a.agentID})
+	if a.state == stRetiring && n.Busy == 0 {
+		c.retire(a, "reclaimed", "one-shot agent reclaimed after its build")
+	}
+}
+
+func (c *Core) hasAdoptedWithoutTask() bool {
+	for _, a := range c.agents {
+		if a.adopted && !a.taskLive && a.state != stDeleting {
+			return true
+		}
+	}
+	return false
+}
+
+// checkOrphans, once the grace after a subscription has passed and the
+// node list is known: tasks with no node are killed; adopted nodes whose
+// task never reported are deleted (never while busy).
+func (c *Core) checkOrphans() {
+	if !c.subscribed || !c.nodesSeen || c.now.Before(c.subscribeAt.Add(c.cfg.OrphanGrace)) {
+		return
+	}
+	for id, agentID := range c.orphans {
+		if c.agents[id] != nil {
+			delete(c.orphans, id)
+			continue
+		}
+		if agentID != "" {
+			c.call(calls.Kill(id, agentID))
+			c.note("orphan_task", "killing task "+id+": it has no Jenkins node", map[string]string{"task_id": id, "agent_id": agentID})
+		}
+		delete(c.orphans, id)
+	}
+	for _, a := range c.sortedAgents() {
+		if a.adopted && !a.taskLive && a.state != stDeleting && a.busy == 0 {
+			c.retire(a, "orphan_node", "its task is gone")
+		}
+	}
+}
+
+var _ = mesos.TASK_RUNNING
