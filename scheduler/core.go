@@ -83,12 +83,12 @@ type Core struct {
 	// reviveAfterCreate: offers were declined while nodes were still
 	// being created; once one is ready, REVIVE clears those filters.
 	reviveAfterCreate bool
-	nodesSeen   bool // at least one node listing since the subscription
-	orphans     map[string]string // task ID → agent ID: tasks with no agent yet
-	createFails []int
-	createAfter []time.Time
-	createErr   []string
-	unmet       map[int]string // per template: why the last offers did not fit
+	nodesSeen         bool              // at least one node listing since the subscription
+	orphans           map[string]string // task ID → agent ID: tasks with no agent yet
+	createFails       []int
+	createAfter       []time.Time
+	createErr         []string
+	unmet             map[int]string // per template: why the last offers did not fit
 
 	pending     Ready
 	lastWaiting []Wait
@@ -178,7 +178,7 @@ func (c *Core) Advance(rd Ready) {
 }
 
 func (c *Core) call(k *scheduler.Call) { c.pending.Calls = append(c.pending.Calls, k) }
-func (c *Core) jenkins(op NodeOp)    { c.pending.Jenkins = append(c.pending.Jenkins, op) }
+func (c *Core) jenkins(op NodeOp)      { c.pending.Jenkins = append(c.pending.Jenkins, op) }
 
 func (c *Core) note(kind, text string, fields map[string]string) {
 	c.pending.Notes = append(c.pending.Notes, Note{Kind: kind, Text: text, Fields: fields})
