@@ -83,12 +83,16 @@ type Core struct {
 	// reviveAfterCreate: offers were declined while nodes were still
 	// being created; once one is ready, REVIVE clears those filters.
 	reviveAfterCreate bool
-	nodesSeen         bool              // at least one node listing since the subscription
-	orphans           map[string]string // task ID → agent ID: tasks with no agent yet
-	createFails       []int
-	createAfter       []time.Time
-	createErr         []string
-	unmet             map[int]string // per template: why the last offers did not fit
+	nodesSeen         bool // at least one node listing since the subscription
+	// queueStale: the nodes were listed after the queue was last read; a
+	// build that just started would still count as waiting, so demand is
+	// not reconsidered until the next queue observation.
+	queueStale  bool
+	orphans     map[string]string // task ID → agent ID: tasks with no agent yet
+	createFails []int
+	createAfter []time.Time
+	createErr   []string
+	unmet       map[int]string // per template: why the last offers did not fit
 
 	pending     Ready
 	lastWaiting []Wait
@@ -138,11 +142,15 @@ func (c *Core) Step(ev Event) error {
 		c.onUpdate(e.Status)
 	case QueueObserved:
 		c.queue = append(c.queue[:0], e.Items...)
+		c.queueStale = false
 		c.reconcileDemand()
 	case NodesObserved:
 		c.onNodes(e.Nodes)
+		c.queueStale = true
 	case NodeDone:
 		c.onNodeDone(e)
+	case CallFailed:
+		c.onCallFailed(e)
 	default:
 		return fmt.Errorf("scheduler: unknown event %T", ev)
 	}

@@ -93,8 +93,8 @@ func (c *Core) live(t int) (ofTemplate, all int) {
 // delay": waiting − capacity, within the caps) and withdraws ready agents
 // nobody waits for any more.
 func (c *Core) reconcileDemand() {
-	if !c.subscribed {
-		return // no offers can come; create nothing that would sit offline
+	if !c.subscribed || c.queueStale {
+		return // no offers can come, or the queue is older than the nodes
 	}
 	byTemplate, _ := c.demand()
 	for t := range c.cfg.Templates {

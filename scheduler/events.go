@@ -4,6 +4,7 @@ import (
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 )
 
 // Event is one observation fed to Step.
@@ -29,6 +30,11 @@ type (
 	QueueObserved struct{ Items []QueueItem }
 	// NodesObserved is one listing of the framework's own Jenkins nodes.
 	NodesObserved struct{ Nodes []Node }
+	// CallFailed: a Ready.Calls entry could not be sent.
+	CallFailed struct {
+		Call *scheduler.Call
+		Err  string
+	}
 	// NodeDone is the outcome of a Ready.Jenkins entry.
 	NodeDone struct {
 		Op     NodeOp
@@ -46,6 +52,7 @@ func (Update) isEvent()        {}
 func (QueueObserved) isEvent() {}
 func (NodesObserved) isEvent() {}
 func (NodeDone) isEvent()      {}
+func (CallFailed) isEvent()    {}
 
 // QueueItem is a build waiting in the Jenkins queue, as the adapter read it.
 type QueueItem struct {

@@ -151,3 +151,32 @@ func (c *Core) hasReady() bool {
 	}
 	return false
 }
+
+// onCallFailed: an ACCEPT that did not reach the master launched nothing;
+// its agents wait for the next offers again. A KILL is sent again when
+// the task next reports.
+func (c *Core) onCallFailed(e CallFailed) {
+	k := e.Call
+	switch k.Type {
+	case scheduler.Call_ACCEPT:
+		for _, op := range k.Accept.Operations {
+			if op.Launch == nil {
+				continue
+			}
+			for _, ti := range op.Launch.TaskInfos {
+				if a := c.agents[ti.TaskID.Value]; a != nil && a.state == stLaunching {
+					a.state, a.taskLive, a.host, a.agentID = stReady, false, "", ""
+					c.note("accept_failed", "launch of "+a.name+" not sent: "+e.Err, map[string]string{"node": a.name})
+				}
+			}
+		}
+	case scheduler.Call_KILL:
+		if a := c.agents[k.Kill.TaskID.Value]; a != nil {
+			a.taskKilled = false
+		}
+	case scheduler.Call_SUPPRESS:
+		c.suppressed = false
+	case scheduler.Call_REVIVE:
+		c.suppressed = true
+	}
+}

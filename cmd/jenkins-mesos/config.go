@@ -1,0 +1,467 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jenkins-mesos/jenkins-mesos/executor"
+	"github.com/jenkins-mesos/jenkins-mesos/offers"
+	"github.com/jenkins-mesos/jenkins-mesos/scheduler"
+	"go.yaml.in/yaml/v3"
+)
+
+// fileConfig is the YAML schema (the public contract of the framework's
+// issue; more keys are welcome, these work as written).
+type fileConfig struct {
+	Mesos struct {
+		Master          string   `yaml:"master"`
+		FrameworkName   string   `yaml:"framework_name"`
+		Role            string   `yaml:"role"`
+		User            string   `yaml:"user"`
+		FailoverTimeout duration `yaml:"failover_timeout"`
+		Principal       string   `yaml:"principal"`
+		SecretFile      string   `yaml:"secret_file"`
+		Encoding        string   `yaml:"encoding"`
+		Hostname        string   `yaml:"hostname"`
+		WebUIURL        string   `yaml:"webui_url"`
+	} `yaml:"mesos"`
+	Jenkins struct {
+		URL                        string   `yaml:"url"`
+		User                       string   `yaml:"user"`
+		TokenFile                  string   `yaml:"token_file"`
+		PollInterval               duration `yaml:"poll_interval"`
+		ProvisionDuringQuietPeriod *bool    `yaml:"provision_during_quiet_period"`
+	} `yaml:"jenkins"`
+	State struct {
+		Dir string `yaml:"dir"`
+	} `yaml:"state"`
+	HTTP struct {
+		Listen string `yaml:"listen"`
+	} `yaml:"http"`
+	Strategy string `yaml:"strategy"`
+	Limits   struct {
+		MaxAgents int `yaml:"max_agents"`
+	} `yaml:"limits"`
+	Log struct {
+		Level  string `yaml:"level"`
+		Format string `yaml:"format"` // auto (text on a terminal, JSON otherwise), text, json
+	} `yaml:"log"`
+	Templates []templateConfig `yaml:"templates"`
+}
+
+type templateConfig struct {
+	Name             string            `yaml:"name"`
+	Labels           string            `yaml:"labels"`
+	CPUs             float64           `yaml:"cpus"`
+	Mem              float64           `yaml:"mem"`
+	Disk             float64           `yaml:"disk"`
+	Ports            int               `yaml:"ports"`
+	Executors        int               `yaml:"executors"`
+	Image            string            `yaml:"image"`
+	Network          string            `yaml:"network"`
+	Volumes          []string          `yaml:"volumes"` // host:container[:ro|rw]
+	DockerParameters map[string]string `yaml:"docker_parameters"`
+	ForcePull        bool              `yaml:"force_pull"`
+	Constraints      []string          `yaml:"constraints"`
+	MaxInstances     int               `yaml:"max_instances"`
+	Retention        string            `yaml:"retention"`
+	IdleTimeout      duration          `yaml:"idle_timeout"`
+	ConnectTimeout   duration          `yaml:"connect_timeout"`
+	RemoteFS         string            `yaml:"remote_fs"`
+	WebSocket        *bool             `yaml:"web_socket"`
+	KillGrace        duration          `yaml:"kill_grace_period"`
+	Role             string            `yaml:"role"`
+}
+
+// duration reads "3m", "168h" (Go durations).
+type duration time.Duration
+
+func (d *duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration (expected e.g. 30s, 3m, 168h)", n.Line, n.Value)
+	}
+	*d = duration(v)
+	return nil
+}
+
+func defaults() fileConfig {
+	var c fileConfig
+	c.Mesos.FrameworkName = "jenkins-mesos"
+	c.Mesos.Role = "*"
+	c.Mesos.User = "jenkins"
+	c.Mesos.FailoverTimeout = duration(168 * time.Hour)
+	c.Mesos.Encoding = "protobuf"
+	c.Jenkins.PollInterval = duration(time.Second)
+	c.State.Dir = "/var/lib/jenkins-mesos"
+	c.HTTP.Listen = "0.0.0.0:8090"
+	c.Strategy = "spread"
+	c.Limits.MaxAgents = 100
+	c.Log.Level = "info"
+	c.Log.Format = "auto"
+	return c
+}
+
+// scalarKeys are the keys a flag (--mesos.master) or an environment
+// variable (JENKINS_MESOS_MESOS_MASTER) can set; templates take a YAML
+// list through --templates / JENKINS_MESOS_TEMPLATES.
+func scalarKeys(c *fileConfig) map[string]any {
+	return map[string]any{
+		"mesos.master": &c.Mesos.Master, "mesos.framework_name": &c.Mesos.FrameworkName, "mesos.role": &c.Mesos.Role,
+		"mesos.user": &c.Mesos.User, "mesos.failover_timeout": &c.Mesos.FailoverTimeout, "mesos.principal": &c.Mesos.Principal,
+		"mesos.secret_file": &c.Mesos.SecretFile, "mesos.encoding": &c.Mesos.Encoding, "mesos.hostname": &c.Mesos.Hostname,
+		"mesos.webui_url": &c.Mesos.WebUIURL,
+		"jenkins.url": &c.Jenkins.URL, "jenkins.user": &c.Jenkins.User, "jenkins.token_file": &c.Jenkins.TokenFile,
+		"jenkins.poll_interval": &c.Jenkins.PollInterval, "jenkins.provision_during_quiet_period": &c.Jenkins.ProvisionDuringQuietPeriod,
+		"state.dir": &c.State.Dir, "http.listen": &c.HTTP.Listen, "strategy": &c.Strategy, "limits.max_agents": &c.Limits.MaxAgents,
+		"log.level": &c.Log.Level, "log.format": &c.Log.Format,
+	}
+}
+
+func setScalar(key, value string, p any) error {
+	bad := func(expected string) error { return fmt.Errorf("%s: %q is not %s", key, value, expected) }
+	switch v := p.(type) {
+	case *string:
+		*v = value
+	case *int:
+		n, err := strconv.Atoi(value)
+		if err != nil {
+			return bad("a whole number")
+		}
+		*v = n
+	case *duration:
+		d, err := time.ParseDuration(value)
+		if err != nil {
+			return bad("a duration (e.g. 30s, 3m, 168h)")
+		}
+		*v = duration(d)
+	case **bool:
+		b, err := strconv.ParseBool(value)
+		if err != nil {
+			return bad("true or false")
+		}
+		*v = &b
+	default:
+		return fmt.Errorf("%s: cannot be set here", key)
+	}
+	return nil
+}
+
+// settings is the whole resolved configuration, secrets included (never
+// printed: they have no String method and are not logged).
+type settings struct {
+	file          fileConfig
+	jenkinsToken  string
+	mesosSecret   string
+	masters       []string
+	core          scheduler.Config
+	pollInterval  time.Duration
+	failover      time.Duration
+}
+
+// errSecretFlag: secrets come from the environment or files only.
+var errSecretFlag = errors.New("secrets are never taken from flags (they would show in ps and shell history): use JENKINS_MESOS_JENKINS_TOKEN / JENKINS_MESOS_MESOS_SECRET or jenkins.token_file / mesos.secret_file")
+
+// loadSettings reads the file, then the environment, then flags (each
+// overriding the one before), then the secrets, and validates it all.
+func loadSettings(path string, flags map[string]string, getenv func(string) string) (*settings, error) {
+	c := defaults()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		if err := decodeStrict(b, &c); err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	keys := scalarKeys(&c)
+	names := make([]string, 0, len(keys))
+	for k := range keys {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		if v := getenv(envName(k)); v != "" {
+			if err := setScalar(envName(k), v, keys[k]); err != nil {
+				return nil, fmt.Errorf("config: %w", err)
+			}
+		}
+	}
+	if v := getenv("JENKINS_MESOS_TEMPLATES"); v != "" {
+		if err := decodeTemplates(v, &c); err != nil {
+			return nil, fmt.Errorf("config: JENKINS_MESOS_TEMPLATES: %w", err)
+		}
+	}
+	for k, v := range flags {
+		if k == "templates" {
+			if err := decodeTemplates(v, &c); err != nil {
+				return nil, fmt.Errorf("config: --templates: %w", err)
+			}
+			continue
+		}
+		p, ok := keys[k]
+		if !ok {
+			return nil, fmt.Errorf("config: unknown flag --%s", k)
+		}
+		if err := setScalar("--"+k, v, p); err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+	}
+	s := &settings{file: c}
+	var err error
+	if s.jenkinsToken, err = secret(getenv, "JENKINS_MESOS_JENKINS_TOKEN", "jenkins.token_file", c.Jenkins.TokenFile); err != nil {
+		return nil, err
+	}
+	if s.mesosSecret, err = secret(getenv, "JENKINS_MESOS_MESOS_SECRET", "mesos.secret_file", c.Mesos.SecretFile); err != nil {
+		return nil, err
+	}
+	if err := s.validate(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func envName(key string) string {
+	return "JENKINS_MESOS_" + strings.ToUpper(strings.NewReplacer(".", "_").Replace(key))
+}
+
+func decodeStrict(b []byte, c *fileConfig) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, errEOF(err)) {
+		return err
+	}
+	return nil
+}
+
+// errEOF lets an empty file through (yaml returns io.EOF for it).
+func errEOF(err error) error {
+	if err != nil && err.Error() == "EOF" {
+		return err
+	}
+	return errors.New("not EOF")
+}
+
+func decodeTemplates(v string, c *fileConfig) error {
+	var ts []templateConfig
+	dec := yaml.NewDecoder(strings.NewReader(v))
+	dec.KnownFields(true)
+	if err := dec.Decode(&ts); err != nil {
+		return fmt.Errorf("expected a YAML or JSON list of templates: %w", err)
+	}
+	c.Templates = ts
+	return nil
+}
+
+func secret(getenv func(string) string, env, key, file string) (string, error) {
+	if v := getenv(env); v != "" {
+		return strings.TrimSpace(v), nil
+	}
+	if file == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("config: %s %s: %w", key, file, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+func (s *settings) validate() error {
+	c := &s.file
+	need := func(key, v string) error {
+		if strings.TrimSpace(v) == "" {
+			return fmt.Errorf("config: %s is required", key)
+		}
+		return nil
+	}
+	if err := need("mesos.master", c.Mesos.Master); err != nil {
+		return err
+	}
+	for _, m := range strings.Split(c.Mesos.Master, ",") {
+		m = strings.TrimSpace(m)
+		u, err := url.Parse(m)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			if strings.HasPrefix(m, "zk://") {
+				return fmt.Errorf("config: mesos.master %q: zk:// URLs are not supported yet; list the masters as http(s)://host:port, comma-separated", m)
+			}
+			return fmt.Errorf("config: mesos.master %q: expected http(s)://host:port (comma-separated for several masters)", m)
+		}
+		s.masters = append(s.masters, strings.TrimSuffix(m, "/"))
+	}
+	for _, kv := range [][2]string{{"mesos.framework_name", c.Mesos.FrameworkName}, {"mesos.user", c.Mesos.User}, {"mesos.role", c.Mesos.Role},
+		{"jenkins.url", c.Jenkins.URL}, {"state.dir", c.State.Dir}, {"http.listen", c.HTTP.Listen}} {
+		if err := need(kv[0], kv[1]); err != nil {
+			return err
+		}
+	}
+	if u, err := url.Parse(c.Jenkins.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("config: jenkins.url %q: expected http(s)://host[:port]/", c.Jenkins.URL)
+	}
+	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+		return fmt.Errorf("config: http.listen %q: expected host:port", c.HTTP.Listen)
+	}
+	if c.Mesos.Encoding != "protobuf" && c.Mesos.Encoding != "json" {
+		return fmt.Errorf("config: mesos.encoding %q: expected protobuf or json", c.Mesos.Encoding)
+	}
+	if time.Duration(c.Mesos.FailoverTimeout) <= 0 {
+		return fmt.Errorf("config: mesos.failover_timeout %s: must be positive (the framework's tasks survive its restarts only within it)", time.Duration(c.Mesos.FailoverTimeout))
+	}
+	if time.Duration(c.Jenkins.PollInterval) < 100*time.Millisecond {
+		return fmt.Errorf("config: jenkins.poll_interval %s: must be at least 100ms", time.Duration(c.Jenkins.PollInterval))
+	}
+	if c.Limits.MaxAgents < 0 {
+		return fmt.Errorf("config: limits.max_agents %d: must be zero (no cap) or positive", c.Limits.MaxAgents)
+	}
+	if c.Mesos.Principal == "" && s.mesosSecret != "" {
+		return fmt.Errorf("config: a Mesos secret is set but mesos.principal is empty")
+	}
+	switch c.Log.Format {
+	case "auto", "text", "json":
+	default:
+		return fmt.Errorf("config: log.format %q: expected auto, text or json", c.Log.Format)
+	}
+	strategy, err := offers.ParseStrategy(c.Strategy)
+	if err != nil {
+		return fmt.Errorf("config: strategy %q: expected spread or binpack", c.Strategy)
+	}
+	if len(c.Templates) == 0 {
+		return fmt.Errorf("config: templates: at least one template is required")
+	}
+	quiet := true
+	if c.Jenkins.ProvisionDuringQuietPeriod != nil {
+		quiet = *c.Jenkins.ProvisionDuringQuietPeriod
+	}
+	core := scheduler.Config{FrameworkName: c.Mesos.FrameworkName, JenkinsURL: strings.TrimSuffix(c.Jenkins.URL, "/") + "/",
+		MaxAgents: c.Limits.MaxAgents, Strategy: strategy, ProvisionDuringQuietPeriod: quiet}
+	seen := map[string]bool{}
+	for i, t := range c.Templates {
+		key := fmt.Sprintf("templates[%d]", i)
+		if t.Name != "" {
+			key += " (" + t.Name + ")"
+		}
+		tmpl, err := t.toTemplate(key)
+		if err != nil {
+			return err
+		}
+		if seen[tmpl.Name] {
+			return fmt.Errorf("config: %s.name %q: used by an earlier template", key, tmpl.Name)
+		}
+		seen[tmpl.Name] = true
+		core.Templates = append(core.Templates, tmpl)
+	}
+	s.core = core
+	s.pollInterval = time.Duration(c.Jenkins.PollInterval)
+	s.failover = time.Duration(c.Mesos.FailoverTimeout)
+	return nil
+}
+
+func (t templateConfig) toTemplate(key string) (scheduler.Template, error) {
+	fail := func(field, value, expected string) (scheduler.Template, error) {
+		return scheduler.Template{}, fmt.Errorf("config: %s.%s %s: %s", key, field, value, expected)
+	}
+	if t.Name == "" {
+		return fail("name", `""`, "required")
+	}
+	for _, c := range t.Name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return fail("name", strconv.Quote(t.Name), "letters, digits, - and _ only (it prefixes node names and task IDs)")
+		}
+	}
+	labels := strings.Fields(t.Labels)
+	if len(labels) == 0 {
+		return fail("labels", `""`, "at least one label (the node's label set, space-separated)")
+	}
+	if t.CPUs <= 0 {
+		return fail("cpus", fmt.Sprint(t.CPUs), "must be positive (e.g. 0.2)")
+	}
+	if t.Mem <= 0 {
+		return fail("mem", fmt.Sprint(t.Mem), "must be positive, in MB (e.g. 30)")
+	}
+	if t.Disk < 0 || t.Ports < 0 || t.Executors < 0 || t.MaxInstances < 0 {
+		return fail("disk/ports/executors/max_instances", "", "must not be negative")
+	}
+	if t.Image == "" {
+		return fail("image", `""`, "required (e.g. jenkins/inbound-agent)")
+	}
+	network, ok := executor.ParseNetwork(t.Network)
+	if !ok {
+		return fail("network", strconv.Quote(t.Network), "expected host or bridge")
+	}
+	tmpl := scheduler.Template{Name: t.Name, Labels: labels, CPUs: t.CPUs, Mem: t.Mem, Disk: t.Disk, Ports: t.Ports, Executors: t.Executors,
+		RemoteFS: t.RemoteFS, WebSocket: t.WebSocket == nil || *t.WebSocket, MaxInstances: t.MaxInstances,
+		IdleTimeout: time.Duration(t.IdleTimeout), ConnectTimeout: time.Duration(t.ConnectTimeout), KillGrace: time.Duration(t.KillGrace), Role: t.Role,
+		Container: executor.Container{Image: t.Image, Network: network, Parameters: t.DockerParameters, ForcePull: t.ForcePull}}
+	switch t.Retention {
+	case "", "once":
+		tmpl.Retention = scheduler.RetainOnce
+	case "idle":
+		tmpl.Retention = scheduler.RetainIdle
+	default:
+		return fail("retention", strconv.Quote(t.Retention), "expected once or idle")
+	}
+	for j, v := range t.Volumes {
+		parts := strings.Split(v, ":")
+		if len(parts) < 2 || len(parts) > 3 || !strings.HasPrefix(parts[0], "/") || parts[1] == "" || (len(parts) == 3 && parts[2] != "ro" && parts[2] != "rw") {
+			return fail(fmt.Sprintf("volumes[%d]", j), strconv.Quote(v), "expected /host/path:/container/path[:ro|rw]")
+		}
+		tmpl.Container.Volumes = append(tmpl.Container.Volumes, executor.Volume{HostPath: parts[0], ContainerPath: parts[1], ReadOnly: len(parts) == 3 && parts[2] == "ro"})
+	}
+	for k := range t.DockerParameters {
+		if k == "name" || k == "" {
+			return fail("docker_parameters", strconv.Quote(k), "a docker run option other than name (Mesos names the container)")
+		}
+	}
+	for j, src := range t.Constraints {
+		k, err := offers.ParseConstraint(src)
+		if err != nil {
+			return fail(fmt.Sprintf("constraints[%d]", j), strconv.Quote(src), err.Error())
+		}
+		tmpl.Constraints = append(tmpl.Constraints, k)
+	}
+	if t.ConnectTimeout < 0 || t.IdleTimeout < 0 {
+		return fail("connect_timeout/idle_timeout", "", "must not be negative")
+	}
+	return tmpl, nil
+}
+
+// flagSet declares every scalar key as a flag, --templates, and refuses
+// the secrets as flags with a clear message.
+func flagSet(name string, out map[string]string) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	path := fs.String("config", "", "the YAML configuration file")
+	c := defaults()
+	keys := scalarKeys(&c)
+	names := make([]string, 0, len(keys))
+	for k := range keys {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		k := k
+		def := fmt.Sprint(reflect.ValueOf(keys[k]).Elem().Interface())
+		if d, ok := keys[k].(*duration); ok {
+			def = time.Duration(*d).String()
+		}
+		if b, ok := keys[k].(**bool); ok && *b == nil {
+			def = "true"
+		}
+		fs.Func(k, fmt.Sprintf("overrides %s (env %s; default %s)", k, envName(k), def), func(v string) error { out[k] = v; return nil })
+	}
+	fs.Func("templates", "overrides templates with a YAML/JSON list (env JENKINS_MESOS_TEMPLATES)", func(v string) error { out["templates"] = v; return nil })
+	for _, k := range []string{"jenkins.token", "mesos.secret"} {
+		fs.Func(k, "refused: "+errSecretFlag.Error(), func(string) error { return errSecretFlag })
+	}
+	return fs, path
+}

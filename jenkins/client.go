@@ -1,0 +1,157 @@
+package jenkins
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bndr/gojenkins"
+)
+
+// Config is how to reach Jenkins.
+type Config struct {
+	URL   string // root URL, e.g. http://jenkins:8080/
+	User  string
+	Token string // API token: Basic auth needs no crumb with it
+	// Timeout bounds each request (default 10 s).
+	Timeout time.Duration
+	// DescriptionPrefix marks the framework's own nodes; only nodes whose
+	// description starts with it are listed, retired or deleted.
+	DescriptionPrefix string
+}
+
+// Client is the Jenkins REST adapter.
+type Client struct {
+	cfg  Config
+	base *url.URL
+	http *http.Client
+
+	mu        sync.Mutex
+	jobLabels map[string]string // job URL → label expression, once read
+}
+
+// ErrNotFound is a 404 from Jenkins.
+var ErrNotFound = errors.New("jenkins: not found")
+
+// StatusError is an unexpected HTTP answer.
+type StatusError struct {
+	Method, Path string
+	Code         int
+	Message      string // X-Error or a short body excerpt
+}
+
+func (e *StatusError) Error() string {
+	msg := e.Message
+	if msg != "" {
+		msg = ": " + msg
+	}
+	return fmt.Sprintf("jenkins: %s %s: %d %s%s", e.Method, e.Path, e.Code, http.StatusText(e.Code), msg)
+}
+
+// Temporary tells whether retrying later may help (5xx, 429).
+func (e *StatusError) Temporary() bool { return e.Code >= 500 || e.Code == http.StatusTooManyRequests }
+
+// New checks the configuration; it does not contact Jenkins.
+func New(cfg Config) (*Client, error) {
+	u, err := url.Parse(strings.TrimSuffix(cfg.URL, "/") + "/")
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("jenkins: url %q: expected http(s)://host[:port]/[path]", cfg.URL)
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	return &Client{cfg: cfg, base: u, jobLabels: map[string]string{},
+		http: &http.Client{Timeout: cfg.Timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}, nil
+}
+
+// Ping reads the controller's root object through gojenkins (a plain
+// read it gets right) and returns the Jenkins version.
+func (c *Client) Ping(ctx context.Context) (string, error) {
+	j := gojenkins.CreateJenkins(&http.Client{Timeout: c.cfg.Timeout, Transport: headerTransport{}}, c.base.String(), c.cfg.User, c.cfg.Token)
+	if _, err := j.Init(ctx); err != nil {
+		return "", fmt.Errorf("jenkins: %s: %w", c.base.Redacted(), err)
+	}
+	return j.Version, nil
+}
+
+// headerTransport adds Accept-Language: en, so `why` texts come in the
+// language the parser reads.
+type headerTransport struct{}
+
+func (headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Accept-Language", "en")
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func (c *Client) do(ctx context.Context, method, path string, form url.Values, query url.Values) (*http.Response, []byte, error) {
+	u := *c.base
+	u.Path = strings.TrimSuffix(c.base.Path, "/") + "/" + strings.TrimPrefix(path, "/")
+	if query != nil {
+		u.RawQuery = query.Encode()
+	}
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("jenkins: %s %s: %w", method, path, err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	req.Header.Set("Accept-Language", "en")
+	if c.cfg.User != "" || c.cfg.Token != "" {
+		req.SetBasicAuth(c.cfg.User, c.cfg.Token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		// url.Error carries the URL, never the credentials (they are in a header).
+		return nil, nil, fmt.Errorf("jenkins: %s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, nil, fmt.Errorf("jenkins: %s %s: reading the answer: %w", method, path, err)
+	}
+	return resp, b, nil
+}
+
+func statusError(method, path string, resp *http.Response, body []byte) error {
+	if resp.StatusCode == http.StatusNotFound {
+		return fmt.Errorf("%w: %s %s", ErrNotFound, method, path)
+	}
+	msg := resp.Header.Get("X-Error")
+	if msg == "" && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+		msg = strings.TrimSpace(string(body))
+		if len(msg) > 200 {
+			msg = msg[:200]
+		}
+	}
+	return &StatusError{Method: method, Path: path, Code: resp.StatusCode, Message: msg}
+}
+
+func (c *Client) getJSON(ctx context.Context, path string, query url.Values, v any) error {
+	resp, body, err := c.do(ctx, http.MethodGet, path, nil, query)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return statusError("GET", path, resp, body)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("jenkins: GET %s: %w", path, err)
+	}
+	return nil
+}
+
+// URL is the controller's root URL with a trailing slash.
+func (c *Client) URL() string { return c.base.String() }

@@ -1,0 +1,127 @@
+package jenkins
+
+import (
+	"context"
+	"net/url"
+	"strings"
+)
+
+// Item is a build waiting in the queue.
+type Item struct {
+	ID    int64
+	Name  string // job name, or the Pipeline block's "part of job #N"
+	Label string // label expression ("" when none is known)
+	// LabelNode is set instead of Label when Jenkins named a node (the
+	// form it uses when exactly one node carries the label): the caller
+	// maps its own node names back to a label.
+	LabelNode string
+	Quiet     bool // a WaitingItem: still in its quiet period
+	Blocked   bool
+	Stuck     bool
+	Why       string
+}
+
+// queueTree is the one request a poll makes, whatever the queue's length.
+const queueTree = "items[id,why,blocked,buildable,stuck,inQueueSince,task[name,url,labelExpression]]"
+
+type queueJSON struct {
+	Items []struct {
+		Class     string `json:"_class"`
+		ID        int64  `json:"id"`
+		Why       string `json:"why"`
+		Blocked   bool   `json:"blocked"`
+		Buildable bool   `json:"buildable"`
+		Stuck     bool   `json:"stuck"`
+		Task      struct {
+			Class           string  `json:"_class"`
+			Name            string  `json:"name"`
+			URL             string  `json:"url"`
+			LabelExpression *string `json:"labelExpression"`
+		} `json:"task"`
+	} `json:"items"`
+}
+
+// Queue reads the queue in one request. Freestyle items carry their job's
+// label expression (AbstractProject's exported labelExpression, the
+// assignedNode of its config, cached per job); Pipeline node blocks and
+// other tasks have theirs parsed from `why`. Flyweight Pipeline runs
+// (which need no executor) are left out.
+func (c *Client) Queue(ctx context.Context) ([]Item, error) {
+	var q queueJSON
+	if err := c.getJSON(ctx, "queue/api/json", url.Values{"tree": {queueTree}}, &q); err != nil {
+		return nil, err
+	}
+	out := make([]Item, 0, len(q.Items))
+	for _, it := range q.Items {
+		if strings.HasSuffix(it.Task.Class, ".WorkflowJob") {
+			continue // the Pipeline run itself: a flyweight task
+		}
+		item := Item{ID: it.ID, Name: it.Task.Name, Why: it.Why, Blocked: it.Blocked, Stuck: it.Stuck,
+			Quiet: strings.HasSuffix(it.Class, "$WaitingItem")}
+		switch {
+		case it.Task.LabelExpression != nil:
+			item.Label = *it.Task.LabelExpression
+			c.mu.Lock()
+			c.jobLabels[it.Task.URL] = item.Label
+			c.mu.Unlock()
+		case strings.HasSuffix(it.Task.Class, "$PlaceholderTask") || it.Task.Class == "":
+			item.Label, item.LabelNode = ParseWhy(it.Why)
+		default:
+			c.mu.Lock()
+			l, ok := c.jobLabels[it.Task.URL]
+			c.mu.Unlock()
+			if ok {
+				item.Label = l
+			} else {
+				item.Label, item.LabelNode = ParseWhy(it.Why)
+			}
+		}
+		out = append(out, item)
+	}
+	return out, nil
+}
+
+// ParseWhy reads the label (or the one node) a buildable item waits for
+// from its `why`, in every form Jenkins writes (Messages.properties, with
+// curly quotes): "Waiting for next available executor on ‘X’", "There are
+// no nodes with the label ‘X’", "All nodes of label ‘X’ are offline",
+// "‘N’ is offline", and the composite "‘N’ doesn’t have label ‘X’; …".
+// X after "on" and "‘N’ is offline" may be a node name (Jenkins names the
+// node when exactly one carries the label): those come back as node.
+// The label-less "Waiting for next available executor" (no agents at all)
+// and texts it does not know give ("", "").
+func ParseWhy(why string) (label, node string) {
+	quoted := func(s, prefix string) (string, bool) {
+		if !strings.HasPrefix(s, prefix) {
+			return "", false
+		}
+		rest := s[len(prefix):]
+		end := strings.Index(rest, "’")
+		if end < 0 {
+			return "", false
+		}
+		return rest[:end], true
+	}
+	for _, part := range strings.Split(why, "; ") {
+		if x, ok := quoted(part, "There are no nodes with the label ‘"); ok {
+			return x, ""
+		}
+		if x, ok := quoted(part, "All nodes of label ‘"); ok {
+			return x, ""
+		}
+		if x, ok := quoted(part, "Waiting for next available executor on ‘"); ok {
+			return x, x
+		}
+		if strings.HasPrefix(part, "‘") && strings.HasSuffix(part, "’ is offline") {
+			n := strings.TrimSuffix(strings.TrimPrefix(part, "‘"), "’ is offline")
+			return "", n
+		}
+		if i := strings.Index(part, "’ doesn’t have label ‘"); strings.HasPrefix(part, "‘") && i > 0 {
+			rest := part[i+len("’ doesn’t have label ‘"):]
+			if end := strings.Index(rest, "’"); end >= 0 {
+				return rest[:end], ""
+			}
+		}
+	}
+	return "", ""
+}

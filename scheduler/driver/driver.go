@@ -1,0 +1,524 @@
+package driver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jenkins-mesos/jenkins-mesos/jenkins"
+	"github.com/jenkins-mesos/jenkins-mesos/proto"
+	"github.com/jenkins-mesos/jenkins-mesos/scheduler"
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/encoding/codecs"
+	"github.com/mesos/mesos-go/api/v1/lib/httpcli"
+	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpsched"
+	msched "github.com/mesos/mesos-go/api/v1/lib/scheduler"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+	"github.com/sirupsen/logrus"
+)
+
+// Jenkins is what the driver needs of the Jenkins adapter.
+type Jenkins interface {
+	Queue(ctx context.Context) ([]jenkins.Item, error)
+	Nodes(ctx context.Context) ([]jenkins.Node, error)
+	CreateNode(ctx context.Context, spec jenkins.NodeSpec) (string, error)
+	RetireNode(ctx context.Context, name, message string) error
+	DeleteNode(ctx context.Context, name string) error
+}
+
+// Store is what the driver needs of the state store.
+type Store interface {
+	Load() (*proto.State, error)
+	Save(*proto.State) error
+}
+
+// Config is the driver's part of the configuration.
+type Config struct {
+	Core scheduler.Config
+	// Masters are the masters' base URLs (http(s)://host:port); the
+	// leader is found through /master/redirect.
+	Masters         []string
+	Encoding        string // "protobuf" (default) or "json"
+	User            string
+	Role            string
+	Hostname        string
+	WebUIURL        string
+	Principal       string
+	Secret          string
+	FailoverTimeout time.Duration
+	PollInterval    time.Duration
+	// JenkinsWorkers bounds concurrent Jenkins operations.
+	JenkinsWorkers int
+	Seed           uint64
+	Log            *logrus.Logger
+	// OnReady, when set, sees every Ready after it is handled (the demo
+	// shows them).
+	OnReady func(scheduler.Ready, time.Time)
+	// OnEvent, when set, sees every event before the core does.
+	OnEvent func(scheduler.Event)
+}
+
+// Driver runs the loop.
+type Driver struct {
+	cfg     Config
+	jenkins Jenkins
+	store   Store
+	log     *logrus.Logger
+	events  chan scheduler.Event
+
+	mu          sync.Mutex
+	caller      calls.Caller
+	frameworkID string
+
+	subscribed   atomic.Bool
+	lastEvent    atomic.Int64 // unix nanos of the last event from the master
+	heartbeat    atomic.Int64 // the master's heartbeat interval, nanos
+	fatal        chan error
+	jenkinsSlots chan struct{}
+	wg           sync.WaitGroup
+}
+
+// New makes a driver.
+func New(cfg Config, j Jenkins, st Store) *Driver {
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Second
+	}
+	if cfg.JenkinsWorkers <= 0 {
+		cfg.JenkinsWorkers = 8
+	}
+	if cfg.Log == nil {
+		cfg.Log = logrus.New()
+	}
+	return &Driver{cfg: cfg, jenkins: j, store: st, log: cfg.Log, events: make(chan scheduler.Event, 4096),
+		fatal: make(chan error, 1), jenkinsSlots: make(chan struct{}, cfg.JenkinsWorkers)}
+}
+
+// Healthy tells whether the framework is subscribed with fresh
+// heartbeats (the master sends one every heartbeat interval; three
+// missed ones make it stale).
+func (d *Driver) Healthy() (bool, string) {
+	if !d.subscribed.Load() {
+		return false, "not subscribed to a Mesos master"
+	}
+	hb := time.Duration(d.heartbeat.Load())
+	if hb <= 0 {
+		hb = 15 * time.Second
+	}
+	age := time.Since(time.Unix(0, d.lastEvent.Load()))
+	if age > 3*hb {
+		return false, fmt.Sprintf("no event from the master for %s (heartbeat every %s)", age.Round(time.Second), hb)
+	}
+	return true, "subscribed"
+}
+
+// Run loops until ctx ends (nil) or a fatal error.
+func (d *Driver) Run(ctx context.Context) error {
+	restored, err := d.store.Load()
+	if err != nil {
+		return err
+	}
+	seed := d.cfg.Seed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	d.log.WithField("seed", seed).Info("core randomness seeded (node name suffixes)")
+	core := scheduler.New(d.cfg.Core, restored, rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)))
+	d.setFrameworkID(core.FrameworkID())
+	if id := core.FrameworkID(); id != "" {
+		d.log.WithField("framework_id", id).Info("restored framework ID; re-subscribing with it")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer func() {
+		cancel()
+		d.wg.Wait()
+	}()
+	d.wg.Add(2)
+	go func() { defer d.wg.Done(); d.subscribeLoop(ctx) }()
+	go func() { defer d.wg.Done(); d.pollLoop(ctx) }()
+
+	ticker := time.NewTicker(time.Second)
+	defer ticker.Stop()
+	wake := time.NewTimer(time.Hour)
+	defer wake.Stop()
+	step := func(ev scheduler.Event) {
+		if d.cfg.OnEvent != nil {
+			d.cfg.OnEvent(ev)
+		}
+		if err := core.Step(ev); err != nil {
+			d.log.WithError(err).Error("core refused an event")
+		}
+	}
+	step(scheduler.Tick{Now: time.Now()})
+	for {
+		for core.HasReady() {
+			rd := core.Ready()
+			if err := d.handle(ctx, rd); err != nil {
+				return err
+			}
+			core.Advance(rd)
+			if !rd.Wake.IsZero() {
+				wake.Reset(max(time.Until(rd.Wake), time.Millisecond))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-d.fatal:
+			return err
+		case ev := <-d.events:
+			step(scheduler.Tick{Now: time.Now()})
+			step(ev)
+		case <-ticker.C:
+			step(scheduler.Tick{Now: time.Now()})
+		case <-wake.C:
+			step(scheduler.Tick{Now: time.Now()})
+		}
+	}
+}
+
+// handle carries out one Ready: persist, then Jenkins, then Mesos.
+func (d *Driver) handle(ctx context.Context, rd scheduler.Ready) error {
+	now := time.Now()
+	if rd.Persist != nil {
+		if err := d.store.Save(rd.Persist); err != nil {
+			return fmt.Errorf("driver: saving the state (nothing was sent or acknowledged): %w", err)
+		}
+		d.setFrameworkID(rd.Persist.GetFrameworkId())
+	}
+	for _, op := range rd.Jenkins {
+		d.applyNodeOp(ctx, op)
+	}
+	for _, k := range rd.Calls {
+		if err := d.send(ctx, k); err != nil {
+			d.log.WithError(err).WithField("call", k.Type.String()).Warn("mesos call failed")
+			d.push(ctx, scheduler.CallFailed{Call: k, Err: err.Error()})
+		}
+	}
+	for _, n := range rd.Notes {
+		entry := d.log.WithField("event", n.Kind)
+		for k, v := range n.Fields {
+			if v != "" {
+				entry = entry.WithField(k, v)
+			}
+		}
+		entry.Info(n.Text)
+	}
+	for _, w := range rd.Waiting {
+		d.log.WithFields(logrus.Fields{"build": w.Build, "job": w.Name, "reason_code": w.Code}).Debug(w.Reason)
+	}
+	if d.log.IsLevelEnabled(logrus.TraceLevel) {
+		d.log.Trace(scheduler.DescribeReady(rd, now))
+	}
+	if d.cfg.OnReady != nil {
+		d.cfg.OnReady(rd, now)
+	}
+	return nil
+}
+
+func (d *Driver) push(ctx context.Context, ev scheduler.Event) {
+	select {
+	case d.events <- ev:
+	case <-ctx.Done():
+	}
+}
+
+func (d *Driver) setFrameworkID(id string) {
+	d.mu.Lock()
+	d.frameworkID = id
+	d.mu.Unlock()
+}
+
+func (d *Driver) currentCaller() (calls.Caller, string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.caller, d.frameworkID
+}
+
+func (d *Driver) send(ctx context.Context, k *msched.Call) error {
+	caller, id := d.currentCaller()
+	if caller == nil {
+		return errors.New("driver: not subscribed")
+	}
+	k.FrameworkID = &mesos.FrameworkID{Value: id}
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	return calls.CallNoData(cctx, caller, k)
+}
+
+// applyNodeOp runs one Jenkins operation on a bounded worker; its
+// outcome comes back as NodeDone.
+func (d *Driver) applyNodeOp(ctx context.Context, op scheduler.NodeOp) {
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		select {
+		case d.jenkinsSlots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		defer func() { <-d.jenkinsSlots }()
+		done := scheduler.NodeDone{Op: op}
+		var err error
+		switch op.Kind {
+		case scheduler.NodeCreate:
+			done.Secret, err = d.jenkins.CreateNode(ctx, jenkins.NodeSpec{Name: op.Name, Description: op.Description, Labels: op.Labels,
+				Executors: op.Executors, RemoteFS: op.RemoteFS, WebSocket: op.WebSocket})
+		case scheduler.NodeRetire:
+			err = d.jenkins.RetireNode(ctx, op.Name, op.Message)
+		case scheduler.NodeDelete:
+			err = d.jenkins.DeleteNode(ctx, op.Name)
+		}
+		if err != nil {
+			done.Err = err.Error()
+		}
+		d.push(ctx, done)
+	}()
+}
+
+// pollLoop reads the queue and the framework's nodes every poll interval,
+// backing off (up to 30 s) while Jenkins does not answer. Nothing is
+// concluded from a failed poll: the core simply sees no new observation.
+func (d *Driver) pollLoop(ctx context.Context) {
+	interval := d.cfg.PollInterval
+	failing := time.Duration(0)
+	for {
+		start := time.Now()
+		// Nodes first, then the queue: a build that starts in between has
+		// left the queue by the time it is read, so the queue is never
+		// staler than the nodes (a stale queue against fresh busy nodes
+		// would look like unmet demand).
+		qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		nodes, nerr := d.jenkins.Nodes(qctx)
+		var items []jenkins.Item
+		var qerr error
+		if nerr == nil {
+			items, qerr = d.jenkins.Queue(qctx)
+		}
+		cancel()
+		if err := errors.Join(qerr, nerr); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			failing = min(max(2*failing, interval), 30*time.Second)
+			d.log.WithError(err).Warnf("polling Jenkins failed; next try in %s", failing)
+		} else {
+			failing = 0
+			d.push(ctx, scheduler.NodesObserved{Nodes: convertNodes(nodes)})
+			d.push(ctx, scheduler.QueueObserved{Items: d.convertItems(items, nodes)})
+		}
+		wait := interval - time.Since(start)
+		if failing > 0 {
+			wait = failing
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(max(wait, 10*time.Millisecond)):
+		}
+	}
+}
+
+func convertNodes(ns []jenkins.Node) []scheduler.Node {
+	out := make([]scheduler.Node, len(ns))
+	for i, n := range ns {
+		out[i] = scheduler.Node{Name: n.Name, Online: n.Online, Busy: n.Busy, Executors: n.Executors, TemporarilyOffline: n.TemporarilyOffline}
+	}
+	return out
+}
+
+// convertItems maps items whose `why` named one of the framework's nodes
+// back to a label: the node's template labels, all of them required.
+func (d *Driver) convertItems(items []jenkins.Item, nodes []jenkins.Node) []scheduler.QueueItem {
+	out := make([]scheduler.QueueItem, 0, len(items))
+	for _, it := range items {
+		label := it.Label
+		if it.LabelNode != "" {
+			if l, ok := d.templateLabelOf(it.LabelNode, nodes); ok {
+				label = l
+			}
+		}
+		out = append(out, scheduler.QueueItem{ID: it.ID, Name: it.Name, Label: label, Quiet: it.Quiet, Blocked: it.Blocked, Why: it.Why})
+	}
+	return out
+}
+
+func (d *Driver) templateLabelOf(node string, nodes []jenkins.Node) (string, bool) {
+	for _, n := range nodes {
+		if n.Name != node {
+			continue
+		}
+		for _, t := range d.cfg.Core.Templates {
+			if strings.HasPrefix(node, t.Name+"-") {
+				return strings.Join(t.Labels, "&&"), true
+			}
+		}
+	}
+	return "", false
+}
+
+// ErrFrameworkRemoved: the master removed the framework (failover timeout
+// passed, or an operator tore it down). Its ID can never subscribe again.
+var ErrFrameworkRemoved = errors.New("driver: the Mesos master says \"Framework has been removed\": its failover_timeout passed or it was torn down; " +
+	"its tasks are gone. Start afresh under a new framework ID by removing state.dir's state.pb (or state.zk's node)")
+
+func (d *Driver) frameworkInfo() mesos.FrameworkInfo {
+	_, id := d.currentCaller()
+	checkpoint := true
+	failover := d.cfg.FailoverTimeout.Seconds()
+	fi := mesos.FrameworkInfo{User: d.cfg.User, Name: d.cfg.Core.FrameworkName, Checkpoint: &checkpoint, FailoverTimeout: &failover,
+		Roles: []string{d.cfg.Role},
+		Capabilities: []mesos.FrameworkInfo_Capability{
+			{Type: mesos.FrameworkInfo_Capability_MULTI_ROLE},
+			{Type: mesos.FrameworkInfo_Capability_PARTITION_AWARE},
+			{Type: mesos.FrameworkInfo_Capability_TASK_KILLING_STATE},
+		}}
+	if d.cfg.Hostname != "" {
+		fi.Hostname = &d.cfg.Hostname
+	}
+	if d.cfg.WebUIURL != "" {
+		fi.WebUiURL = &d.cfg.WebUIURL
+	}
+	if d.cfg.Principal != "" {
+		fi.Principal = &d.cfg.Principal
+	}
+	if id != "" {
+		fi.ID = &mesos.FrameworkID{Value: id}
+	}
+	return fi
+}
+
+// leader finds the leading master among the configured ones, asking each
+// /master/redirect (a standby answers with the leader's address); mesos-go
+// forgets a 307's target after the SUBSCRIBE, so the client must point at
+// the leader from the start.
+func (d *Driver) leader(ctx context.Context, attempt int) string {
+	client := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	n := len(d.cfg.Masters)
+	for k := 0; k < n; k++ {
+		base := strings.TrimSuffix(d.cfg.Masters[(attempt+k)%n], "/")
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/master/redirect", nil)
+		if err != nil {
+			continue
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			continue
+		}
+		resp.Body.Close()
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode == http.StatusTemporaryRedirect && loc != "" {
+			scheme := "http:"
+			if strings.HasPrefix(base, "https:") {
+				scheme = "https:"
+			}
+			if strings.HasPrefix(loc, "//") {
+				loc = scheme + loc
+			}
+			return strings.TrimSuffix(loc, "/")
+		}
+	}
+	return strings.TrimSuffix(d.cfg.Masters[attempt%n], "/")
+}
+
+// subscribeLoop keeps a subscription up: find the leader, SUBSCRIBE (with
+// the stored framework ID once there is one), read events until the
+// stream ends, back off 1 s doubling to 15 s with jitter, again.
+func (d *Driver) subscribeLoop(ctx context.Context) {
+	backoff := time.Second
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		leader := d.leader(ctx, attempt)
+		err := d.subscribeOnce(ctx, leader)
+		d.subscribed.Store(false)
+		d.mu.Lock()
+		d.caller = nil
+		d.mu.Unlock()
+		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, ErrFrameworkRemoved) {
+			select {
+			case d.fatal <- err:
+			default:
+			}
+			return
+		}
+		d.push(ctx, scheduler.Disconnected{})
+		wait := backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1))
+		d.log.WithError(err).WithField("master", leader).Warnf("subscription ended; re-subscribing in %s", wait.Round(time.Millisecond))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		backoff = min(2*backoff, 15*time.Second)
+		if err == nil {
+			backoff = time.Second
+		}
+	}
+}
+
+func (d *Driver) subscribeOnce(ctx context.Context, leader string) error {
+	codec := codecs.ByMediaType[codecs.MediaTypeProtobuf]
+	if d.cfg.Encoding == "json" {
+		codec = codecs.ByMediaType[codecs.MediaTypeJSON]
+	}
+	opts := []httpcli.ConfigOpt{}
+	if d.cfg.Principal != "" && d.cfg.Secret != "" {
+		opts = append(opts, httpcli.BasicAuth(d.cfg.Principal, d.cfg.Secret))
+	}
+	cli := httpcli.New(httpcli.Endpoint(leader+"/api/v1/scheduler"), httpcli.Codec(codec), httpcli.Do(httpcli.With(opts...)))
+	caller := httpsched.NewCaller(cli, httpsched.MaxRedirects(3))
+	fi := d.frameworkInfo()
+	sub := calls.Subscribe(&fi)
+	if fi.ID != nil {
+		sub.FrameworkID = fi.ID
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	resp, err := caller.Call(sctx, sub)
+	if err != nil {
+		return fmt.Errorf("subscribe to %s: %w", leader, err)
+	}
+	defer resp.Close()
+	for {
+		var ev msched.Event
+		if err := resp.Decode(&ev); err != nil {
+			return fmt.Errorf("event stream from %s: %w", leader, err)
+		}
+		d.lastEvent.Store(time.Now().UnixNano())
+		switch ev.Type {
+		case msched.Event_SUBSCRIBED:
+			s := ev.GetSubscribed()
+			hb := time.Duration(s.GetHeartbeatIntervalSeconds() * float64(time.Second))
+			d.heartbeat.Store(int64(hb))
+			d.mu.Lock()
+			d.caller = caller
+			d.frameworkID = s.FrameworkID.Value
+			d.mu.Unlock()
+			d.subscribed.Store(true)
+			d.log.WithFields(logrus.Fields{"framework_id": s.FrameworkID.Value, "master": leader}).Info("subscribed")
+			d.push(ctx, scheduler.Subscribed{FrameworkID: s.FrameworkID.Value, Heartbeat: hb})
+		case msched.Event_OFFERS:
+			d.push(ctx, scheduler.Offers{Offers: ev.GetOffers().Offers})
+		case msched.Event_RESCIND:
+			d.push(ctx, scheduler.Rescind{OfferID: ev.GetRescind().OfferID.Value})
+		case msched.Event_UPDATE:
+			d.push(ctx, scheduler.Update{Status: ev.GetUpdate().Status})
+		case msched.Event_ERROR:
+			msg := ev.GetError().GetMessage()
+			if strings.Contains(msg, "Framework has been removed") {
+				return ErrFrameworkRemoved
+			}
+			return fmt.Errorf("master error: %s", msg)
+		case msched.Event_FAILURE:
+			f := ev.GetFailure()
+			d.log.WithField("agent_id", f.GetAgentID().GetValue()).Warn("the master reports a failure (agent or executor lost)")
+		}
+	}
+}

@@ -1,0 +1,36 @@
+package store
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/jenkins-mesos/jenkins-mesos/proto"
+	"github.com/stretchr/testify/require"
+)
+
+func TestFileStoreRoundTripAndRefusals(t *testing.T) {
+	dir := t.TempDir()
+	f, err := NewFile(dir)
+	require.NoError(t, err)
+	st, err := f.Load()
+	require.NoError(t, err)
+	require.Nil(t, st, "a fresh store has no state")
+	require.NoError(t, f.Save(&proto.State{SchemaVersion: 1, FrameworkId: "fw-1", FrameworkName: "jenkins-mesos"}))
+	again, err := NewFile(dir)
+	require.NoError(t, err)
+	st, err = again.Load()
+	require.NoError(t, err)
+	require.Equal(t, "fw-1", st.GetFrameworkId())
+	entries, _ := os.ReadDir(dir)
+	require.Len(t, entries, 1, "no temporary file is left behind")
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "state.pb"), []byte{0xff, 0xff, 0xff}, 0o600))
+	_, err = again.Load()
+	require.ErrorContains(t, err, "corrupt")
+	require.NoError(t, f.Save(&proto.State{SchemaVersion: 2}))
+	_, err = again.Load()
+	require.ErrorContains(t, err, "schema version 2")
+	_, err = NewFile("")
+	require.ErrorContains(t, err, "state.dir")
+}
