@@ -121,7 +121,7 @@ func scalarKeys(c *fileConfig) map[string]any {
 		"mesos.user": &c.Mesos.User, "mesos.failover_timeout": &c.Mesos.FailoverTimeout, "mesos.principal": &c.Mesos.Principal,
 		"mesos.secret_file": &c.Mesos.SecretFile, "mesos.encoding": &c.Mesos.Encoding, "mesos.hostname": &c.Mesos.Hostname,
 		"mesos.webui_url": &c.Mesos.WebUIURL,
-		"jenkins.url": &c.Jenkins.URL, "jenkins.user": &c.Jenkins.User, "jenkins.token_file": &c.Jenkins.TokenFile,
+		"jenkins.url":     &c.Jenkins.URL, "jenkins.user": &c.Jenkins.User, "jenkins.token_file": &c.Jenkins.TokenFile,
 		"jenkins.poll_interval": &c.Jenkins.PollInterval, "jenkins.provision_during_quiet_period": &c.Jenkins.ProvisionDuringQuietPeriod,
 		"state.dir": &c.State.Dir, "http.listen": &c.HTTP.Listen, "strategy": &c.Strategy, "limits.max_agents": &c.Limits.MaxAgents,
 		"log.level": &c.Log.Level, "log.format": &c.Log.Format,
@@ -160,13 +160,13 @@ func setScalar(key, value string, p any) error {
 // settings is the whole resolved configuration, secrets included (never
 // printed: they have no String method and are not logged).
 type settings struct {
-	file          fileConfig
-	jenkinsToken  string
-	mesosSecret   string
-	masters       []string
-	core          scheduler.Config
-	pollInterval  time.Duration
-	failover      time.Duration
+	file         fileConfig
+	jenkinsToken string
+	mesosSecret  string
+	masters      []string
+	core         scheduler.Config
+	pollInterval time.Duration
+	failover     time.Duration
 }
 
 // errSecretFlag: secrets come from the environment or files only.

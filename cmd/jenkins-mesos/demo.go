@@ -218,7 +218,9 @@ type display struct {
 	tty   bool
 }
 
-func newDisplay(out io.Writer) *display { return &display{out: out, start: time.Now(), tty: isTerminal(out)} }
+func newDisplay(out io.Writer) *display {
+	return &display{out: out, start: time.Now(), tty: isTerminal(out)}
+}
 
 func (d *display) step(format string, args ...any) {
 	d.mu.Lock()
@@ -424,7 +426,9 @@ func summary(out io.Writer, results map[string]buildResult, queued map[int64]int
 	for n := range results {
 		names = append(names, n)
 	}
-	sort.Slice(names, func(i, j int) bool { return len(names[i]) < len(names[j]) || len(names[i]) == len(names[j]) && names[i] < names[j] })
+	sort.Slice(names, func(i, j int) bool {
+		return len(names[i]) < len(names[j]) || len(names[i]) == len(names[j]) && names[i] < names[j]
+	})
 	for _, n := range names {
 		r := results[n]
 		ok = ok && r.Result == "SUCCESS"
@@ -458,4 +462,3 @@ func summary(out io.Writer, results map[string]buildResult, queued map[int64]int
 	}
 	return ok
 }
-
