@@ -152,3 +152,26 @@ func (c *Client) Nodes(ctx context.Context) ([]Node, error) {
 
 // IsNotFound tells whether err is a 404 from Jenkins.
 func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// AnchorNode is the name of the node EnsureAnchor keeps.
+const AnchorNode = "jenkins-mesos-anchor"
+
+// EnsureAnchor keeps one never-connected EXCLUSIVE node in Jenkins. With
+// no agent at all Jenkins explains every buildable item with the
+// label-less "Waiting for next available executor", which hides what a
+// Pipeline node block waits for; with one node present the reason names
+// the label ("There are no nodes with the label ‘mesos&&linux’"). The
+// anchor takes no build (its label is its own) and is not one of the
+// framework's agent nodes.
+func (c *Client) EnsureAnchor(ctx context.Context) error {
+	_, body, err := c.do(ctx, http.MethodGet, "computer/"+AnchorNode+"/api/json", nil, url.Values{"tree": {"displayName"}})
+	if err == nil && strings.Contains(string(body), AnchorNode) {
+		return nil
+	}
+	_, err = c.CreateNode(ctx, NodeSpec{Name: AnchorNode, Labels: AnchorNode, Executors: 1, RemoteFS: "/nonexistent",
+		Description: "jenkins-mesos anchor: keeps queue reasons label-specific; never connects, takes no build"})
+	if err != nil && strings.Contains(err.Error(), "already exists") {
+		return nil
+	}
+	return err
+}

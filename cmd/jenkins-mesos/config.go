@@ -41,6 +41,7 @@ type fileConfig struct {
 		TokenFile                  string   `yaml:"token_file"`
 		PollInterval               duration `yaml:"poll_interval"`
 		ProvisionDuringQuietPeriod *bool    `yaml:"provision_during_quiet_period"`
+		AnchorNode                 *bool    `yaml:"anchor_node"`
 	} `yaml:"jenkins"`
 	State struct {
 		Dir string `yaml:"dir"`
@@ -123,6 +124,7 @@ func scalarKeys(c *fileConfig) map[string]any {
 		"mesos.webui_url": &c.Mesos.WebUIURL,
 		"jenkins.url":     &c.Jenkins.URL, "jenkins.user": &c.Jenkins.User, "jenkins.token_file": &c.Jenkins.TokenFile,
 		"jenkins.poll_interval": &c.Jenkins.PollInterval, "jenkins.provision_during_quiet_period": &c.Jenkins.ProvisionDuringQuietPeriod,
+		"jenkins.anchor_node": &c.Jenkins.AnchorNode,
 		"state.dir": &c.State.Dir, "http.listen": &c.HTTP.Listen, "strategy": &c.Strategy, "limits.max_agents": &c.Limits.MaxAgents,
 		"log.level": &c.Log.Level, "log.format": &c.Log.Format,
 	}

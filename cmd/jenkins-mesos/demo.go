@@ -20,6 +20,7 @@ import (
 
 	"github.com/jenkins-mesos/jenkins-mesos/integration/jenkinsemu"
 	"github.com/jenkins-mesos/jenkins-mesos/integration/mesosemu"
+	"github.com/jenkins-mesos/jenkins-mesos/jenkins"
 	"github.com/jenkins-mesos/jenkins-mesos/scheduler"
 	"github.com/jenkins-mesos/jenkins-mesos/scheduler/driver"
 	"github.com/sirupsen/logrus"
@@ -414,7 +415,13 @@ func (a *jenkinsAPI) nodeCount() int {
 	if a.get("/computer/api/json?tree=computer[displayName]", &set) != nil {
 		return -1
 	}
-	return len(set.Computer) - 1 // the built-in node
+	n := 0
+	for _, c := range set.Computer {
+		if c.DisplayName != "Built-In Node" && c.DisplayName != jenkins.AnchorNode {
+			n++
+		}
+	}
+	return n // agent nodes (not the built-in node, nor the anchor)
 }
 
 func summary(out io.Writer, results map[string]buildResult, queued map[int64]int64, t *tracker, p *peaks, jobs int, scale float64) bool {

@@ -86,7 +86,7 @@ func serve(ctx context.Context, s *settings, log *logrus.Logger, hooks *driver.C
 	}
 	dcfg := driver.Config{Core: s.core, Masters: s.masters, Encoding: s.file.Mesos.Encoding, User: s.file.Mesos.User, Role: s.file.Mesos.Role,
 		Hostname: s.file.Mesos.Hostname, WebUIURL: s.file.Mesos.WebUIURL, Principal: s.file.Mesos.Principal, Secret: s.mesosSecret,
-		FailoverTimeout: s.failover, PollInterval: s.pollInterval, Log: log}
+		FailoverTimeout: s.failover, PollInterval: s.pollInterval, Log: log, Anchor: s.file.Jenkins.AnchorNode == nil || *s.file.Jenkins.AnchorNode}
 	if hooks != nil {
 		dcfg.OnReady, dcfg.OnEvent, dcfg.Seed = hooks.OnReady, hooks.OnEvent, hooks.Seed
 	}

@@ -30,6 +30,7 @@ type Jenkins interface {
 	CreateNode(ctx context.Context, spec jenkins.NodeSpec) (string, error)
 	RetireNode(ctx context.Context, name, message string) error
 	DeleteNode(ctx context.Context, name string) error
+	EnsureAnchor(ctx context.Context) error
 }
 
 // Store is what the driver needs of the state store.
@@ -53,6 +54,8 @@ type Config struct {
 	Secret          string
 	FailoverTimeout time.Duration
 	PollInterval    time.Duration
+	// Anchor keeps jenkins.AnchorNode in Jenkins (see EnsureAnchor).
+	Anchor bool
 	// JenkinsWorkers bounds concurrent Jenkins operations.
 	JenkinsWorkers int
 	Seed           uint64
@@ -195,6 +198,9 @@ func (d *Driver) handle(ctx context.Context, rd scheduler.Ready) error {
 		d.applyNodeOp(ctx, op)
 	}
 	for _, k := range rd.Calls {
+		if d.log.IsLevelEnabled(logrus.DebugLevel) {
+			d.log.WithField("call", k.Type.String()).Debug(scheduler.DescribeCall(k))
+		}
 		if err := d.send(ctx, k); err != nil {
 			d.log.WithError(err).WithField("call", k.Type.String()).Warn("mesos call failed")
 			d.push(ctx, scheduler.CallFailed{Call: k, Err: err.Error()})
@@ -287,8 +293,18 @@ func (d *Driver) applyNodeOp(ctx context.Context, op scheduler.NodeOp) {
 func (d *Driver) pollLoop(ctx context.Context) {
 	interval := d.cfg.PollInterval
 	failing := time.Duration(0)
+	anchored := !d.cfg.Anchor
 	for {
 		start := time.Now()
+		if !anchored {
+			actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			if err := d.jenkins.EnsureAnchor(actx); err != nil {
+				d.log.WithError(err).Warn("cannot create the anchor node yet; Pipeline builds may wait unexplained until it exists")
+			} else {
+				anchored = true
+			}
+			cancel()
+		}
 		// Nodes first, then the queue: a build that starts in between has
 		// left the queue by the time it is read, so the queue is never
 		// staler than the nodes (a stale queue against fresh busy nodes

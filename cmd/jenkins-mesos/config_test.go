@@ -1,0 +1,113 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestExampleConfigLoads(t *testing.T) {
+	s, err := loadSettings("../../examples/jenkins-mesos.yaml", nil, env(nil))
+	require.NoError(t, err)
+	require.Equal(t, []string{"http://mesos-master:5050"}, s.masters)
+	require.Equal(t, 168*time.Hour, s.failover)
+	require.Len(t, s.core.Templates, 1)
+	tm := s.core.Templates[0]
+	require.Equal(t, []string{"mesos"}, tm.Labels)
+	require.Equal(t, 0.2, tm.CPUs)
+	require.Equal(t, 20, tm.MaxInstances)
+	require.Equal(t, 3*time.Minute, tm.ConnectTimeout)
+}
+
+func TestFlagsOverrideEnvOverrideFile(t *testing.T) {
+	e := env(map[string]string{"JENKINS_MESOS_MESOS_MASTER": "http://env:5050", "JENKINS_MESOS_LIMITS_MAX_AGENTS": "7", "JENKINS_MESOS_JENKINS_TOKEN": "tok"})
+	s, err := loadSettings("../../examples/jenkins-mesos.yaml", map[string]string{"limits.max_agents": "9"}, e)
+	require.NoError(t, err)
+	require.Equal(t, []string{"http://env:5050"}, s.masters, "env overrides the file")
+	require.Equal(t, 9, s.core.MaxAgents, "a flag overrides env")
+	require.Equal(t, "tok", s.jenkinsToken)
+}
+
+func TestBadConfigsNameTheKeyValueAndExpectation(t *testing.T) {
+	base, err := os.ReadFile("../../examples/jenkins-mesos.yaml")
+	require.NoError(t, err)
+	cases := map[string]struct{ from, to, want string }{
+		"unknown key":      {"  poll_interval: 1s", "  poll_interval: 1s\n  pollinterval: 2s", "field pollinterval not found"},
+		"bad duration":     {"failover_timeout: 168h", "failover_timeout: a week", `"a week" is not a duration`},
+		"missing master":   {"master: http://mesos-master:5050      # comma-separated URLs", "master: \"\"", "mesos.master is required"},
+		"bad master":       {"master: http://mesos-master:5050", "master: mesos-master:5050", `mesos.master "mesos-master:5050": expected http(s)://host:port`},
+		"bad strategy":     {"strategy: spread", "strategy: random", `strategy "random": expected spread or binpack`},
+		"bad network":      {"network: host ", "network: overlay ", `templates[0] (mesos).network "overlay": expected host or bridge`},
+		"bad constraint":   {"constraints: []", `constraints: ["hostname SOMETIMES"]`, "templates[0] (mesos).constraints[0]"},
+		"bad retention":    {"retention: once", "retention: forever", `retention "forever": expected once or idle`},
+		"no cpus":          {"cpus: 0.2", "cpus: 0", "templates[0] (mesos).cpus 0: must be positive"},
+		"no templates":     {"templates:", "other_templates:", "field other_templates not found"},
+		"bad volume":       {"volumes: []", `volumes: ["docker.sock"]`, `volumes[0] "docker.sock": expected /host/path:/container/path`},
+		"bad encoding":     {"encoding: protobuf", "encoding: xml", `mesos.encoding "xml": expected protobuf or json`},
+		"negative agents":  {"max_agents: 100", "max_agents: -1", "limits.max_agents -1"},
+		"zk not yet":       {"master: http://mesos-master:5050", "master: zk://zk:2181/mesos", "zk:// URLs are not supported yet"},
+		"name param":       {"docker_parameters: {}", "docker_parameters: {name: x}", `docker_parameters "name"`},
+		"duplicate name":   {"templates:\n", "templates:\n  - {name: mesos, labels: a, cpus: 1, mem: 1, image: i}\n", `name "mesos": used by an earlier template`},
+		"bad log format":   {"format: auto", "format: xml", `log.format "xml"`},
+		"short poll":       {"poll_interval: 1s", "poll_interval: 1ms", "jenkins.poll_interval 1ms: must be at least 100ms"},
+		"no image":         {"image: jenkins/inbound-agent", "image: \"\"", "templates[0] (mesos).image"},
+		"bad template key": {"force_pull: false", "force_pul: false", "field force_pul not found"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			text := string(base)
+			require.Contains(t, text, c.from)
+			p := filepath.Join(t.TempDir(), "c.yaml")
+			require.NoError(t, os.WriteFile(p, []byte(strings.Replace(text, c.from, c.to, 1)), 0o600))
+			_, err := loadSettings(p, nil, env(nil))
+			require.Error(t, err)
+			require.Contains(t, err.Error(), c.want)
+		})
+	}
+}
+
+func TestSecretsNeverComeFromFlags(t *testing.T) {
+	out := map[string]string{}
+	fs, _ := flagSet("t", out)
+	fs.SetOutput(&strings.Builder{})
+	for _, f := range []string{"--jenkins.token=abc", "--mesos.secret=abc"} {
+		err := fs.Parse([]string{f})
+		require.ErrorContains(t, err, "never taken from flags", f)
+	}
+}
+
+func TestSecretFiles(t *testing.T) {
+	dir := t.TempDir()
+	tok := filepath.Join(dir, "token")
+	require.NoError(t, os.WriteFile(tok, []byte("s3cr3t\n"), 0o600))
+	s, err := loadSettings("../../examples/jenkins-mesos.yaml", map[string]string{"jenkins.token_file": tok}, env(nil))
+	require.NoError(t, err)
+	require.Equal(t, "s3cr3t", s.jenkinsToken)
+	_, err = loadSettings("../../examples/jenkins-mesos.yaml", map[string]string{"jenkins.token_file": filepath.Join(dir, "missing")}, env(nil))
+	require.ErrorContains(t, err, "jenkins.token_file")
+	_, err = loadSettings("../../examples/jenkins-mesos.yaml", nil, env(map[string]string{"JENKINS_MESOS_MESOS_SECRET": "x", "JENKINS_MESOS_MESOS_PRINCIPAL": ""}))
+	require.ErrorContains(t, err, "mesos.principal is empty")
+}
+
+func FuzzConfig(f *testing.F) {
+	base, _ := os.ReadFile("../../examples/jenkins-mesos.yaml")
+	f.Add(string(base))
+	f.Add("mesos: {master: http://m:5050}\njenkins: {url: http://j/}\ntemplates: [{name: a, labels: x, cpus: 1, mem: 1, image: i}]\n")
+	f.Add("templates: [{name: \"a b\"}]")
+	f.Fuzz(func(t *testing.T, text string) {
+		p := filepath.Join(t.TempDir(), "c.yaml")
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Skip()
+		}
+		s, err := loadSettings(p, nil, env(nil))
+		if err == nil && (len(s.masters) == 0 || len(s.core.Templates) == 0) {
+			t.Fatalf("accepted a config without masters or templates: %q", text)
+		}
+	})
+}

@@ -1,0 +1,513 @@
+package integration
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// These tests run the product the way an operator does: mesos-emulator,
+// jenkins-emulator and `jenkins-mesos run` as three processes, the
+// framework configured only through its YAML file (and its token through
+// the environment).
+
+var (
+	binOnce sync.Once
+	binDir  string
+	binErr  error
+)
+
+func binaries(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		binDir, binErr = os.MkdirTemp("", "jenkins-mesos-bin-")
+		if binErr != nil {
+			return
+		}
+		out, err := exec.Command("go", "build", "-o", binDir+"/", "../cmd/...").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build ../cmd/...: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binDir
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// proc is a started program whose output is kept.
+type proc struct {
+	cmd *exec.Cmd
+	mu  sync.Mutex
+	out strings.Builder
+}
+
+func (p *proc) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.Write(b)
+}
+
+func (p *proc) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+func start(t *testing.T, env []string, name string, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(filepath.Join(binaries(t), name), args...)}
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Stdout, p.cmd.Stderr = p, p
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = p.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("--- %s output:\n%s", name, p.output())
+		}
+	})
+	return p
+}
+
+func (p *proc) await(t *testing.T, what string, re *regexp.Regexp) []string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := re.FindStringSubmatch(p.output()); m != nil {
+			return m
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+	return nil
+}
+
+type world struct {
+	t          *testing.T
+	mesos      string
+	jenkins    string
+	token      string
+	framework  *proc
+	httpListen string
+}
+
+type worldOpts struct {
+	agents        int
+	resources     string
+	mesosScale    string
+	jenkinsScale  string
+	templates     string
+	logLevel      string
+	mesosSecret   string
+}
+
+func newWorld(t *testing.T, o worldOpts) *world {
+	if o.agents == 0 {
+		o.agents = 2
+	}
+	if o.resources == "" {
+		o.resources = "cpus:4;mem:8192;disk:20000;ports:[31000-32000]"
+	}
+	if o.mesosScale == "" {
+		o.mesosScale = "20"
+	}
+	if o.jenkinsScale == "" {
+		o.jenkinsScale = "20"
+	}
+	if o.logLevel == "" {
+		o.logLevel = "debug"
+	}
+	if o.templates == "" {
+		o.templates = `
+  - name: mesos
+    labels: mesos
+    cpus: 0.2
+    mem: 30
+    image: jenkins/inbound-agent
+    max_instances: 20
+    connect_timeout: 3m`
+	}
+	bin := binaries(t)
+	w := &world{t: t, token: "tok-" + fmt.Sprint(time.Now().UnixNano())}
+	m := start(t, nil, "mesos-emulator", "--listen", "127.0.0.1:0", "--agents", fmt.Sprint(o.agents), "--agent-resources", o.resources,
+		"--time-scale", o.mesosScale, "--sandbox", t.TempDir(), "--image", "jenkins/inbound-agent="+filepath.Join(bin, "jenkins-emulator")+" agent")
+	w.mesos = strings.TrimSuffix(m.await(t, "the Mesos emulator", regexp.MustCompile(`master 0: (http://\S+)/api/v1/scheduler`))[1], "/")
+	j := start(t, []string{"JENKINS_EMULATOR_TOKEN=" + w.token}, "jenkins-emulator", "--listen", "127.0.0.1:0", "--user", "admin", "--time-scale", o.jenkinsScale)
+	w.jenkins = j.await(t, "the Jenkins emulator", regexp.MustCompile(`at (http://\S+/) `))[1]
+	dir := t.TempDir()
+	w.httpListen = freeAddr(t)
+	principal := ""
+	if o.mesosSecret != "" {
+		principal = "jenkins-mesos"
+	}
+	cfg := fmt.Sprintf(`mesos:
+  master: %s
+  framework_name: jenkins-mesos
+  role: "*"
+  user: jenkins
+  failover_timeout: 168h
+  principal: %q
+jenkins:
+  url: %s
+  user: admin
+  poll_interval: 1s
+state:
+  dir: %s
+http:
+  listen: %s
+strategy: spread
+limits:
+  max_agents: 100
+log:
+  level: %s
+templates:%s
+`, w.mesos, principal, w.jenkins, filepath.Join(dir, "state"), w.httpListen, o.logLevel, o.templates)
+	path := filepath.Join(dir, "jenkins-mesos.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"JENKINS_MESOS_JENKINS_TOKEN=" + w.token}
+	if o.mesosSecret != "" {
+		env = append(env, "JENKINS_MESOS_MESOS_SECRET="+o.mesosSecret)
+	}
+	w.framework = start(t, env, "jenkins-mesos", "run", "--config", path)
+	w.framework.await(t, "the framework to subscribe", regexp.MustCompile(`subscribed as framework`))
+	return w
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := netListen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+func (w *world) jenkinsDo(method, path, contentType, body string) (*http.Response, []byte) {
+	w.t.Helper()
+	req, _ := http.NewRequest(method, w.jenkins+path, strings.NewReader(body))
+	req.SetBasicAuth("admin", w.token)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+func (w *world) freestyle(name, label string, sleep int) {
+	w.t.Helper()
+	cfg := fmt.Sprintf("<project><assignedNode>%s</assignedNode><canRoam>false</canRoam><builders><hudson.tasks.Shell><command>sleep %d</command></hudson.tasks.Shell></builders></project>", label, sleep)
+	if r, b := w.jenkinsDo("POST", "createItem?name="+name, "application/xml", cfg); r.StatusCode != 200 {
+		w.t.Fatalf("createItem %s: %d %s", name, r.StatusCode, b)
+	}
+}
+
+func (w *world) pipeline(name, script string) {
+	w.t.Helper()
+	cfg := "<flow-definition><definition class='org.jenkinsci.plugins.workflow.cps.CpsFlowDefinition'><script>" + script + "</script></definition></flow-definition>"
+	if r, b := w.jenkinsDo("POST", "createItem?name="+name, "application/xml", cfg); r.StatusCode != 200 {
+		w.t.Fatalf("createItem %s: %d %s", name, r.StatusCode, b)
+	}
+}
+
+func (w *world) build(name string) {
+	w.t.Helper()
+	if r, _ := w.jenkinsDo("POST", "job/"+name+"/build?delay=0sec", "", ""); r.StatusCode != 201 {
+		w.t.Fatalf("build %s: %d", name, r.StatusCode)
+	}
+}
+
+type buildJSON struct {
+	Result   string `json:"result"`
+	Building bool   `json:"building"`
+	BuiltOn  string `json:"builtOn"`
+}
+
+func (w *world) result(job string) buildJSON {
+	var b buildJSON
+	if r, body := w.jenkinsDo("GET", "job/"+job+"/1/api/json", "", ""); r.StatusCode == 200 {
+		_ = json.Unmarshal(body, &b)
+	}
+	return b
+}
+
+func (w *world) nodes() []string {
+	var set struct {
+		Computer []struct {
+			DisplayName string `json:"displayName"`
+		} `json:"computer"`
+	}
+	_, body := w.jenkinsDo("GET", "computer/api/json?tree=computer[displayName]", "", "")
+	_ = json.Unmarshal(body, &set)
+	var out []string
+	for _, c := range set.Computer {
+		if c.DisplayName != "Built-In Node" && c.DisplayName != "jenkins-mesos-anchor" {
+			out = append(out, c.DisplayName)
+		}
+	}
+	return out
+}
+
+type masterState struct {
+	Slaves []struct {
+		Hostname string             `json:"hostname"`
+		Used     map[string]float64 `json:"used_resources"`
+	} `json:"slaves"`
+	Frameworks []struct {
+		Name  string `json:"name"`
+		Tasks []struct {
+			ID      string `json:"id"`
+			State   string `json:"state"`
+			SlaveID string `json:"slave_id"`
+		} `json:"tasks"`
+		CompletedTasks []struct {
+			ID string `json:"id"`
+		} `json:"completed_tasks"`
+	} `json:"frameworks"`
+}
+
+func (w *world) state() masterState {
+	w.t.Helper()
+	resp, err := http.Get(w.mesos + "/master/state")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st masterState
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		w.t.Fatal(err)
+	}
+	return st
+}
+
+func (w *world) liveTasks() int {
+	n := 0
+	for _, f := range w.state().Frameworks {
+		n += len(f.Tasks)
+	}
+	return n
+}
+
+func (w *world) waitFor(what string, limit time.Duration, cond func() bool) {
+	w.t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			w.t.Fatalf("timed out after %s waiting for %s", limit, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// launches reads the framework's log: node → host of each launch.
+func (w *world) launches() map[string]string {
+	out := map[string]string{}
+	sc := bufio.NewScanner(strings.NewReader(w.framework.output()))
+	re := regexp.MustCompile(`launching (\S+) on (\S+) `)
+	for sc.Scan() {
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			out[m[1]] = m[2]
+		}
+	}
+	return out
+}
+
+// TestFrameworkEndToEndAsThreeProcesses is the classic scenario: five
+// builds labelled mesos, two agents; five agents of 0.2 CPU / 30 MB
+// spread 3/2, every build succeeds, then every node is deleted, every
+// task ended and every agent's resources free; no secret in the log.
+func TestFrameworkEndToEndAsThreeProcesses(t *testing.T) {
+	w := newWorld(t, worldOpts{mesosSecret: "mesos-secret-value-42"})
+	for i := 1; i <= 5; i++ {
+		w.freestyle(fmt.Sprintf("sleep-%d", i), "mesos", 100)
+	}
+	for i := 1; i <= 5; i++ {
+		w.build(fmt.Sprintf("sleep-%d", i))
+	}
+	secrets := map[string]bool{}
+	w.waitFor("5 builds to succeed", 90*time.Second, func() bool {
+		for _, n := range w.nodes() { // collect the agent secrets while the nodes exist
+			if r, b := w.jenkinsDo("GET", "computer/"+n+"/jenkins-agent.jnlp", "", ""); r.StatusCode == 200 {
+				if m := regexp.MustCompile(`<argument>([0-9a-f]{64})</argument>`).FindSubmatch(b); m != nil {
+					secrets[string(m[1])] = true
+				}
+			}
+		}
+		for i := 1; i <= 5; i++ {
+			if w.result(fmt.Sprintf("sleep-%d", i)).Result != "SUCCESS" {
+				return false
+			}
+		}
+		return true
+	})
+	w.waitFor("every node deleted and every task ended", 30*time.Second, func() bool { return len(w.nodes()) == 0 && w.liveTasks() == 0 })
+	for _, s := range w.state().Slaves {
+		if s.Used["cpus"] != 0 || s.Used["mem"] != 0 {
+			t.Fatalf("agent %s still has %v in use", s.Hostname, s.Used)
+		}
+	}
+	perHost := map[string]int{}
+	for _, host := range w.launches() {
+		perHost[host]++
+	}
+	if len(w.launches()) != 5 || len(perHost) != 2 || (perHost["agent1"] != 3 && perHost["agent2"] != 3) {
+		t.Fatalf("launches per host %v, want 5 agents spread 3/2 over both hosts", perHost)
+	}
+	if !strings.Contains(w.framework.output(), "cpus=0.2 mem=30") {
+		t.Fatalf("no launch of 0.2 CPU / 30 MB in the log")
+	}
+	log := w.framework.output()
+	if len(secrets) == 0 {
+		t.Fatal("no agent secret was seen to check the log against")
+	}
+	for s := range secrets {
+		if strings.Contains(log, s) {
+			t.Fatalf("an agent secret appears in the framework's log")
+		}
+	}
+	for _, s := range []string{w.token, "mesos-secret-value-42"} {
+		if strings.Contains(log, s) {
+			t.Fatalf("a secret (%d chars) appears in the framework's log", len(s))
+		}
+	}
+	if resp, err := http.Get("http://" + w.httpListen + "/healthz"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("/healthz while subscribed: %v %v", resp, err)
+	}
+}
+
+// TestTwoOneCPUAgentsHoldExactlyTenSlices: 12 builds on two agents of
+// exactly 1 CPU: 10 run at once (never 6 on one agent), 2 wait with a
+// reason, then run; all 12 succeed.
+func TestTwoOneCPUAgentsHoldExactlyTenSlices(t *testing.T) {
+	w := newWorld(t, worldOpts{resources: "cpus:1;mem:4096;disk:20000;ports:[31000-32000]"})
+	for i := 1; i <= 12; i++ {
+		w.freestyle(fmt.Sprintf("b-%d", i), "mesos", 200)
+	}
+	for i := 1; i <= 12; i++ {
+		w.build(fmt.Sprintf("b-%d", i))
+	}
+	peak, peakPerHost := 0, 0
+	w.waitFor("12 builds to succeed", 120*time.Second, func() bool {
+		st := w.state()
+		running := 0
+		perSlave := map[string]int{}
+		for _, f := range st.Frameworks {
+			for _, tk := range f.Tasks {
+				if tk.State == "TASK_RUNNING" || tk.State == "TASK_STARTING" || tk.State == "TASK_STAGING" {
+					running++
+					perSlave[tk.SlaveID]++
+				}
+			}
+		}
+		peak = max(peak, running)
+		for _, n := range perSlave {
+			peakPerHost = max(peakPerHost, n)
+		}
+		for i := 1; i <= 12; i++ {
+			if w.result(fmt.Sprintf("b-%d", i)).Result != "SUCCESS" {
+				return false
+			}
+		}
+		return true
+	})
+	if peak != 10 || peakPerHost != 5 {
+		t.Fatalf("peak %d tasks at once, %d on one agent; want 10 and 5 (two agents of exactly 1 CPU)", peak, peakPerHost)
+	}
+	if !strings.Contains(w.framework.output(), "no offer fits: ") {
+		t.Fatalf("the two builds that waited were given no reason in the log")
+	}
+}
+
+// TestPipelineLabelsPickTheFirstMatchingTemplate: node('mesos && linux')
+// is served by the template labelled "mesos linux", not by the earlier
+// one labelled "mesos"; a build labelled gpu gets no agent and its
+// reason says no template serves it.
+func TestPipelineLabelsPickTheFirstMatchingTemplate(t *testing.T) {
+	w := newWorld(t, worldOpts{templates: `
+  - {name: plain, labels: mesos, cpus: 0.2, mem: 30, image: jenkins/inbound-agent}
+  - {name: linux, labels: mesos linux, cpus: 0.3, mem: 64, image: jenkins/inbound-agent}`})
+	w.pipeline("pipe", "node('mesos &amp;&amp; linux') { sh 'sleep 20' }")
+	w.freestyle("cuda", "gpu", 1)
+	w.build("pipe")
+	w.build("cuda")
+	w.waitFor("the Pipeline to succeed", 90*time.Second, func() bool { return w.result("pipe").Result == "SUCCESS" })
+	var linux, plain int
+	for node := range w.launches() {
+		switch {
+		case strings.HasPrefix(node, "linux-"):
+			linux++
+		case strings.HasPrefix(node, "plain-"):
+			plain++
+		}
+	}
+	if linux != 1 || plain != 0 {
+		t.Fatalf("launched %d linux and %d plain agents; want the node('mesos && linux') block on one linux agent", linux, plain)
+	}
+	log := w.framework.output()
+	if !strings.Contains(log, "label `gpu` matches no template") {
+		t.Fatalf("the gpu build's reason is not in the log")
+	}
+	if w.result("cuda").Result != "" {
+		t.Fatalf("the gpu build ran somewhere")
+	}
+}
+
+// TestSuppressedUntilABuildArrives: with nothing waiting the framework
+// suppresses; a build makes it revive, and its agent is launched within
+// one allocation interval (1 s, unscaled) of the node being created.
+func TestSuppressedUntilABuildArrives(t *testing.T) {
+	w := newWorld(t, worldOpts{mesosScale: "1"})
+	w.framework.await(t, "SUPPRESS with nothing waiting", regexp.MustCompile(`"msg":"SUPPRESS"`))
+	w.freestyle("late", "mesos", 20)
+	time.Sleep(1500 * time.Millisecond) // a few polls with nothing waiting: still suppressed, nothing launched
+	if strings.Contains(w.framework.output(), `"msg":"REVIVE"`) {
+		t.Fatal("revived with nothing waiting")
+	}
+	w.build("late")
+	w.framework.await(t, "REVIVE when the build arrives", regexp.MustCompile(`"msg":"REVIVE"`))
+	created := w.framework.await(t, "the node", regexp.MustCompile(`"msg":"node \S+ created".*"time":"([^"]+)"`))
+	launched := w.framework.await(t, "the launch", regexp.MustCompile(`"msg":"launching .*"time":"([^"]+)"`))
+	tc, _ := time.Parse(time.RFC3339, created[1])
+	tl, _ := time.Parse(time.RFC3339, launched[1])
+	// The log has whole seconds: one allocation interval plus the rounding.
+	if tl.Sub(tc) > 2*time.Second {
+		t.Fatalf("launched %s after the node was created; want within one allocation interval", tl.Sub(tc))
+	}
+	w.waitFor("the build to succeed", 60*time.Second, func() bool { return w.result("late").Result == "SUCCESS" })
+}
