@@ -120,13 +120,13 @@ type world struct {
 }
 
 type worldOpts struct {
-	agents        int
-	resources     string
-	mesosScale    string
-	jenkinsScale  string
-	templates     string
-	logLevel      string
-	mesosSecret   string
+	agents       int
+	resources    string
+	mesosScale   string
+	jenkinsScale string
+	templates    string
+	logLevel     string
+	mesosSecret  string
 }
 
 func newWorld(t *testing.T, o worldOpts) *world {

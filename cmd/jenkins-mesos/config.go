@@ -125,7 +125,7 @@ func scalarKeys(c *fileConfig) map[string]any {
 		"jenkins.url":     &c.Jenkins.URL, "jenkins.user": &c.Jenkins.User, "jenkins.token_file": &c.Jenkins.TokenFile,
 		"jenkins.poll_interval": &c.Jenkins.PollInterval, "jenkins.provision_during_quiet_period": &c.Jenkins.ProvisionDuringQuietPeriod,
 		"jenkins.anchor_node": &c.Jenkins.AnchorNode,
-		"state.dir": &c.State.Dir, "http.listen": &c.HTTP.Listen, "strategy": &c.Strategy, "limits.max_agents": &c.Limits.MaxAgents,
+		"state.dir":           &c.State.Dir, "http.listen": &c.HTTP.Listen, "strategy": &c.Strategy, "limits.max_agents": &c.Limits.MaxAgents,
 		"log.level": &c.Log.Level, "log.format": &c.Log.Format,
 	}
 }
