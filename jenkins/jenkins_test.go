@@ -1,0 +1,120 @@
+package jenkins
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jenkins-mesos/jenkins-mesos/integration/jenkinsemu"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseWhyInEveryForm(t *testing.T) {
+	cases := []struct{ why, label, node string }{
+		{"Waiting for next available executor on ‘mesos&&linux’", "mesos&&linux", "mesos&&linux"},
+		{"Waiting for next available executor on ‘mesos-1a2b3c4d’", "mesos-1a2b3c4d", "mesos-1a2b3c4d"},
+		{"There are no nodes with the label ‘gpu’", "gpu", ""},
+		{"All nodes of label ‘mesos’ are offline", "mesos", ""},
+		{"‘mesos-1a2b3c4d’ is offline", "", "mesos-1a2b3c4d"},
+		{"‘Built-In Node’ doesn’t have label ‘mesos’; ‘x’ is reserved for jobs with matching label expression", "mesos", ""},
+		{"Waiting for next available executor", "", ""},
+		{"In the quiet period. Expires in 4.9 sec", "", ""},
+		{"", "", ""},
+	}
+	for _, c := range cases {
+		l, n := ParseWhy(c.why)
+		require.Equal(t, c.label, l, "label of %q", c.why)
+		require.Equal(t, c.node, n, "node of %q", c.why)
+	}
+}
+
+func FuzzParseWhy(f *testing.F) {
+	for _, s := range []string{"Waiting for next available executor on ‘a’", "‘x’ is offline", "‘a’ doesn’t have label ‘b’; c", "‘"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		l, n := ParseWhy(s)
+		if !strings.Contains(s, l) || !strings.Contains(s, n) {
+			t.Fatalf("ParseWhy(%q) = %q, %q: not parts of the input", s, l, n)
+		}
+	})
+}
+
+func emulated(t *testing.T) (*jenkinsemu.Jenkins, *Client) {
+	t.Helper()
+	j, err := jenkinsemu.New(jenkinsemu.Config{Listen: "127.0.0.1:0", User: "admin", Token: "tok", TimeScale: 50, QuietPeriod: time.Hour})
+	require.NoError(t, err)
+	t.Cleanup(func() { j.Close() })
+	c, err := New(Config{URL: j.URL(), User: "admin", Token: "tok", DescriptionPrefix: "jenkins-mesos agent of test "})
+	require.NoError(t, err)
+	return j, c
+}
+
+func TestAdapterAgainstTheEmulator(t *testing.T) {
+	j, c := emulated(t)
+	ctx := context.Background()
+	v, err := c.Ping(ctx)
+	require.NoError(t, err)
+	require.Equal(t, jenkinsemu.Version, v)
+
+	secret, err := c.CreateNode(ctx, NodeSpec{Name: "mesos-0001", Description: "jenkins-mesos agent of test (template mesos)", Labels: "mesos linux", Executors: 1, RemoteFS: "/home/jenkins/agent", WebSocket: true})
+	require.NoError(t, err)
+	require.Equal(t, j.Secret("mesos-0001"), secret, "the secret comes from jenkins-agent.jnlp")
+	_, err = c.CreateNode(ctx, NodeSpec{Name: "mesos-0001", Description: "x", Labels: "mesos"})
+	require.ErrorContains(t, err, "already exists", "a duplicate name is an error naming the cause")
+	_, err = c.CreateNode(ctx, NodeSpec{Name: "someone-elses", Description: "not ours", Labels: "mesos"})
+	require.NoError(t, err)
+
+	nodes, err := c.Nodes(ctx)
+	require.NoError(t, err)
+	require.Len(t, nodes, 1, "only the framework's own nodes are listed")
+	require.Equal(t, "mesos-0001", nodes[0].Name)
+	require.False(t, nodes[0].Online)
+
+	require.NoError(t, c.RetireNode(ctx, "mesos-0001", "retiring after this build"))
+	nodes, err = c.Nodes(ctx)
+	require.NoError(t, err)
+	require.True(t, nodes[0].TemporarilyOffline)
+
+	require.NoError(t, c.DeleteNode(ctx, "mesos-0001"))
+	require.NoError(t, c.DeleteNode(ctx, "mesos-0001"), "deleting a node that is gone is not an error")
+	nodes, err = c.Nodes(ctx)
+	require.NoError(t, err)
+	require.Empty(t, nodes)
+
+	require.NoError(t, c.EnsureAnchor(ctx))
+	require.NoError(t, c.EnsureAnchor(ctx), "the anchor is created once")
+}
+
+func TestQueueItemsCarryTheirLabels(t *testing.T) {
+	j, c := emulated(t)
+	ctx := context.Background()
+	create := func(name, cfg string) {
+		t.Helper()
+		req, b, err := c.doBody(ctx, "POST", "createItem?name="+name, "application/xml", cfg)
+		require.NoError(t, err)
+		require.Equal(t, 200, req.StatusCode, string(b))
+	}
+	create("free", "<project><assignedNode>mesos&amp;&amp;linux</assignedNode><canRoam>false</canRoam><builders/></project>")
+	create("pipe", "<flow-definition><definition><script>node('gpu') { sh 'sleep 1' }</script></definition></flow-definition>")
+	for _, job := range []string{"free", "pipe"} {
+		r, _, err := c.doBody(ctx, "POST", "job/"+job+"/build?delay=0sec", "", "")
+		require.NoError(t, err)
+		require.Equal(t, 201, r.StatusCode)
+	}
+	_, err := c.CreateNode(ctx, NodeSpec{Name: "anchor", Description: "x", Labels: "other"})
+	require.NoError(t, err)
+	var items []Item
+	require.Eventually(t, func() bool {
+		items, err = c.Queue(ctx)
+		return err == nil && len(items) == 2
+	}, 10*time.Second, 20*time.Millisecond)
+	labels := map[string]string{}
+	for _, it := range items {
+		labels[it.Name] = it.Label
+	}
+	require.Equal(t, "mesos&&linux", labels["free"], "freestyle: the job's label expression")
+	require.Equal(t, "gpu", labels["part of pipe #1"], "Pipeline: parsed from why")
+	require.NotEmpty(t, j.URL())
+}

@@ -1,0 +1,154 @@
+package driver
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jenkins-mesos/jenkins-mesos/executor"
+	"github.com/jenkins-mesos/jenkins-mesos/integration/jenkinsemu"
+	"github.com/jenkins-mesos/jenkins-mesos/integration/mesosemu"
+	"github.com/jenkins-mesos/jenkins-mesos/jenkins"
+	"github.com/jenkins-mesos/jenkins-mesos/scheduler"
+	"github.com/jenkins-mesos/jenkins-mesos/scheduler/store"
+	"github.com/sirupsen/logrus"
+	"github.com/stretchr/testify/require"
+)
+
+// The driver in-process against both emulators, under the race detector
+// in `make test`: builds get agents, and a driver stopped mid-build (as
+// SIGTERM stops it) leaves its agents running for the next one, which
+// re-subscribes with the stored framework ID and adopts them.
+
+type env struct {
+	t        *testing.T
+	cluster  *mesosemu.Cluster
+	jk       *jenkinsemu.Jenkins
+	stateDir string
+}
+
+func newEnv(t *testing.T) *env {
+	bin := filepath.Join(t.TempDir(), "jenkins-emulator")
+	out, err := exec.Command("go", "build", "-o", bin, "../../cmd/jenkins-emulator").CombinedOutput()
+	require.NoError(t, err, string(out))
+	quiet := logrus.New()
+	quiet.SetOutput(io.Discard)
+	c, err := mesosemu.NewCluster(mesosemu.Config{Agents: 2, TimeScale: 20, SandboxRoot: t.TempDir(), Log: quiet,
+		Images: map[string][]string{"jenkins/inbound-agent": {bin, "agent"}}})
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	j, err := jenkinsemu.New(jenkinsemu.Config{Listen: "127.0.0.1:0", User: "admin", Token: "tok", TimeScale: 20, Log: quiet})
+	require.NoError(t, err)
+	t.Cleanup(func() { j.Close() })
+	return &env{t: t, cluster: c, jk: j, stateDir: t.TempDir()}
+}
+
+func (e *env) post(path, ctype, body string) int {
+	req, _ := http.NewRequest(http.MethodPost, e.jk.URL()+path, strings.NewReader(body))
+	req.SetBasicAuth("admin", "tok")
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	require.NoError(e.t, err)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func (e *env) get(path string) string {
+	req, _ := http.NewRequest(http.MethodGet, e.jk.URL()+path, nil)
+	req.SetBasicAuth("admin", "tok")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(e.t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// launches counts the tasks the framework launched, from its notes.
+type launches struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (e *env) driver(l *launches) (*Driver, context.CancelFunc, chan error) {
+	leader, err := e.cluster.WaitLeader(context.Background())
+	require.NoError(e.t, err)
+	jc, err := jenkins.New(jenkins.Config{URL: e.jk.URL(), User: "admin", Token: "tok", DescriptionPrefix: scheduler.NodeDescriptionPrefix + "jenkins-mesos "})
+	require.NoError(e.t, err)
+	st, err := store.NewFile(e.stateDir)
+	require.NoError(e.t, err)
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	cfg := Config{Masters: []string{leader}, User: "jenkins", Role: "*", FailoverTimeout: time.Hour, PollInterval: 200 * time.Millisecond, Log: log, Anchor: true,
+		Core: scheduler.Config{FrameworkName: "jenkins-mesos", JenkinsURL: e.jk.URL(), ProvisionDuringQuietPeriod: true, OrphanGrace: 2 * time.Second,
+			Templates: []scheduler.Template{{Name: "mesos", Labels: []string{"mesos"}, CPUs: 0.2, Mem: 30, WebSocket: true,
+				Container: executor.Container{Image: "jenkins/inbound-agent"}, ConnectTimeout: time.Minute}}},
+		OnReady: func(rd scheduler.Ready, _ time.Time) {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			for _, n := range rd.Notes {
+				if n.Kind == "launch" {
+					l.n++
+				}
+			}
+		}}
+	d := New(cfg, jc, st)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	return d, cancel, done
+}
+
+func TestDriverRunsBuildsAndAStoppedDriverLeavesAgentsToTheNext(t *testing.T) {
+	e := newEnv(t)
+	for i := 1; i <= 3; i++ {
+		require.Equal(t, 200, e.post(fmt.Sprintf("createItem?name=j%d", i), "application/xml",
+			"<project><assignedNode>mesos</assignedNode><canRoam>false</canRoam><builders><hudson.tasks.Shell><command>sleep 100</command></hudson.tasks.Shell></builders></project>"))
+	}
+	var l launches
+	d, stop, done := e.driver(&l)
+	for i := 1; i <= 3; i++ {
+		require.Equal(t, 201, e.post(fmt.Sprintf("job/j%d/build?delay=0sec", i), "", ""))
+	}
+	require.Eventually(t, func() bool {
+		for i := 1; i <= 3; i++ {
+			if !strings.Contains(e.get(fmt.Sprintf("job/j%d/1/api/json", i)), `"building":true`) {
+				return false
+			}
+		}
+		return true
+	}, 60*time.Second, 50*time.Millisecond, "three builds running")
+	ok, _ := d.Healthy()
+	require.True(t, ok, "healthy while subscribed")
+	stop() // SIGTERM: the framework is not torn down
+	require.NoError(t, <-done)
+
+	var l2 launches
+	_, stop2, done2 := e.driver(&l2)
+	defer func() { stop2(); <-done2 }()
+	require.Eventually(t, func() bool {
+		for i := 1; i <= 3; i++ {
+			if !strings.Contains(e.get(fmt.Sprintf("job/j%d/1/api/json", i)), `"result":"SUCCESS"`) {
+				return false
+			}
+		}
+		return true
+	}, 60*time.Second, 50*time.Millisecond, "the three builds to succeed across the restart")
+	require.Eventually(t, func() bool {
+		return !strings.Contains(e.get("computer/api/json?tree=computer[displayName]"), `"mesos-`)
+	}, 30*time.Second, 50*time.Millisecond, "the adopted agents to be reclaimed")
+	l.mu.Lock()
+	l2.mu.Lock()
+	defer l.mu.Unlock()
+	defer l2.mu.Unlock()
+	require.Equal(t, 3, l.n, "the first driver launched three agents")
+	require.Equal(t, 0, l2.n, "the second adopted them instead of launching again")
+}
