@@ -108,12 +108,14 @@ func (c *Core) reconcileDemand() {
 			continue
 		}
 		want := (short + tmpl.Executors - 1) / tmpl.Executors
+		mine, all := c.live(t)
 		for k := 0; k < want; k++ {
-			mine, all := c.live(t)
 			if (tmpl.MaxInstances > 0 && mine >= tmpl.MaxInstances) || (c.cfg.MaxAgents > 0 && all >= c.cfg.MaxAgents) {
 				break
 			}
 			c.createAgent(t)
+			mine++
+			all++
 		}
 	}
 }

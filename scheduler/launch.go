@@ -35,7 +35,11 @@ func (c *Core) onOffers(in []mesos.Offer) {
 		for i := range in {
 			ids[i] = in[i].ID
 		}
-		c.call(calls.Decline(ids...).With(calls.RefuseSeconds(c.refuse())))
+		refuse := c.refuse()
+		if refuse == c.cfg.RefuseLong {
+			c.filtered = true // demand arriving later must clear this filter with a REVIVE
+		}
+		c.call(calls.Decline(ids...).With(calls.RefuseSeconds(refuse)))
 		return
 	}
 	req := &offers.Request{Strategy: c.cfg.Strategy}
@@ -84,6 +88,9 @@ func (c *Core) onOffers(in []mesos.Offer) {
 		c.unmet[u.Class] = u.Message
 	}
 	refuse := c.refuse()
+	if refuse == c.cfg.RefuseLong {
+		c.filtered = true
+	}
 	sort.Slice(used, func(i, j int) bool { return used[i] < used[j] })
 	for _, oi := range used {
 		op := calls.OpLaunch(tasks[oi]...)
@@ -124,13 +131,14 @@ func (c *Core) refreshOffers() {
 	}
 	want := c.wantsOffers()
 	switch {
-	case want && (c.suppressed || (c.reviveAfterCreate && c.hasReady())):
+	case want && (c.suppressed || c.filtered || (c.reviveAfterCreate && c.hasReady())):
 		if c.lastRevive.IsZero() || !c.now.Before(c.lastRevive.Add(c.cfg.ReviveDebounce)) {
 			c.call(&scheduler.Call{Type: scheduler.Call_REVIVE})
 			c.suppressed = false
 			c.lastRevive = c.now
 			c.reviveDue = false
 			c.reviveAfterCreate = false
+			c.filtered = false
 		} else {
 			c.reviveDue = true
 		}

@@ -56,6 +56,10 @@ type Config struct {
 	PollInterval    time.Duration
 	// Anchor keeps jenkins.AnchorNode in Jenkins (see EnsureAnchor).
 	Anchor bool
+	// AcceptWorkers bounds the ACCEPT calls of one Ready sent at once
+	// (default 8): sequential ACCEPTs, one round trip each, would bound
+	// the placement rate.
+	AcceptWorkers int
 	// JenkinsWorkers bounds concurrent Jenkins operations.
 	JenkinsWorkers int
 	Seed           uint64
@@ -77,7 +81,10 @@ type Driver struct {
 
 	mu          sync.Mutex
 	caller      calls.Caller
+	parallel    *httpcli.Client // ACCEPTs of one event go out concurrently on it
+	streamID    string
 	frameworkID string
+	status      scheduler.Status
 
 	subscribed   atomic.Bool
 	lastEvent    atomic.Int64 // unix nanos of the last event from the master
@@ -95,11 +102,21 @@ func New(cfg Config, j Jenkins, st Store) *Driver {
 	if cfg.JenkinsWorkers <= 0 {
 		cfg.JenkinsWorkers = 8
 	}
+	if cfg.AcceptWorkers <= 0 {
+		cfg.AcceptWorkers = 8
+	}
 	if cfg.Log == nil {
 		cfg.Log = logrus.New()
 	}
 	return &Driver{cfg: cfg, jenkins: j, store: st, log: cfg.Log, events: make(chan scheduler.Event, 4096),
 		fatal: make(chan error, 1), jenkinsSlots: make(chan struct{}, cfg.JenkinsWorkers)}
+}
+
+// Status is the core's summary (safe to call from any goroutine).
+func (d *Driver) Status() scheduler.Status {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.status
 }
 
 // Healthy tells whether the framework is subscribed with fresh
@@ -161,10 +178,18 @@ func (d *Driver) Run(ctx context.Context) error {
 	for {
 		for core.HasReady() {
 			rd := core.Ready()
-			if err := d.handle(ctx, rd); err != nil {
+			failed, err := d.handle(ctx, rd)
+			if err != nil {
 				return err
 			}
 			core.Advance(rd)
+			st := core.Status()
+			d.mu.Lock()
+			d.status = st
+			d.mu.Unlock()
+			for _, ev := range failed {
+				step(ev) // straight to the core: the loop must never wait on its own channel
+			}
 			if !rd.Wake.IsZero() {
 				wake.Reset(max(time.Until(rd.Wake), time.Millisecond))
 			}
@@ -177,6 +202,16 @@ func (d *Driver) Run(ctx context.Context) error {
 		case ev := <-d.events:
 			step(scheduler.Tick{Now: time.Now()})
 			step(ev)
+			// Take whatever else is waiting as one batch: the core settles
+			// once per Ready, not once per event.
+			for more := true; more; {
+				select {
+				case ev := <-d.events:
+					step(ev)
+				default:
+					more = false
+				}
+			}
 		case <-ticker.C:
 			step(scheduler.Tick{Now: time.Now()})
 		case <-wake.C:
@@ -185,26 +220,33 @@ func (d *Driver) Run(ctx context.Context) error {
 	}
 }
 
-// handle carries out one Ready: persist, then Jenkins, then Mesos.
-func (d *Driver) handle(ctx context.Context, rd scheduler.Ready) error {
+// handle carries out one Ready: persist, then Jenkins, then Mesos. It
+// returns the calls that failed, as events for the core.
+func (d *Driver) handle(ctx context.Context, rd scheduler.Ready) ([]scheduler.Event, error) {
 	now := time.Now()
+	var failed []scheduler.Event
 	if rd.Persist != nil {
 		if err := d.store.Save(rd.Persist); err != nil {
-			return fmt.Errorf("driver: saving the state (nothing was sent or acknowledged): %w", err)
+			return nil, fmt.Errorf("driver: saving the state (nothing was sent or acknowledged): %w", err)
 		}
 		d.setFrameworkID(rd.Persist.GetFrameworkId())
 	}
 	for _, op := range rd.Jenkins {
 		d.applyNodeOp(ctx, op)
 	}
+	var accepts, rest []*msched.Call
 	for _, k := range rd.Calls {
 		if d.log.IsLevelEnabled(logrus.DebugLevel) {
 			d.log.WithField("call", k.Type.String()).Debug(scheduler.DescribeCall(k))
 		}
-		if err := d.send(ctx, k); err != nil {
-			d.log.WithError(err).WithField("call", k.Type.String()).Warn("mesos call failed")
-			d.push(ctx, scheduler.CallFailed{Call: k, Err: err.Error()})
+		if k.Type == msched.Call_ACCEPT {
+			accepts = append(accepts, k)
+		} else {
+			rest = append(rest, k)
 		}
+	}
+	for _, k := range append(d.sendAccepts(ctx, accepts), d.sendInOrder(ctx, rest)...) {
+		failed = append(failed, k)
 	}
 	for _, n := range rd.Notes {
 		entry := d.log.WithField("event", n.Kind)
@@ -224,7 +266,7 @@ func (d *Driver) handle(ctx context.Context, rd scheduler.Ready) error {
 	if d.cfg.OnReady != nil {
 		d.cfg.OnReady(rd, now)
 	}
-	return nil
+	return failed, nil
 }
 
 func (d *Driver) push(ctx context.Context, ev scheduler.Event) {
@@ -244,6 +286,59 @@ func (d *Driver) currentCaller() (calls.Caller, string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.caller, d.frameworkID
+}
+
+func (d *Driver) sendInOrder(ctx context.Context, ks []*msched.Call) []scheduler.Event {
+	var failed []scheduler.Event
+	for _, k := range ks {
+		if err := d.send(ctx, k); err != nil {
+			d.log.WithError(err).WithField("call", k.Type.String()).Warn("mesos call failed")
+			failed = append(failed, scheduler.CallFailed{Call: k, Err: err.Error()})
+		}
+	}
+	return failed
+}
+
+// sendAccepts sends one Ready's ACCEPTs concurrently over at most
+// AcceptWorkers connections, each with the subscription's stream ID.
+func (d *Driver) sendAccepts(ctx context.Context, ks []*msched.Call) []scheduler.Event {
+	d.mu.Lock()
+	cli, stream, id := d.parallel, d.streamID, d.frameworkID
+	d.mu.Unlock()
+	if cli == nil || stream == "" || len(ks) < 2 {
+		return d.sendInOrder(ctx, ks)
+	}
+	var mu sync.Mutex
+	var failed []scheduler.Event
+	work := make(chan *msched.Call)
+	var wg sync.WaitGroup
+	for w := 0; w < min(d.cfg.AcceptWorkers, len(ks)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range work {
+				k.FrameworkID = &mesos.FrameworkID{Value: id}
+				cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+				resp, err := cli.Do(k, httpcli.Header("Mesos-Stream-Id", stream), httpcli.Context(cctx))
+				if resp != nil {
+					resp.Close()
+				}
+				cancel()
+				if err != nil {
+					d.log.WithError(err).WithField("call", "ACCEPT").Warn("mesos call failed")
+					mu.Lock()
+					failed = append(failed, scheduler.CallFailed{Call: k, Err: err.Error()})
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, k := range ks {
+		work <- k
+	}
+	close(work)
+	wg.Wait()
+	return failed
 }
 
 func (d *Driver) send(ctx context.Context, k *msched.Call) error {
@@ -452,7 +547,7 @@ func (d *Driver) subscribeLoop(ctx context.Context) {
 		err := d.subscribeOnce(ctx, leader)
 		d.subscribed.Store(false)
 		d.mu.Lock()
-		d.caller = nil
+		d.caller, d.parallel, d.streamID = nil, nil, ""
 		d.mu.Unlock()
 		if ctx.Err() != nil {
 			return
@@ -488,8 +583,22 @@ func (d *Driver) subscribeOnce(ctx context.Context, leader string) error {
 	if d.cfg.Principal != "" && d.cfg.Secret != "" {
 		opts = append(opts, httpcli.BasicAuth(d.cfg.Principal, d.cfg.Secret))
 	}
-	cli := httpcli.New(httpcli.Endpoint(leader+"/api/v1/scheduler"), httpcli.Codec(codec), httpcli.Do(httpcli.With(opts...)))
+	var streamID atomic.Value
+	capture := func(next httpcli.DoFunc) httpcli.DoFunc {
+		return func(r *http.Request) (*http.Response, error) {
+			resp, err := next(r)
+			if resp != nil {
+				if id := resp.Header.Get("Mesos-Stream-Id"); id != "" {
+					streamID.Store(id)
+				}
+			}
+			return resp, err
+		}
+	}
+	cli := httpcli.New(httpcli.Endpoint(leader+"/api/v1/scheduler"), httpcli.Codec(codec), httpcli.Do(httpcli.With(opts...)), httpcli.WrapDoer(capture))
 	caller := httpsched.NewCaller(cli, httpsched.MaxRedirects(3))
+	wide := append(append([]httpcli.ConfigOpt(nil), opts...), httpcli.Transport(func(t *http.Transport) { t.MaxIdleConnsPerHost = d.cfg.AcceptWorkers }))
+	parallel := httpcli.New(httpcli.Endpoint(leader+"/api/v1/scheduler"), httpcli.Codec(codec), httpcli.Do(httpcli.With(wide...)))
 	fi := d.frameworkInfo()
 	sub := calls.Subscribe(&fi)
 	if fi.ID != nil {
@@ -515,6 +624,8 @@ func (d *Driver) subscribeOnce(ctx context.Context, leader string) error {
 			d.heartbeat.Store(int64(hb))
 			d.mu.Lock()
 			d.caller = caller
+			d.parallel = parallel
+			d.streamID, _ = streamID.Load().(string)
 			d.frameworkID = s.FrameworkID.Value
 			d.mu.Unlock()
 			d.subscribed.Store(true)
