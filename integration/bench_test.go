@@ -246,4 +246,3 @@ func BenchmarkBuildLatency(b *testing.B) {
 		b.ReportMetric(starts[98], "started-p99-s")
 	}
 }
-
