@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -172,7 +173,15 @@ func BenchmarkBuildLatency(b *testing.B) {
 		}
 		var mu sync.Mutex
 		var launchTimes []time.Time
-		cfg := driver.Config{Masters: []string{leader}, User: "jenkins", Role: "*", FailoverTimeout: time.Hour, PollInterval: time.Second, Log: quiet, Anchor: true,
+		flog := quiet
+		if p := os.Getenv("BENCH_LOG"); p != "" {
+			flog = logrus.New()
+			f, _ := os.Create(p)
+			flog.SetOutput(f)
+			flog.SetLevel(logrus.DebugLevel)
+			flog.SetFormatter(&logrus.TextFormatter{FullTimestamp: true, TimestampFormat: "15:04:05.000"})
+		}
+		cfg := driver.Config{Masters: []string{leader}, User: "jenkins", Role: "*", FailoverTimeout: time.Hour, PollInterval: time.Second, Log: flog, Anchor: true,
 			Core: scheduler.Config{FrameworkName: "bench", JenkinsURL: jk.URL(), ProvisionDuringQuietPeriod: true,
 				Templates: []scheduler.Template{{Name: "mesos", Labels: []string{"mesos"}, CPUs: 0.2, Mem: 30, WebSocket: true, Container: executor.Container{Image: "jenkins/inbound-agent"}}}},
 			OnReady: func(rd scheduler.Ready, _ time.Time) {

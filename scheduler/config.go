@@ -64,6 +64,9 @@ type Config struct {
 	// reconciliation and the node list before it kills tasks without a
 	// node or deletes nodes without a task (launches in flight included).
 	OrphanGrace time.Duration
+	// HoldForCreate is the longest an offer is kept while the nodes that
+	// could use it are being created (default 2 s); then it is declined.
+	HoldForCreate time.Duration
 	// CreateBackoff is the first wait after a failed node creation; it
 	// doubles per consecutive failure up to CreateBackoffMax.
 	CreateBackoff, CreateBackoffMax time.Duration
@@ -82,6 +85,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.OrphanGrace == 0 {
 		c.OrphanGrace = 60 * time.Second
+	}
+	if c.HoldForCreate == 0 {
+		c.HoldForCreate = 2 * time.Second
 	}
 	if c.CreateBackoff == 0 {
 		c.CreateBackoff = time.Second

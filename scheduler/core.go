@@ -83,6 +83,11 @@ type Core struct {
 	// reviveAfterCreate: offers were declined while nodes were still
 	// being created; once one is ready, REVIVE clears those filters.
 	reviveAfterCreate bool
+	// held: offers that came while every agent was still being created;
+	// they are matched as soon as a node is ready, or declined at
+	// heldUntil, so no offer is kept longer than a node creation.
+	held      []mesos.Offer
+	heldUntil time.Time
 	// filtered: offers were refused with the long filter since the last
 	// REVIVE; new demand must REVIVE to clear it even when not suppressed.
 	filtered  bool
@@ -136,12 +141,18 @@ func (c *Core) Step(ev Event) error {
 		c.onSubscribed(e)
 	case Disconnected:
 		c.subscribed = false
+		c.held = nil // offers die with the subscription
 		c.note("disconnected", "event stream ended; re-subscribing", nil)
 	case Offers:
 		c.onOffers(e.Offers)
 	case Rescind:
-		// Offers are never held past their OFFERS event, so a rescind
-		// has nothing to take back; it is acknowledged by doing nothing.
+		// Only offers waiting for a node creation are ever held.
+		for i := range c.held {
+			if c.held[i].ID.Value == e.OfferID {
+				c.held = append(c.held[:i], c.held[i+1:]...)
+				break
+			}
+		}
 	case Update:
 		c.onUpdate(e.Status)
 	case QueueObserved:
@@ -170,6 +181,11 @@ func (c *Core) settle() {
 		return
 	}
 	c.dirty = false
+	if len(c.held) > 0 && (!c.creating() || !c.now.Before(c.heldUntil)) {
+		held := c.held
+		c.held = nil
+		c.match(held)
+	}
 	c.reconcileDemand()
 	c.refreshOffers()
 	c.explain()

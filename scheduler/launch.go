@@ -12,13 +12,30 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 )
 
-// onOffers matches the ready agents to the offers: one ACCEPT per used
-// offer with all its launches, one DECLINE for the rest. No offer is held
-// past its event.
+// onOffers takes one OFFERS event. While nodes are being created the
+// offers are held (at most HoldForCreate from the first one held), so
+// that the agents being created are matched together the moment their
+// nodes are ready, instead of some now and the rest an allocation
+// interval (and a refuse filter) later.
 func (c *Core) onOffers(in []mesos.Offer) {
 	if len(in) == 0 {
 		return
 	}
+	if c.creating() {
+		if len(c.held) == 0 {
+			c.heldUntil = c.now.Add(c.cfg.HoldForCreate)
+		}
+		if c.now.Before(c.heldUntil) {
+			c.held = append(c.held, in...)
+			return
+		}
+	}
+	c.match(in)
+}
+
+// match places the ready agents on the offers: one ACCEPT per used offer
+// with all its launches, one DECLINE for the rest.
+func (c *Core) match(in []mesos.Offer) {
 	ready := make([][]*agent, len(c.cfg.Templates))
 	readyCount := 0
 	for _, a := range c.sortedAgents() {
@@ -28,9 +45,6 @@ func (c *Core) onOffers(in []mesos.Offer) {
 		}
 	}
 	if readyCount == 0 {
-		if c.wantsOffers() {
-			c.reviveAfterCreate = true
-		}
 		ids := make([]mesos.OfferID, len(in))
 		for i := range in {
 			ids[i] = in[i].ID
@@ -103,6 +117,15 @@ func (c *Core) onOffers(in []mesos.Offer) {
 		}
 		c.call(calls.Decline(ids...).With(calls.RefuseSeconds(refuse)))
 	}
+}
+
+func (c *Core) creating() bool {
+	for _, a := range c.agents {
+		if a.state == stCreating {
+			return true
+		}
+	}
+	return false
 }
 
 // refuse is the filter for what the framework does not take: short while

@@ -283,6 +283,9 @@ func (c *Core) wake() time.Time {
 	if c.reviveDue {
 		at(c.lastRevive.Add(c.cfg.ReviveDebounce))
 	}
+	if len(c.held) > 0 {
+		at(c.heldUntil)
+	}
 	for t := range c.createAfter {
 		if c.now.Before(c.createAfter[t]) {
 			at(c.createAfter[t])

@@ -19,6 +19,7 @@ func (c *Core) onSubscribed(e Subscribed) {
 	}
 	c.subscribed = true
 	c.subscribeAt = c.now
+	c.held = nil
 	c.suppressed = false // a subscription starts unsuppressed
 	c.lastRevive = time.Time{}
 	c.nodesSeen = false
