@@ -144,6 +144,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		peaks.sample(master)
 		results = api.builds(*jobs)
+		running := 0
+		for _, r := range results {
+			if r.Result == "" {
+				running++
+			}
+		}
+		disp.setStatus(fmt.Sprintf("[%5.1fs] builds: %d queued, %d running, %d done · agent nodes in Jenkins: %d · Mesos tasks: %d",
+			time.Since(disp.start).Seconds(), *jobs-len(results), running, len(results)-running, api.nodeCount(), tasksLeft(cluster)))
 		done := len(results) == *jobs
 		for _, r := range results {
 			done = done && r.Result != ""
@@ -155,6 +163,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fmt.Errorf("demo: not finished after %s: %d of %d builds done, %d nodes and %d tasks left", *timeout, countDone(results), *jobs, api.nodeCount(), tasksLeft(cluster))
 		}
 	}
+	disp.finish()
 	ok := summary(stdout, results, queued, tracker, peaks, *jobs, *scale)
 	if *keep {
 		fmt.Fprintf(stdout, "\nEverything keeps running (Ctrl-C stops it):\n  Mesos master   %s  (state: %s/master/state)\n  Jenkins        %s  user admin, API token %s\n  framework      http://%s/healthz\n  e.g. curl -u admin:%s %squeue/api/json\n",
@@ -213,10 +222,11 @@ func demoSettings(master, jenkinsURL, token, stateDir string) *settings {
 // display prints steps as they happen: timestamped lines; with colour on
 // a terminal.
 type display struct {
-	mu    sync.Mutex
-	out   io.Writer
-	start time.Time
-	tty   bool
+	mu     sync.Mutex
+	out    io.Writer
+	start  time.Time
+	tty    bool
+	status string
 }
 
 func newDisplay(out io.Writer) *display {
@@ -228,9 +238,39 @@ func (d *display) step(format string, args ...any) {
 	defer d.mu.Unlock()
 	at := fmt.Sprintf("%6.2fs", time.Since(d.start).Seconds())
 	if d.tty {
-		at = "\x1b[2m" + at + "\x1b[0m"
+		// Clear the live status line, print the step, redraw the line.
+		fmt.Fprintf(d.out, "\r\x1b[K\x1b[2m%s\x1b[0m  %s\n", at, fmt.Sprintf(format, args...))
+		d.drawStatus()
+		return
 	}
 	fmt.Fprintf(d.out, "%s  %s\n", at, fmt.Sprintf(format, args...))
+}
+
+// setStatus replaces the live line at the bottom of a terminal (nothing
+// when piped: plain lines only).
+func (d *display) setStatus(s string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.status = s
+	if d.tty {
+		d.drawStatus()
+	}
+}
+
+func (d *display) drawStatus() {
+	if d.status != "" {
+		fmt.Fprintf(d.out, "\r\x1b[K\x1b[1m%s\x1b[0m", d.status)
+	}
+}
+
+// finish ends the live line before the summary.
+func (d *display) finish() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.tty && d.status != "" {
+		fmt.Fprint(d.out, "\r\x1b[K")
+	}
+	d.status = ""
 }
 
 // tracker follows the framework's notes: which node ran where.
