@@ -152,3 +152,47 @@ func TestDriverRunsBuildsAndAStoppedDriverLeavesAgentsToTheNext(t *testing.T) {
 	require.Equal(t, 3, l.n, "the first driver launched three agents")
 	require.Equal(t, 0, l2.n, "the second adopted them instead of launching again")
 }
+
+// TestFrameworkRemovedStopsWithAMessage: once the master has removed the
+// framework, the next instance stops with an explanation instead of
+// re-subscribing in a loop.
+func TestFrameworkRemovedStopsWithAMessage(t *testing.T) {
+	e := newEnv(t)
+	var l launches
+	d, stop, done := e.driver(&l)
+	require.Eventually(t, func() bool { ok, _ := d.Healthy(); return ok }, 30*time.Second, 20*time.Millisecond)
+	stop()
+	require.NoError(t, <-done)
+	// Remove the framework with a TEARDOWN under its stored ID: the master
+	// removes it as it does when its failover timeout expires.
+	st, err := store.NewFile(e.stateDir)
+	require.NoError(t, err)
+	saved, err := st.Load()
+	require.NoError(t, err)
+	leader, _ := e.cluster.WaitLeader(context.Background())
+	body := fmt.Sprintf(`{"type":"SUBSCRIBE","framework_id":{"value":%q},"subscribe":{"framework_info":{"user":"jenkins","name":"jenkins-mesos","id":{"value":%q},"failover_timeout":3600}}}`,
+		saved.GetFrameworkId(), saved.GetFrameworkId())
+	req, _ := http.NewRequest(http.MethodPost, leader+"/api/v1/scheduler", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	stream := resp.Header.Get("Mesos-Stream-Id")
+	td, _ := http.NewRequest(http.MethodPost, leader+"/api/v1/scheduler", strings.NewReader(fmt.Sprintf(`{"type":"TEARDOWN","framework_id":{"value":%q}}`, saved.GetFrameworkId())))
+	td.Header.Set("Content-Type", "application/json")
+	td.Header.Set("Mesos-Stream-Id", stream)
+	tr, err := http.DefaultClient.Do(td)
+	require.NoError(t, err)
+	tr.Body.Close()
+	resp.Body.Close()
+	require.Equal(t, 202, tr.StatusCode)
+
+	_, stop2, done2 := e.driver(&l)
+	defer stop2()
+	select {
+	case err := <-done2:
+		require.ErrorIs(t, err, ErrFrameworkRemoved)
+		require.Contains(t, err.Error(), "Start afresh under a new framework ID")
+	case <-time.After(30 * time.Second):
+		t.Fatal("the driver kept re-subscribing a removed framework")
+	}
+}
