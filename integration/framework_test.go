@@ -232,16 +232,17 @@ func (w *world) jenkinsDo(method, path, contentType, body string) (*http.Respons
 
 func (w *world) freestyle(name, label string, sleep int) {
 	w.t.Helper()
-	cfg := fmt.Sprintf("<project><assignedNode>%s</assignedNode><canRoam>false</canRoam><builders><hudson.tasks.Shell><command>sleep %d</command></hudson.tasks.Shell></builders></project>", label, sleep)
-	if r, b := w.jenkinsDo("POST", "createItem?name="+name, "application/xml", cfg); r.StatusCode != 200 {
-		w.t.Fatalf("createItem %s: %d %s", name, r.StatusCode, b)
-	}
+	w.createJob(name, fmt.Sprintf("<project><assignedNode>%s</assignedNode><canRoam>false</canRoam><builders><hudson.tasks.Shell><command>sleep %d</command></hudson.tasks.Shell></builders></project>", label, sleep))
 }
 
 func (w *world) pipeline(name, script string) {
 	w.t.Helper()
-	cfg := "<flow-definition><definition class='org.jenkinsci.plugins.workflow.cps.CpsFlowDefinition'><script>" + script + "</script></definition></flow-definition>"
-	if r, b := w.jenkinsDo("POST", "createItem?name="+name, "application/xml", cfg); r.StatusCode != 200 {
+	w.createJob(name, "<flow-definition><definition class='org.jenkinsci.plugins.workflow.cps.CpsFlowDefinition'><script>"+script+"</script></definition></flow-definition>")
+}
+
+func (w *world) createJob(name, config string) {
+	w.t.Helper()
+	if r, b := w.jenkinsDo("POST", "createItem?name="+name, "application/xml", config); r.StatusCode != 200 {
 		w.t.Fatalf("createItem %s: %d %s", name, r.StatusCode, b)
 	}
 }

@@ -188,12 +188,7 @@ func loadSettings(path string, flags map[string]string, getenv func(string) stri
 		}
 	}
 	keys := scalarKeys(&c)
-	names := make([]string, 0, len(keys))
-	for k := range keys {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
+	for _, k := range sortedKeys(keys) {
 		if v := getenv(envName(k)); v != "" {
 			if err := setScalar(envName(k), v, keys[k]); err != nil {
 				return nil, fmt.Errorf("config: %w", err)
@@ -445,12 +440,7 @@ func flagSet(name string, out map[string]string) (*flag.FlagSet, *string) {
 	path := fs.String("config", "", "the YAML configuration file")
 	c := defaults()
 	keys := scalarKeys(&c)
-	names := make([]string, 0, len(keys))
-	for k := range keys {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
+	for _, k := range sortedKeys(keys) {
 		k := k
 		def := fmt.Sprint(reflect.ValueOf(keys[k]).Elem().Interface())
 		if d, ok := keys[k].(*duration); ok {
@@ -466,4 +456,13 @@ func flagSet(name string, out map[string]string) (*flag.FlagSet, *string) {
 		fs.Func(k, "refused: "+errSecretFlag.Error(), func(string) error { return errSecretFlag })
 	}
 	return fs, path
+}
+
+func sortedKeys(m map[string]any) []string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
 }
