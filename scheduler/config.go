@@ -106,6 +106,9 @@ func (c Config) WithDefaults() Config {
 		if t.RemoteFS == "" {
 			t.RemoteFS = executor.DefaultWorkDir
 		}
+		if t.KillGrace == 0 {
+			t.KillGrace = 30 * time.Second // SIGTERM, then SIGKILL after this
+		}
 		if t.Retention == RetainIdle && t.IdleTimeout == 0 {
 			t.IdleTimeout = 10 * time.Minute
 		}
