@@ -206,6 +206,26 @@ func (c *Cluster) DropFrameworkStream(frameworkID string) error {
 	return nil
 }
 
+// StallFrameworkStream keeps a framework's event stream open but sends
+// nothing more on it, heartbeats included: a network that silently stops
+// delivering, which only a scheduler's heartbeat watchdog notices.
+func (c *Cluster) StallFrameworkStream(frameworkID string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := c.leader
+	if m == nil {
+		return fmt.Errorf("mesosemu: no leading master")
+	}
+	fw := m.frameworks[frameworkID]
+	if fw == nil || fw.sub == nil {
+		return fmt.Errorf("mesosemu: framework %q is not subscribed", frameworkID)
+	}
+	fw.sub.mu.Lock()
+	fw.sub.stalled = true
+	fw.sub.mu.Unlock()
+	return nil
+}
+
 // FailImage makes the next count launches of image fail like a failed
 // pull; count < 0 fails every launch until ClearImageFaults.
 func (c *Cluster) FailImage(image string, count int) {
@@ -279,6 +299,9 @@ func (m *Master) registerAdminRoutes(mux *http.ServeMux) {
 	})
 	mux.HandleFunc("POST /emulator/frameworks/{framework}/drop", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, c.DropFrameworkStream(r.PathValue("framework")))
+	})
+	mux.HandleFunc("POST /emulator/frameworks/{framework}/stall", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, c.StallFrameworkStream(r.PathValue("framework")))
 	})
 	mux.HandleFunc("POST /emulator/failover", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, c.FailoverMaster())

@@ -227,3 +227,35 @@ func TestStatusUpdateRetryDoubles(t *testing.T) {
 		}
 	}
 }
+
+// TestStallKeepsTheStreamOpenButSilent: the stall fault sends nothing
+// more, heartbeats included, without closing the connection. Over 20
+// allocation cycles (20 s of emulated time, more than the 15 s heartbeat
+// interval) a live stream would deliver the immediate heartbeat and a
+// periodic one; a stalled one at most the immediate one, queued before.
+func TestStallKeepsTheStreamOpenButSilent(t *testing.T) {
+	c := newTestCluster(t, Config{Agents: 1})
+	url := c.Leader()
+	s := subscribeRaw(t, url, frameworkInfo("fw"))
+	s.next(scheduler.Event_SUBSCRIBED)
+	if err := c.StallFrameworkStream(s.fwID); err != nil {
+		t.Fatal(err)
+	}
+	heartbeats := 0
+	start := c.AllocationCycles()
+	for c.AllocationCycles() < start+20 {
+		select {
+		case ev, ok := <-s.events:
+			if !ok {
+				t.Fatal("the stalled stream was closed")
+			}
+			if ev.Type == scheduler.Event_HEARTBEAT {
+				heartbeats++
+			}
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if heartbeats > 1 {
+		t.Fatalf("%d heartbeats on a stalled stream", heartbeats)
+	}
+}

@@ -26,6 +26,7 @@ type subscription struct {
 	mu      sync.Mutex
 	frames  [][]byte
 	closing bool // no more frames; finish writing and end the stream
+	stalled bool // a fault: the connection stays open but nothing more arrives
 	notify  chan struct{}
 }
 
@@ -52,7 +53,7 @@ func (s *subscription) send(ev *scheduler.Event) {
 		return
 	}
 	s.mu.Lock()
-	if !s.closing {
+	if !s.closing && !s.stalled {
 		s.frames = append(s.frames, b)
 	}
 	s.mu.Unlock()
@@ -116,6 +117,12 @@ func (s *subscription) pump(w http.ResponseWriter, r *http.Request, heartbeat fu
 			return true
 		case <-s.notify:
 		case <-heartbeatEvery:
+			s.mu.Lock()
+			stalled := s.stalled
+			s.mu.Unlock()
+			if stalled {
+				continue
+			}
 			if !write([][]byte{heartbeat()}) {
 				return true
 			}

@@ -606,14 +606,44 @@ func (d *Driver) subscribeOnce(ctx context.Context, leader string) error {
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	d.lastEvent.Store(time.Now().UnixNano())
 	resp, err := caller.Call(sctx, sub)
 	if err != nil {
 		return fmt.Errorf("subscribe to %s: %w", leader, err)
 	}
 	defer resp.Close()
+	// The heartbeat watchdog: mesos-go never times out a silent stream,
+	// so a stream that delivers nothing (heartbeats included) for 5
+	// heartbeat intervals is ended here, and the loop re-subscribes.
+	stalled := make(chan struct{})
+	go func() {
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-sctx.Done():
+				return
+			case <-t.C:
+				hb := time.Duration(d.heartbeat.Load())
+				if hb <= 0 {
+					hb = 15 * time.Second
+				}
+				if time.Since(time.Unix(0, d.lastEvent.Load())) > 5*hb {
+					close(stalled)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
 	for {
 		var ev msched.Event
 		if err := resp.Decode(&ev); err != nil {
+			select {
+			case <-stalled:
+				return fmt.Errorf("event stream from %s: no event, not even a heartbeat, for 5 heartbeat intervals", leader)
+			default:
+			}
 			return fmt.Errorf("event stream from %s: %w", leader, err)
 		}
 		d.lastEvent.Store(time.Now().UnixNano())

@@ -40,7 +40,9 @@ func newEnv(t *testing.T) *env {
 	require.NoError(t, err, string(out))
 	quiet := logrus.New()
 	quiet.SetOutput(io.Discard)
-	c, err := mesosemu.NewCluster(mesosemu.Config{Agents: 2, TimeScale: 20, SandboxRoot: t.TempDir(), Log: quiet,
+	// A 1 s heartbeat: the master reports it as 1 s and the driver's
+	// watchdog counts it in real time.
+	c, err := mesosemu.NewCluster(mesosemu.Config{Agents: 2, TimeScale: 20, Heartbeat: time.Second, SandboxRoot: t.TempDir(), Log: quiet,
 		Images: map[string][]string{"jenkins/inbound-agent": {bin, "agent"}}})
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
@@ -195,4 +197,25 @@ func TestFrameworkRemovedStopsWithAMessage(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the driver kept re-subscribing a removed framework")
 	}
+}
+
+// TestWatchdogResubscribesAfterFiveSilentHeartbeats: a stream that stays
+// open but delivers nothing is ended after 5 heartbeat intervals and the
+// driver subscribes again, with the same framework ID.
+func TestWatchdogResubscribesAfterFiveSilentHeartbeats(t *testing.T) {
+	e := newEnv(t)
+	var l launches
+	d, stop, done := e.driver(&l)
+	defer func() { stop(); <-done }()
+	require.Eventually(t, func() bool { ok, _ := d.Healthy(); return ok }, 30*time.Second, 20*time.Millisecond)
+	id := d.Status().FrameworkID
+	require.NotEmpty(t, id)
+	require.NoError(t, e.cluster.StallFrameworkStream(id))
+	stalledAt := time.Now()
+	require.Eventually(t, func() bool { ok, _ := d.Healthy(); return !ok }, 10*time.Second, 20*time.Millisecond, "stale heartbeats make /healthz fail")
+	require.Eventually(t, func() bool {
+		ok, _ := d.Healthy()
+		return ok && time.Since(stalledAt) > 5*time.Second
+	}, 20*time.Second, 50*time.Millisecond, "re-subscribed after the watchdog fired")
+	require.Equal(t, id, d.Status().FrameworkID, "the same framework ID")
 }
