@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -209,7 +210,7 @@ func demoSettings(master, jenkinsURL, token, stateDir string) *settings {
 	c.Jenkins.URL = jenkinsURL
 	c.Jenkins.User = "admin"
 	c.State.Dir = stateDir
-	c.HTTP.Listen = "127.0.0.1:0"
+	c.HTTP.Listen = freeLocalAddr()
 	c.Templates = []templateConfig{{Name: "mesos", Labels: "mesos", CPUs: 0.2, Mem: 30, Image: "jenkins/inbound-agent", Network: "host", MaxInstances: 20, Retention: "once",
 		ConnectTimeout: duration(3 * time.Minute)}}
 	s := &settings{file: c, jenkinsToken: token}
@@ -508,4 +509,15 @@ func summary(out io.Writer, results map[string]buildResult, queued map[int64]int
 		ok = false
 	}
 	return ok
+}
+
+// freeLocalAddr picks a loopback port for the framework's /healthz, so
+// that --keep can print it.
+func freeLocalAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "127.0.0.1:0"
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
