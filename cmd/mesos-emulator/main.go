@@ -141,7 +141,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, a := range c.Agents() {
 		fmt.Fprintf(stdout, "  agent %s (%s): %s\n", a.ID, a.Hostname, *res)
 	}
-	fmt.Fprintf(stdout, "  faults: POST /emulator/agents/{id}/remove|partition|restore, /emulator/frameworks/{id}/drop, /emulator/failover, /emulator/images/fail?image=I&count=N\n")
+	fmt.Fprintf(stdout, "  faults: POST /emulator/agents/{id}/remove|partition|restore, /emulator/frameworks/{id}/drop|stall, /emulator/failover, /emulator/images/fail?image=I&count=N\n")
 	if *zkURL != "" || *masters > 1 {
 		fmt.Fprintf(stdout, "  leader: %s\n", waitLeader(c))
 	}
