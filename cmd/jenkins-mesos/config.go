@@ -17,6 +17,7 @@ import (
 	"github.com/jenkins-mesos/jenkins-mesos/executor"
 	"github.com/jenkins-mesos/jenkins-mesos/offers"
 	"github.com/jenkins-mesos/jenkins-mesos/scheduler"
+	"github.com/jenkins-mesos/jenkins-mesos/scheduler/driver"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -286,16 +287,20 @@ func (s *settings) validate() error {
 	if err := need("mesos.master", c.Mesos.Master); err != nil {
 		return err
 	}
-	for _, m := range strings.Split(c.Mesos.Master, ",") {
-		m = strings.TrimSpace(m)
-		u, err := url.Parse(m)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			if strings.HasPrefix(m, "zk://") {
-				return fmt.Errorf("config: mesos.master %q: zk:// URLs are not supported yet; list the masters as http(s)://host:port, comma-separated", m)
-			}
-			return fmt.Errorf("config: mesos.master %q: expected http(s)://host:port (comma-separated for several masters)", m)
+	if m := strings.TrimSpace(c.Mesos.Master); strings.HasPrefix(m, "zk://") {
+		if _, _, err := driver.ParseZK(m); err != nil {
+			return fmt.Errorf("config: mesos.master %q: expected zk://host:port[,host:port...]/path (the masters' ZooKeeper group, e.g. zk://zk1:2181,zk2:2181/mesos)", m)
 		}
-		s.masters = append(s.masters, strings.TrimSuffix(m, "/"))
+		s.masters = []string{m}
+	} else {
+		for _, m := range strings.Split(c.Mesos.Master, ",") {
+			m = strings.TrimSpace(m)
+			u, err := url.Parse(m)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return fmt.Errorf("config: mesos.master %q: expected http(s)://host:port (comma-separated for several masters) or one zk://host:port,.../path", m)
+			}
+			s.masters = append(s.masters, strings.TrimSuffix(m, "/"))
+		}
 	}
 	for _, kv := range [][2]string{{"mesos.framework_name", c.Mesos.FrameworkName}, {"mesos.user", c.Mesos.User}, {"mesos.role", c.Mesos.Role},
 		{"jenkins.url", c.Jenkins.URL}, {"state.dir", c.State.Dir}, {"http.listen", c.HTTP.Listen}} {

@@ -51,7 +51,7 @@ func TestBadConfigsNameTheKeyValueAndExpectation(t *testing.T) {
 		"bad volume":       {"volumes: []", `volumes: ["docker.sock"]`, `volumes[0] "docker.sock": expected /host/path:/container/path`},
 		"bad encoding":     {"encoding: protobuf", "encoding: xml", `mesos.encoding "xml": expected protobuf or json`},
 		"negative agents":  {"max_agents: 100", "max_agents: -1", "limits.max_agents -1"},
-		"zk not yet":       {"master: http://mesos-master:5050", "master: zk://zk:2181/mesos", "zk:// URLs are not supported yet"},
+		"bad zk":           {"master: http://mesos-master:5050", "master: zk://zk:2181", "expected zk://host:port[,host:port...]/path"},
 		"name param":       {"docker_parameters: {}", "docker_parameters: {name: x}", `docker_parameters "name"`},
 		"duplicate name":   {"templates:\n", "templates:\n  - {name: mesos, labels: a, cpus: 1, mem: 1, image: i}\n", `name "mesos": used by an earlier template`},
 		"bad log format":   {"format: auto", "format: xml", `log.format "xml"`},
@@ -70,6 +70,12 @@ func TestBadConfigsNameTheKeyValueAndExpectation(t *testing.T) {
 			require.Contains(t, err.Error(), c.want)
 		})
 	}
+}
+
+func TestZooKeeperMaster(t *testing.T) {
+	s, err := loadSettings("../../examples/jenkins-mesos.yaml", map[string]string{"mesos.master": "zk://zk1:2181,zk2:2181/mesos"}, env(nil))
+	require.NoError(t, err)
+	require.Equal(t, []string{"zk://zk1:2181,zk2:2181/mesos"}, s.masters)
 }
 
 func TestSecretsNeverComeFromFlags(t *testing.T) {

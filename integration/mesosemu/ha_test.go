@@ -4,16 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/jenkins-mesos/jenkins-mesos/integration/zktest"
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 )
@@ -75,78 +72,6 @@ func TestNoLeaderAnswers503(t *testing.T) {
 
 // zookeeper starts a real ZooKeeper server (Debian's package, which
 // `make test` installs) on a free port for the test.
-func zookeeper(t *testing.T) string {
-	t.Helper()
-	jar := "/usr/share/java/zookeeper.jar"
-	if _, err := os.Stat(jar); err != nil {
-		t.Fatalf("ZooKeeper is not installed (%s missing): run `make test`, which installs Debian's zookeeper package", jar)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	dir := t.TempDir()
-	cfg := fmt.Sprintf("tickTime=200\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\nmaxSessionTimeout=20000\n4lw.commands.whitelist=ruok,srvr\n", filepath.Join(dir, "data"), port)
-	if err := os.WriteFile(filepath.Join(dir, "zoo.cfg"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	classpath := "/etc/zookeeper/conf:" + jar
-	if _, err := os.Stat("/usr/share/java/slf4j-simple.jar"); err == nil {
-		classpath += ":/usr/share/java/slf4j-simple.jar" // ZooKeeper's own log, if a binding is there
-	}
-	cmd := exec.Command("java", "-cp", classpath, "-Xmx128m", "org.apache.zookeeper.server.quorum.QuorumPeerMain", filepath.Join(dir, "zoo.cfg"))
-	logf, _ := os.Create(filepath.Join(dir, "zk.log"))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting ZooKeeper: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		logf.Close()
-		if t.Failed() {
-			// Keep the evidence: what ZooKeeper itself said.
-			b, _ := os.ReadFile(filepath.Join(dir, "zk.log"))
-			if len(b) > 8000 {
-				b = b[len(b)-8000:]
-			}
-			t.Logf("ZooKeeper log (tail):\n%s", b)
-		}
-	})
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			_, _ = conn.Write([]byte("ruok"))
-			buf := make([]byte, 4)
-			_ = conn.SetReadDeadline(time.Now().Add(time.Second))
-			n, _ := conn.Read(buf)
-			conn.Close()
-			if string(buf[:n]) == "imok" {
-				// "imok" means running, not serving: wait for a real session.
-				conn, events, err := zk.Connect([]string{addr}, 10*time.Second, zk.WithLogger(quietLogger{}))
-				if err == nil {
-					ok := waitSession(events, 20*time.Second)
-					conn.Close()
-					if ok {
-						return addr
-					}
-				}
-				b, _ := os.ReadFile(filepath.Join(dir, "zk.log"))
-				t.Fatalf("ZooKeeper on %s answers imok but opens no session: %s", addr, b)
-			}
-		}
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(filepath.Join(dir, "zk.log"))
-			t.Fatalf("ZooKeeper did not start on %s: %s", addr, b)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 func zkMembers(t *testing.T, conn *zk.Conn, root string) []string {
 	t.Helper()
 	children, _, err := conn.Children(root)
@@ -161,7 +86,7 @@ func TestZooKeeperContentionLikeMesosMasters(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a real ZooKeeper")
 	}
-	addr := zookeeper(t)
+	addr := zktest.Start(t)
 	c := newTestCluster(t, Config{Agents: 1, Masters: 3, ZK: "zk://" + addr + "/mesos"})
 	conn, _, err := zk.Connect([]string{addr}, 5*time.Second, zk.WithLogger(quietLogger{}))
 	if err != nil {
@@ -244,7 +169,7 @@ func TestTwoEmulatorProcessesShareOneZooKeeperGroup(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a real ZooKeeper")
 	}
-	addr := zookeeper(t)
+	addr := zktest.Start(t)
 	first := newTestCluster(t, Config{Agents: 1, ZK: "zk://" + addr + "/mesos"})
 	second := startCluster(t, Config{Agents: 1, ZK: "zk://" + addr + "/mesos"}, false)
 	leader := first.Leader()

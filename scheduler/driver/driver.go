@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-zookeeper/zk"
 	"github.com/jenkins-mesos/jenkins-mesos/jenkins"
 	"github.com/jenkins-mesos/jenkins-mesos/proto"
 	"github.com/jenkins-mesos/jenkins-mesos/scheduler"
@@ -541,10 +542,49 @@ func (d *Driver) leader(ctx context.Context, attempt int) string {
 // the stored framework ID once there is one), read events until the
 // stream ends, back off 1 s doubling to 15 s with jitter, again.
 func (d *Driver) subscribeLoop(ctx context.Context) {
+	var zkd *zkDetector
+	if len(d.cfg.Masters) == 1 && strings.HasPrefix(d.cfg.Masters[0], "zk://") {
+		servers, root, err := ParseZK(d.cfg.Masters[0])
+		if err == nil {
+			zkd, err = newZKDetector(servers, root)
+		}
+		if err != nil {
+			select {
+			case d.fatal <- err:
+			default:
+			}
+			return
+		}
+		defer zkd.close()
+	}
 	backoff := time.Second
 	for attempt := 0; ctx.Err() == nil; attempt++ {
-		leader := d.leader(ctx, attempt)
-		err := d.subscribeOnce(ctx, leader)
+		var leader string
+		var err error
+		sctx := ctx
+		if zkd != nil {
+			// Follow the leader: a change in the group ends this
+			// subscription, and the loop subscribes to whoever leads now.
+			var changed <-chan zk.Event
+			leader, changed, err = zkd.leader(ctx)
+			if err == nil {
+				var cancel context.CancelFunc
+				sctx, cancel = context.WithCancel(ctx)
+				go func() {
+					select {
+					case <-changed:
+						d.log.Info("the masters' ZooKeeper group changed; following the leader")
+						cancel()
+					case <-sctx.Done():
+					}
+				}()
+				err = d.subscribeOnce(sctx, leader)
+				cancel()
+			}
+		} else {
+			leader = d.leader(ctx, attempt)
+			err = d.subscribeOnce(ctx, leader)
+		}
 		d.subscribed.Store(false)
 		d.mu.Lock()
 		d.caller, d.parallel, d.streamID = nil, nil, ""

@@ -15,6 +15,7 @@ import (
 	"github.com/jenkins-mesos/jenkins-mesos/executor"
 	"github.com/jenkins-mesos/jenkins-mesos/integration/jenkinsemu"
 	"github.com/jenkins-mesos/jenkins-mesos/integration/mesosemu"
+	"github.com/jenkins-mesos/jenkins-mesos/integration/zktest"
 	"github.com/jenkins-mesos/jenkins-mesos/jenkins"
 	"github.com/jenkins-mesos/jenkins-mesos/scheduler"
 	"github.com/jenkins-mesos/jenkins-mesos/scheduler/store"
@@ -218,4 +219,57 @@ func TestWatchdogResubscribesAfterFiveSilentHeartbeats(t *testing.T) {
 		return ok && time.Since(stalledAt) > 5*time.Second
 	}, 20*time.Second, 50*time.Millisecond, "re-subscribed after the watchdog fired")
 	require.Equal(t, id, d.Status().FrameworkID, "the same framework ID")
+}
+
+// TestFollowsTheLeaderThroughZooKeeper: with mesos.master zk://…, the
+// driver finds the leader in the masters' ZooKeeper group (a real
+// ZooKeeper, three emulated masters) and follows it through a failover,
+// keeping its framework ID.
+func TestFollowsTheLeaderThroughZooKeeper(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a real ZooKeeper")
+	}
+	addr := zktest.Start(t)
+	quiet := logrus.New()
+	quiet.SetOutput(io.Discard)
+	c, err := mesosemu.NewCluster(mesosemu.Config{Agents: 1, Masters: 3, ZK: "zk://" + addr + "/mesos", TimeScale: 20, Heartbeat: time.Second, SandboxRoot: t.TempDir(), Log: quiet})
+	require.NoError(t, err)
+	defer c.Close()
+	j, err := jenkinsemu.New(jenkinsemu.Config{Listen: "127.0.0.1:0", User: "admin", Token: "tok", TimeScale: 20, Log: quiet})
+	require.NoError(t, err)
+	defer j.Close()
+	jc, err := jenkins.New(jenkins.Config{URL: j.URL(), User: "admin", Token: "tok", DescriptionPrefix: scheduler.NodeDescriptionPrefix + "jenkins-mesos "})
+	require.NoError(t, err)
+	st, err := store.NewFile(t.TempDir())
+	require.NoError(t, err)
+	var mu sync.Mutex
+	subscriptions := 0
+	cfg := Config{Masters: []string{"zk://" + addr + "/mesos"}, User: "jenkins", Role: "*", FailoverTimeout: time.Hour, Log: quiet,
+		Core: scheduler.Config{FrameworkName: "jenkins-mesos", JenkinsURL: j.URL(),
+			Templates: []scheduler.Template{{Name: "mesos", Labels: []string{"mesos"}, CPUs: 0.2, Mem: 30, Container: executor.Container{Image: "jenkins/inbound-agent"}}}},
+		OnReady: func(rd scheduler.Ready, _ time.Time) {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, n := range rd.Notes {
+				if n.Kind == "subscribed" {
+					subscriptions++
+				}
+			}
+		}}
+	d := New(cfg, jc, st)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	require.Eventually(t, func() bool { ok, _ := d.Healthy(); return ok }, 30*time.Second, 20*time.Millisecond, "subscribed to the leader found in ZooKeeper")
+	id := d.Status().FrameworkID
+	require.NoError(t, c.FailoverMaster())
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		n := subscriptions
+		mu.Unlock()
+		ok, _ := d.Healthy()
+		return ok && n >= 2
+	}, 60*time.Second, 50*time.Millisecond, "re-subscribed to the new leader")
+	require.Equal(t, id, d.Status().FrameworkID, "the same framework ID after the failover")
 }

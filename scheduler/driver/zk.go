@@ -1,0 +1,104 @@
+package driver
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+)
+
+// ParseZK reads zk://host:port[,host:port...]/path.
+func ParseZK(url string) (servers []string, root string, err error) {
+	rest, ok := strings.CutPrefix(url, "zk://")
+	hosts, p, cut := strings.Cut(rest, "/")
+	if !ok || !cut || hosts == "" || strings.Trim(p, "/") == "" {
+		return nil, "", fmt.Errorf("driver: mesos.master %q: expected zk://host:port[,host:port...]/path", url)
+	}
+	if strings.Contains(hosts, "@") {
+		return nil, "", fmt.Errorf("driver: mesos.master %q: ZooKeeper credentials in the URL are not supported", url)
+	}
+	for _, h := range strings.Split(hosts, ",") {
+		if _, port, ok := strings.Cut(h, ":"); !ok || port == "" {
+			return nil, "", fmt.Errorf("driver: mesos.master %q: %q is not host:port", url, h)
+		}
+	}
+	return strings.Split(hosts, ","), "/" + strings.Trim(p, "/"), nil
+}
+
+type zkQuiet struct{}
+
+func (zkQuiet) Printf(string, ...any) {}
+
+// zkDetector finds the leading master the way Mesos publishes it: the
+// members of the group are ephemeral sequential json.info_NNNNNNNNNN
+// nodes holding MasterInfo JSON, and the lowest sequence leads.
+type zkDetector struct {
+	conn *zk.Conn
+	root string
+}
+
+func newZKDetector(servers []string, root string) (*zkDetector, error) {
+	conn, _, err := zk.Connect(servers, 10*time.Second, zk.WithLogger(zkQuiet{}))
+	if err != nil {
+		return nil, fmt.Errorf("driver: ZooKeeper %v: %w", servers, err)
+	}
+	return &zkDetector{conn: conn, root: root}, nil
+}
+
+func (z *zkDetector) close() { z.conn.Close() }
+
+// leader returns the leader's URL and a channel that is closed when the
+// group changes (a new leader may have been elected).
+func (z *zkDetector) leader(ctx context.Context) (string, <-chan zk.Event, error) {
+	children, _, changed, err := z.conn.ChildrenW(z.root)
+	if err != nil {
+		return "", nil, fmt.Errorf("driver: ZooKeeper %s: %w", z.root, err)
+	}
+	var infos []string
+	for _, c := range children {
+		if strings.HasPrefix(c, "json.info_") {
+			infos = append(infos, c)
+		}
+	}
+	if len(infos) == 0 {
+		return "", changed, fmt.Errorf("driver: ZooKeeper %s: no master in the group yet", z.root)
+	}
+	sort.Slice(infos, func(i, j int) bool { return seq(infos[i]) < seq(infos[j]) })
+	data, _, err := z.conn.Get(path.Join(z.root, infos[0]))
+	if err != nil {
+		return "", changed, fmt.Errorf("driver: ZooKeeper %s: %w", infos[0], err)
+	}
+	var mi mesos.MasterInfo
+	if err := json.Unmarshal(data, &mi); err != nil {
+		return "", changed, fmt.Errorf("driver: ZooKeeper %s: not MasterInfo JSON: %w", infos[0], err)
+	}
+	host := mi.GetHostname()
+	port := mi.GetPort()
+	if a := mi.GetAddress(); a != nil {
+		if host == "" {
+			host = a.GetHostname()
+		}
+		if host == "" {
+			host = a.GetIP()
+		}
+		if a.GetPort() != 0 {
+			port = uint32(a.GetPort())
+		}
+	}
+	if host == "" || port == 0 {
+		return "", changed, fmt.Errorf("driver: ZooKeeper %s: MasterInfo without an address", infos[0])
+	}
+	return "http://" + host + ":" + strconv.Itoa(int(port)), changed, nil
+}
+
+func seq(name string) int64 {
+	n, _ := strconv.ParseInt(strings.TrimPrefix(name, "json.info_"), 10, 64)
+	return n
+}
