@@ -208,9 +208,8 @@ func TestWatchdogResubscribesAfterFiveSilentHeartbeats(t *testing.T) {
 	var l launches
 	d, stop, done := e.driver(&l)
 	defer func() { stop(); <-done }()
-	require.Eventually(t, func() bool { ok, _ := d.Healthy(); return ok }, 30*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { ok, _ := d.Healthy(); return ok && d.Status().FrameworkID != "" }, 30*time.Second, 20*time.Millisecond)
 	id := d.Status().FrameworkID
-	require.NotEmpty(t, id)
 	require.NoError(t, e.cluster.StallFrameworkStream(id))
 	stalledAt := time.Now()
 	require.Eventually(t, func() bool { ok, _ := d.Healthy(); return !ok }, 10*time.Second, 20*time.Millisecond, "stale heartbeats make /healthz fail")
@@ -261,7 +260,7 @@ func TestFollowsTheLeaderThroughZooKeeper(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	require.Eventually(t, func() bool { ok, _ := d.Healthy(); return ok }, 30*time.Second, 20*time.Millisecond, "subscribed to the leader found in ZooKeeper")
+	require.Eventually(t, func() bool { ok, _ := d.Healthy(); return ok && d.Status().FrameworkID != "" }, 30*time.Second, 20*time.Millisecond, "subscribed to the leader found in ZooKeeper")
 	id := d.Status().FrameworkID
 	require.NoError(t, c.FailoverMaster())
 	require.Eventually(t, func() bool {
