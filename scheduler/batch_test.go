@@ -24,3 +24,33 @@ func TestLongDeclineThenDemandInOneBatchRevives(t *testing.T) {
 		t.Fatalf("want a long DECLINE followed by a REVIVE in one Ready, got:\n%s", out)
 	}
 }
+
+// A SUPPRESS that cannot be sent (the master went away) is not sent
+// again at once, which with an unreachable master would be a tight loop,
+// but after a second.
+func TestFailedSuppressIsRetriedNotLooped(t *testing.T) {
+	c := New(benchConfig(), nil, rand.New(rand.NewPCG(1, 1)))
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	_ = c.Step(Tick{Now: now})
+	_ = c.Step(Subscribed{FrameworkID: "fw-1"})
+	rd := c.Ready()
+	c.Advance(rd)
+	var suppress *Ready
+	if !strings.Contains(DescribeReady(rd, now), "SUPPRESS") {
+		t.Fatalf("no SUPPRESS after subscribing:\n%s", DescribeReady(rd, now))
+	}
+	suppress = &rd
+	for _, k := range suppress.Calls {
+		if k.Type.String() == "SUPPRESS" {
+			_ = c.Step(CallFailed{Call: k, Err: "driver: not subscribed"})
+		}
+	}
+	if c.HasReady() && strings.Contains(DescribeReady(c.Ready(), now), "SUPPRESS") {
+		t.Fatal("the failed SUPPRESS was sent again at once")
+	}
+	c.Advance(c.Ready())
+	_ = c.Step(Tick{Now: now.Add(time.Second)})
+	if !c.HasReady() || !strings.Contains(DescribeReady(c.Ready(), now), "SUPPRESS") {
+		t.Fatal("the failed SUPPRESS was not sent again after a second")
+	}
+}

@@ -88,6 +88,9 @@ type Core struct {
 	// heldUntil, so no offer is kept longer than a node creation.
 	held      []mesos.Offer
 	heldUntil time.Time
+	// offerCallRetry: a SUPPRESS or REVIVE failed; neither is sent again
+	// before this time.
+	offerCallRetry time.Time
 	// filtered: offers were refused with the long filter since the last
 	// REVIVE; new demand must REVIVE to clear it even when not suppressed.
 	filtered  bool

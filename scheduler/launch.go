@@ -149,7 +149,7 @@ func (c *Core) wantsOffers() bool {
 // refreshOffers suppresses offers when nothing waits for one and revives
 // them (at most once per ReviveDebounce) when something does.
 func (c *Core) refreshOffers() {
-	if !c.subscribed {
+	if !c.subscribed || c.now.Before(c.offerCallRetry) {
 		return
 	}
 	want := c.wantsOffers()
@@ -205,9 +205,10 @@ func (c *Core) onCallFailed(e CallFailed) {
 		if a := c.agents[k.Kill.TaskID.Value]; a != nil {
 			a.taskKilled = false
 		}
-	case scheduler.Call_SUPPRESS:
-		c.suppressed = false
-	case scheduler.Call_REVIVE:
-		c.suppressed = true
+	case scheduler.Call_SUPPRESS, scheduler.Call_REVIVE:
+		// Not known to the master: send it again, but not before the next
+		// second (a disconnected master would otherwise see a tight loop).
+		c.suppressed = k.Type == scheduler.Call_REVIVE
+		c.offerCallRetry = c.now.Add(time.Second)
 	}
 }

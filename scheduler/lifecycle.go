@@ -286,6 +286,9 @@ func (c *Core) wake() time.Time {
 	if len(c.held) > 0 {
 		at(c.heldUntil)
 	}
+	if c.now.Before(c.offerCallRetry) {
+		at(c.offerCallRetry)
+	}
 	for t := range c.createAfter {
 		if c.now.Before(c.createAfter[t]) {
 			at(c.createAfter[t])

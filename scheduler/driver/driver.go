@@ -177,7 +177,9 @@ func (d *Driver) Run(ctx context.Context) error {
 	}
 	step(scheduler.Tick{Now: time.Now()})
 	for {
-		for core.HasReady() {
+		// At most a few Readies in a row, then back to the select: ctx and
+		// new events are never starved by a core that keeps producing.
+		for n := 0; n < 64 && ctx.Err() == nil && core.HasReady(); n++ {
 			rd := core.Ready()
 			failed, err := d.handle(ctx, rd)
 			if err != nil {
@@ -194,6 +196,17 @@ func (d *Driver) Run(ctx context.Context) error {
 			if !rd.Wake.IsZero() {
 				wake.Reset(max(time.Until(rd.Wake), time.Millisecond))
 			}
+		}
+		if core.HasReady() {
+			// More to hand out: take a tick's worth of events first.
+			select {
+			case <-ctx.Done():
+				return nil
+			case ev := <-d.events:
+				step(ev)
+			default:
+			}
+			continue
 		}
 		select {
 		case <-ctx.Done():
