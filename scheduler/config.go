@@ -64,6 +64,11 @@ type Config struct {
 	// reconciliation and the node list before it kills tasks without a
 	// node or deletes nodes without a task (launches in flight included).
 	OrphanGrace time.Duration
+	// UnreachableGrace is how long an agent whose task is TASK_UNREACHABLE
+	// (its Mesos agent partitioned) keeps its node: the agent may come
+	// back with the task (PARTITION_AWARE). Then its task is killed and
+	// its node deleted (default 5 min).
+	UnreachableGrace time.Duration
 	// HoldForCreate is the longest an offer is kept while the nodes that
 	// could use it are being created (default 2 s); then it is declined.
 	HoldForCreate time.Duration
@@ -85,6 +90,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.OrphanGrace == 0 {
 		c.OrphanGrace = 60 * time.Second
+	}
+	if c.UnreachableGrace == 0 {
+		c.UnreachableGrace = 5 * time.Minute
 	}
 	if c.HoldForCreate == 0 {
 		c.HoldForCreate = 2 * time.Second

@@ -52,8 +52,11 @@ type agent struct {
 	onlineAt   time.Time
 	idleSince  time.Time
 	everBusy   bool
-	busy       int  // executors running a build, as last listed
-	nodeSeen   bool // the node appeared in a listing at least once
+	busy       int // executors running a build, as last listed
+	// unreachableSince: the task was reported TASK_UNREACHABLE (zero when
+	// reachable); the node is kept for UnreachableGrace.
+	unreachableSince time.Time
+	nodeSeen         bool // the node appeared in a listing at least once
 	// Two sources of truth: the node in Jenkins and the task in Mesos.
 	nodeGone   bool // deleted (or never created)
 	taskLive   bool // launched and not yet terminal

@@ -44,13 +44,22 @@ func (c *Core) onUpdate(st mesos.TaskStatus) {
 		}
 	case state == mesos.TASK_RUNNING:
 		a.taskLive = true
+		if !a.unreachableSince.IsZero() {
+			a.unreachableSince = time.Time{}
+			c.note("task_reachable", "task "+id+" reachable again", fields)
+		}
 		if a.state == stLaunching || a.state == stStarting {
 			a.state = stRunning
 			c.note("task_running", "task "+id+" running on "+a.host, fields)
 		}
-	case state == mesos.TASK_UNREACHABLE || state == mesos.TASK_KILLING:
-		// Unreachable agents may come back (PARTITION_AWARE); the node
-		// is kept.
+	case state == mesos.TASK_UNREACHABLE:
+		// The agent may come back (PARTITION_AWARE): keep the node for
+		// UnreachableGrace.
+		if a.unreachableSince.IsZero() {
+			a.unreachableSince = c.now
+			c.note("task_unreachable", fmt.Sprintf("task %s unreachable; its node is kept for %s in case the agent comes back", id, c.cfg.UnreachableGrace), fields)
+		}
+	case state == mesos.TASK_KILLING:
 	case isTerminal(state):
 		wasLive := a.taskLive
 		a.taskLive = false
@@ -241,6 +250,12 @@ func (c *Core) onNodes(nodes []Node) {
 
 func (c *Core) onTick() {
 	for _, a := range c.sortedAgents() {
+		if !a.unreachableSince.IsZero() && a.state != stDeleting && !c.now.Before(a.unreachableSince.Add(c.cfg.UnreachableGrace)) {
+			// Past the grace: give the build up as Jenkins will (the node
+			// goes; a build on it fails) and serve the demand elsewhere.
+			c.retire(a, "unreachable", "unreachable for "+c.cfg.UnreachableGrace.String())
+			continue
+		}
 		if a.tmpl < 0 {
 			continue
 		}
@@ -267,6 +282,9 @@ func (c *Core) wake() time.Time {
 		}
 	}
 	for _, a := range c.agents {
+		if !a.unreachableSince.IsZero() && a.state != stDeleting {
+			at(a.unreachableSince.Add(c.cfg.UnreachableGrace))
+		}
 		if a.tmpl < 0 {
 			continue
 		}
