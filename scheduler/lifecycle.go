@@ -197,33 +197,37 @@ func (c *Core) onNodes(nodes []Node) {
 		}
 		a.nodeSeen = true
 		a.busy = n.Busy
+		once := a.tmpl < 0 || c.cfg.Templates[a.tmpl].Retention == RetainOnce
 		switch {
 		case a.state == stDeleting:
 			if !a.nodeGone && n.Busy == 0 {
 				// A delete that failed earlier: try again.
 				c.jenkins(NodeOp{Kind: NodeDelete, Name: a.name, Template: c.templateName(a)})
 			}
-		case !n.Online:
-			if a.state == stOnline || a.state == stBusy || a.state == stRetiring {
-				// The agent lost its connection; inbound agents reconnect.
-				a.state = stRunning
-				a.launchedAt = c.now
-			}
-		case n.Busy > 0:
+		case n.Online && n.Busy > 0:
 			if a.state < stBusy {
 				a.state = stBusy
 				a.everBusy = true
 				c.note("build_running", "a build runs on "+a.name, fields)
 			}
-			if a.state == stBusy && a.tmpl >= 0 && c.cfg.Templates[a.tmpl].Retention == RetainOnce {
+			if a.state == stBusy && once {
 				a.state = stRetiring
 				c.jenkins(NodeOp{Kind: NodeRetire, Name: a.name, Template: c.templateName(a), Message: RetireMessage})
 			}
+		case n.Busy == 0 && (a.state == stRetiring || (a.state == stBusy && once)):
+			// A one-shot agent's build has ended, however it ended (done,
+			// aborted by a Jenkins restart, failed with its channel),
+			// connected or not: reclaim it.
+			c.note("build_done", "the build on "+a.name+" is done", fields)
+			c.retire(a, "reclaimed", "one-shot agent reclaimed after its build")
+		case !n.Online:
+			if a.state == stOnline || a.state == stBusy {
+				// The agent lost its connection; inbound agents reconnect.
+				a.state = stRunning
+				a.launchedAt = c.now
+			}
 		default: // online and idle
 			switch {
-			case a.state == stRetiring || (a.state == stBusy && (a.tmpl < 0 || c.cfg.Templates[a.tmpl].Retention == RetainOnce)):
-				c.note("build_done", "the build on "+a.name+" is done", fields)
-				c.retire(a, "reclaimed", "one-shot agent reclaimed after its build")
 			case a.state == stBusy:
 				a.state = stOnline
 				a.idleSince = c.now

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -90,6 +91,10 @@ func (e *env) driver(l *launches) (*Driver, context.CancelFunc, chan error) {
 	require.NoError(e.t, err)
 	log := logrus.New()
 	log.SetOutput(io.Discard)
+	if os.Getenv("DRIVER_TEST_LOG") != "" {
+		log.SetOutput(os.Stderr)
+		log.SetLevel(logrus.DebugLevel)
+	}
 	cfg := Config{Masters: []string{leader}, User: "jenkins", Role: "*", FailoverTimeout: time.Hour, PollInterval: 200 * time.Millisecond, Log: log, Anchor: true,
 		Core: scheduler.Config{FrameworkName: "jenkins-mesos", JenkinsURL: e.jk.URL(), ProvisionDuringQuietPeriod: true, OrphanGrace: 2 * time.Second,
 			Templates: []scheduler.Template{{Name: "mesos", Labels: []string{"mesos"}, CPUs: 0.2, Mem: 30, WebSocket: true,
@@ -271,4 +276,42 @@ func TestFollowsTheLeaderThroughZooKeeper(t *testing.T) {
 		return ok && n >= 2
 	}, 60*time.Second, 50*time.Millisecond, "re-subscribed to the new leader")
 	require.Equal(t, id, d.Status().FrameworkID, "the same framework ID after the failover")
+}
+
+// TestJenkinsRestartMidBuild: Jenkins restarts while builds run (503s
+// meanwhile, builds cut off as ABORTED, agents reconnect); the framework
+// stays up, deletes nothing because Jenkins did not answer, reclaims the
+// agents once their builds have ended, and serves new builds.
+func TestJenkinsRestartMidBuild(t *testing.T) {
+	e := newEnv(t)
+	for _, job := range []string{"long1", "long2", "after"} {
+		require.Equal(t, 200, e.post("createItem?name="+job, "application/xml",
+			"<project><assignedNode>mesos</assignedNode><canRoam>false</canRoam><builders><hudson.tasks.Shell><command>sleep 100</command></hudson.tasks.Shell></builders></project>"))
+	}
+	var l launches
+	_, stop, done := e.driver(&l)
+	defer func() { stop(); <-done }()
+	require.Equal(t, 201, e.post("job/long1/build?delay=0sec", "", ""))
+	require.Equal(t, 201, e.post("job/long2/build?delay=0sec", "", ""))
+	require.Eventually(t, func() bool {
+		return strings.Count(e.get("computer/api/json?tree=computer[displayName,temporarilyOffline]"), `"temporarilyOffline":true`) == 2
+	}, 60*time.Second, 50*time.Millisecond, "two builds running, their one-shot agents retiring")
+	e.jk.Restart(20 * time.Second) // one real second of 503s at scale 20
+	require.Eventually(t, func() bool {
+		return strings.Contains(e.get("job/long1/1/api/json"), `"result":"ABORTED"`) && strings.Contains(e.get("job/long2/1/api/json"), `"result":"ABORTED"`)
+	}, 30*time.Second, 50*time.Millisecond, "the cut builds recorded as Jenkins records them")
+	require.Eventually(t, func() bool {
+		return !strings.Contains(e.get("computer/api/json?tree=computer[displayName]"), `"mesos-`) && tasksOf(e.cluster) == 0
+	}, 60*time.Second, 50*time.Millisecond, "the agents whose builds ended reclaimed: no node, no task left")
+	require.Equal(t, 201, e.post("job/after/build?delay=0sec", "", ""))
+	require.Eventually(t, func() bool { return strings.Contains(e.get("job/after/1/api/json"), `"building":true`) },
+		60*time.Second, 50*time.Millisecond, "a new build gets an agent after the restart")
+}
+
+func tasksOf(c *mesosemu.Cluster) int {
+	n := 0
+	for _, a := range c.Agents() {
+		n += a.Tasks
+	}
+	return n
 }
