@@ -194,16 +194,25 @@ func (c *Cluster) AddAgent(resourceSpec, attributeSpec string) (string, error) {
 func (c *Cluster) DropFrameworkStream(frameworkID string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	m := c.leader
-	if m == nil {
-		return fmt.Errorf("mesosemu: no leading master")
-	}
-	fw := m.frameworks[frameworkID]
-	if fw == nil || fw.sub == nil {
-		return fmt.Errorf("mesosemu: framework %q is not subscribed", frameworkID)
+	fw, err := c.subscribedLocked(frameworkID)
+	if err != nil {
+		return err
 	}
 	fw.sub.close("")
 	return nil
+}
+
+// subscribedLocked finds a framework subscribed to the leading master.
+func (c *Cluster) subscribedLocked(frameworkID string) (*Framework, error) {
+	m := c.leader
+	if m == nil {
+		return nil, fmt.Errorf("mesosemu: no leading master")
+	}
+	fw := m.frameworks[frameworkID]
+	if fw == nil || fw.sub == nil {
+		return nil, fmt.Errorf("mesosemu: framework %q is not subscribed", frameworkID)
+	}
+	return fw, nil
 }
 
 // StallFrameworkStream keeps a framework's event stream open but sends
@@ -212,13 +221,9 @@ func (c *Cluster) DropFrameworkStream(frameworkID string) error {
 func (c *Cluster) StallFrameworkStream(frameworkID string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	m := c.leader
-	if m == nil {
-		return fmt.Errorf("mesosemu: no leading master")
-	}
-	fw := m.frameworks[frameworkID]
-	if fw == nil || fw.sub == nil {
-		return fmt.Errorf("mesosemu: framework %q is not subscribed", frameworkID)
+	fw, err := c.subscribedLocked(frameworkID)
+	if err != nil {
+		return err
 	}
 	fw.sub.mu.Lock()
 	fw.sub.stalled = true
