@@ -83,12 +83,9 @@ type Core struct {
 	suppressed  bool
 	lastRevive  time.Time
 	reviveDue   bool
-	// reviveAfterCreate: offers were declined while nodes were still
-	// being created; once one is ready, REVIVE clears those filters.
-	reviveAfterCreate bool
-	// held: offers that came while every agent was still being created;
-	// they are matched as soon as a node is ready, or declined at
-	// heldUntil, so no offer is kept longer than a node creation.
+	// held: offers that came while nodes were being created; they are
+	// matched once no node is being created any more, or at heldUntil,
+	// so no offer is kept longer than a node creation.
 	held      []mesos.Offer
 	heldUntil time.Time
 	// offerCallRetry: a SUPPRESS or REVIVE failed; neither is sent again
@@ -187,7 +184,7 @@ func (c *Core) settle() {
 		return
 	}
 	c.dirty = false
-	if len(c.held) > 0 && (!c.creating() || !c.now.Before(c.heldUntil)) {
+	if len(c.held) > 0 && (!c.anyAgent(stCreating) || !c.now.Before(c.heldUntil)) {
 		held := c.held
 		c.held = nil
 		c.match(held)
@@ -258,6 +255,18 @@ func (c *Core) Status() Status {
 		st.Agents[a.state.String()]++
 	}
 	return st
+}
+
+// anyAgent tells whether some agent is in one of the states.
+func (c *Core) anyAgent(states ...agentState) bool {
+	for _, a := range c.agents {
+		for _, s := range states {
+			if a.state == s {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func isTerminal(s mesos.TaskState) bool {

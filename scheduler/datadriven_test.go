@@ -1,7 +1,6 @@
 package scheduler
 
 import (
-	"flag"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -14,8 +13,6 @@ import (
 	"github.com/jenkins-mesos/jenkins-mesos/offers"
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 )
-
-var _ = flag.Bool("rewrite-hint", false, "use -rewrite (datadriven) to regenerate testdata")
 
 // TestScenarios runs testdata/*.txt: commands in, the Ready printed out.
 // go test ./scheduler -rewrite regenerates the expected output.

@@ -70,7 +70,7 @@ func (c *Core) capacity(t int) int {
 		case stCreating, stReady, stLaunching, stStarting, stRunning:
 			n += execs
 		case stOnline:
-			n += execs - min(a.busyCount(), execs)
+			n += execs - min(a.busy, execs)
 		}
 	}
 	return n
@@ -158,5 +158,3 @@ func (c *Core) withdraw(t, n int) {
 		}
 	}
 }
-
-func (a *agent) busyCount() int { return a.busy }

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"fmt"
 	"reflect"
+	"sort"
 )
 
 // explain gives every waiting build and every template a code and a
@@ -26,11 +27,7 @@ func (c *Core) explain() {
 				}
 			}
 		}
-		for i := len(slots) - 1; i > 0; i-- { // stable insertion by state, most advanced first
-			for j := i; j > 0 && slots[j].state > slots[j-1].state; j-- {
-				slots[j], slots[j-1] = slots[j-1], slots[j]
-			}
-		}
+		sort.SliceStable(slots, func(i, j int) bool { return slots[i].state > slots[j].state })
 		mine, all := c.live(t)
 		ts := TemplateStatus{Template: tmpl.Name, Waiting: len(byTemplate[t]), Agents: mine, Code: "ok", Reason: "serving"}
 		for i, it := range byTemplate[t] {

@@ -21,7 +21,7 @@ func (c *Core) onOffers(in []mesos.Offer) {
 	if len(in) == 0 {
 		return
 	}
-	if c.creating() {
+	if c.anyAgent(stCreating) {
 		if len(c.held) == 0 {
 			c.heldUntil = c.now.Add(c.cfg.HoldForCreate)
 		}
@@ -119,15 +119,6 @@ func (c *Core) match(in []mesos.Offer) {
 	}
 }
 
-func (c *Core) creating() bool {
-	for _, a := range c.agents {
-		if a.state == stCreating {
-			return true
-		}
-	}
-	return false
-}
-
 // refuse is the filter for what the framework does not take: short while
 // agents still wait for an offer (or a node), long when nothing does.
 func (c *Core) refuse() time.Duration {
@@ -137,14 +128,8 @@ func (c *Core) refuse() time.Duration {
 	return c.cfg.RefuseLong
 }
 
-func (c *Core) wantsOffers() bool {
-	for _, a := range c.agents {
-		if a.state == stReady || a.state == stCreating {
-			return true
-		}
-	}
-	return false
-}
+// wantsOffers: some agent waits for an offer, or will once its node exists.
+func (c *Core) wantsOffers() bool { return c.anyAgent(stReady, stCreating) }
 
 // refreshOffers suppresses offers when nothing waits for one and revives
 // them (at most once per ReviveDebounce) when something does.
@@ -154,13 +139,12 @@ func (c *Core) refreshOffers() {
 	}
 	want := c.wantsOffers()
 	switch {
-	case want && (c.suppressed || c.filtered || (c.reviveAfterCreate && c.hasReady())):
+	case want && (c.suppressed || c.filtered):
 		if c.lastRevive.IsZero() || !c.now.Before(c.lastRevive.Add(c.cfg.ReviveDebounce)) {
 			c.call(&scheduler.Call{Type: scheduler.Call_REVIVE})
 			c.suppressed = false
 			c.lastRevive = c.now
 			c.reviveDue = false
-			c.reviveAfterCreate = false
 			c.filtered = false
 		} else {
 			c.reviveDue = true
@@ -172,15 +156,6 @@ func (c *Core) refreshOffers() {
 	case !want:
 		c.reviveDue = false
 	}
-}
-
-func (c *Core) hasReady() bool {
-	for _, a := range c.agents {
-		if a.state == stReady {
-			return true
-		}
-	}
-	return false
 }
 
 // onCallFailed: an ACCEPT that did not reach the master launched nothing;

@@ -4,7 +4,6 @@ import (
 	"strings"
 	"time"
 
-	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 )
 
@@ -105,5 +104,3 @@ func (c *Core) checkOrphans() {
 		}
 	}
 }
-
-var _ = mesos.TASK_RUNNING
