@@ -14,7 +14,14 @@ func (c *Core) demand() (byTemplate [][]*QueueItem, unserved []*QueueItem) {
 	byTemplate = make([][]*QueueItem, len(c.cfg.Templates))
 	for i := range c.queue {
 		it := &c.queue[i]
-		if it.Blocked || (it.Quiet && !c.cfg.ProvisionDuringQuietPeriod) || it.Label == "" {
+		if it.Blocked || (it.Quiet && !c.cfg.ProvisionDuringQuietPeriod) {
+			continue
+		}
+		if a := c.agents[it.LabelNode]; it.LabelNode != "" && a != nil && a.tmpl >= 0 {
+			byTemplate[a.tmpl] = append(byTemplate[a.tmpl], it)
+			continue
+		}
+		if it.Label == "" {
 			continue
 		}
 		expr := c.expr(it.Label)

@@ -60,6 +60,10 @@ type QueueItem struct {
 	Name string // the job (or Pipeline block) it builds, for messages
 	// Label is the item's label expression; "" when it has none.
 	Label string
+	// LabelNode: Jenkins named a node instead of the label (it does when
+	// exactly one node carries the label). When it is one of the core's
+	// agents, the build is that agent's template's; otherwise Label holds.
+	LabelNode string
 	// Quiet: still in its quiet period (a WaitingItem).
 	Quiet bool
 	// Blocked: waiting for something other than an executor (another

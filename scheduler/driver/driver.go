@@ -435,7 +435,7 @@ func (d *Driver) pollLoop(ctx context.Context) {
 		} else {
 			failing = 0
 			d.push(ctx, scheduler.NodesObserved{Nodes: convertNodes(nodes)})
-			d.push(ctx, scheduler.QueueObserved{Items: d.convertItems(items, nodes)})
+			d.push(ctx, scheduler.QueueObserved{Items: convertItems(items)})
 		}
 		wait := interval - time.Since(start)
 		if failing > 0 {
@@ -457,40 +457,18 @@ func convertNodes(ns []jenkins.Node) []scheduler.Node {
 	return out
 }
 
-// convertItems maps items whose `why` named one of the framework's nodes
-// back to a label: the node's template labels, all of them required.
-func (d *Driver) convertItems(items []jenkins.Item, nodes []jenkins.Node) []scheduler.QueueItem {
-	out := make([]scheduler.QueueItem, 0, len(items))
-	for _, it := range items {
-		label := it.Label
-		if it.LabelNode != "" {
-			if l, ok := d.templateLabelOf(it.LabelNode, nodes); ok {
-				label = l
-			}
-		}
-		out = append(out, scheduler.QueueItem{ID: it.ID, Name: it.Name, Label: label, Quiet: it.Quiet, Blocked: it.Blocked, Why: it.Why})
+func convertItems(items []jenkins.Item) []scheduler.QueueItem {
+	out := make([]scheduler.QueueItem, len(items))
+	for i, it := range items {
+		out[i] = scheduler.QueueItem{ID: it.ID, Name: it.Name, Label: it.Label, LabelNode: it.LabelNode, Quiet: it.Quiet, Blocked: it.Blocked, Why: it.Why}
 	}
 	return out
-}
-
-func (d *Driver) templateLabelOf(node string, nodes []jenkins.Node) (string, bool) {
-	for _, n := range nodes {
-		if n.Name != node {
-			continue
-		}
-		for _, t := range d.cfg.Core.Templates {
-			if strings.HasPrefix(node, t.Name+"-") {
-				return strings.Join(t.Labels, "&&"), true
-			}
-		}
-	}
-	return "", false
 }
 
 // ErrFrameworkRemoved: the master removed the framework (failover timeout
 // passed, or an operator tore it down). Its ID can never subscribe again.
 var ErrFrameworkRemoved = errors.New("driver: the Mesos master says \"Framework has been removed\": its failover_timeout passed or it was torn down; " +
-	"its tasks are gone. Start afresh under a new framework ID by removing state.dir's state.pb (or state.zk's node)")
+	"its tasks are gone. Start afresh under a new framework ID by removing state.dir's state.pb")
 
 func (d *Driver) frameworkInfo() mesos.FrameworkInfo {
 	_, id := d.currentCaller()
