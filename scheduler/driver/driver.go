@@ -687,8 +687,7 @@ func (d *Driver) subscribeOnce(ctx context.Context, leader string) error {
 			d.caller = caller
 			d.parallel = parallel
 			d.streamID, _ = streamID.Load().(string)
-			d.frameworkID = s.FrameworkID.Value
-			d.mu.Unlock()
+			d.mu.Unlock() // the framework ID is taken from the core's Persist, before any call
 			d.subscribed.Store(true)
 			d.log.WithFields(logrus.Fields{"framework_id": s.FrameworkID.Value, "master": leader}).Info("subscribed")
 			d.push(ctx, scheduler.Subscribed{FrameworkID: s.FrameworkID.Value, Heartbeat: hb})
