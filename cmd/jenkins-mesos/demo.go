@@ -94,6 +94,18 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	disp.step("emulated Jenkins %s", jk.URL())
 
 	api := &jenkinsAPI{base: strings.TrimSuffix(jk.URL(), "/"), user: "admin", token: token}
+	// The framework's own adapter counts the framework's own nodes.
+	jc, err := jenkins.New(jenkins.Config{URL: jk.URL(), User: "admin", Token: token, DescriptionPrefix: scheduler.NodeDescriptionPrefix + "jenkins-mesos "})
+	if err != nil {
+		return err
+	}
+	agentNodes := func() int {
+		ns, err := jc.Nodes(ctx)
+		if err != nil {
+			return -1
+		}
+		return len(ns)
+	}
 	for i := 1; i <= *jobs; i++ {
 		cfg := fmt.Sprintf("<?xml version='1.1' encoding='UTF-8'?><project><description>demo</description><assignedNode>mesos</assignedNode><canRoam>false</canRoam>"+
 			"<builders><hudson.tasks.Shell><command>sleep %d</command></hudson.tasks.Shell></builders></project>", int(sleep.Seconds()))
@@ -152,16 +164,16 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			}
 		}
 		disp.setStatus(fmt.Sprintf("[%5.1fs] builds: %d queued, %d running, %d done · agent nodes in Jenkins: %d · Mesos tasks: %d",
-			time.Since(disp.start).Seconds(), *jobs-len(results), running, len(results)-running, api.nodeCount(), tasksLeft(cluster)))
+			time.Since(disp.start).Seconds(), *jobs-len(results), running, len(results)-running, agentNodes(), tasksLeft(cluster)))
 		done := len(results) == *jobs
 		for _, r := range results {
 			done = done && r.Result != ""
 		}
-		if done && (*keep || api.nodeCount() == 0 && tasksLeft(cluster) == 0) {
+		if done && (*keep || agentNodes() == 0 && tasksLeft(cluster) == 0) {
 			break
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("demo: not finished after %s: %d of %d builds done, %d nodes and %d tasks left", *timeout, countDone(results), *jobs, api.nodeCount(), tasksLeft(cluster))
+			return fmt.Errorf("demo: not finished after %s: %d of %d builds done, %d nodes and %d tasks left", *timeout, countDone(results), *jobs, agentNodes(), tasksLeft(cluster))
 		}
 	}
 	disp.finish()
@@ -176,7 +188,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return errors.New("demo: not every build succeeded")
 	}
 	left := tasksLeft(cluster)
-	fmt.Fprintf(stdout, "\nall %d builds succeeded; %d Jenkins nodes and %d Mesos tasks left; every agent's resources are free again\n", *jobs, api.nodeCount(), left)
+	fmt.Fprintf(stdout, "\nall %d builds succeeded; %d Jenkins nodes and %d Mesos tasks left; every agent's resources are free again\n", *jobs, agentNodes(), left)
 	return nil
 }
 
@@ -369,7 +381,6 @@ type buildResult struct {
 	BuiltOn   string `json:"builtOn"`
 	Timestamp int64  `json:"timestamp"`
 	QueueID   int64  `json:"queueId"`
-	Duration  int64  `json:"duration"`
 }
 
 // jenkinsAPI is the demo's own little client of the emulated Jenkins (the
@@ -445,24 +456,6 @@ func (a *jenkinsAPI) trigger(job string) (id, inQueueSince int64, err error) {
 		return 0, 0, err
 	}
 	return id, it.InQueueSince, nil
-}
-
-func (a *jenkinsAPI) nodeCount() int {
-	var set struct {
-		Computer []struct {
-			DisplayName string `json:"displayName"`
-		} `json:"computer"`
-	}
-	if a.get("/computer/api/json?tree=computer[displayName]", &set) != nil {
-		return -1
-	}
-	n := 0
-	for _, c := range set.Computer {
-		if c.DisplayName != "Built-In Node" && c.DisplayName != jenkins.AnchorNode {
-			n++
-		}
-	}
-	return n // agent nodes (not the built-in node, nor the anchor)
 }
 
 func summary(out io.Writer, results map[string]buildResult, queued map[int64]int64, t *tracker, p *peaks, jobs int, scale float64) bool {
