@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/bndr/gojenkins"
@@ -32,9 +31,6 @@ type Client struct {
 	cfg  Config
 	base *url.URL
 	http *http.Client
-
-	mu        sync.Mutex
-	jobLabels map[string]string // job URL → label expression, once read
 }
 
 // ErrNotFound is a 404 from Jenkins.
@@ -67,7 +63,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	return &Client{cfg: cfg, base: u, jobLabels: map[string]string{},
+	return &Client{cfg: cfg, base: u,
 		http: &http.Client{Timeout: cfg.Timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}, nil
 }
 

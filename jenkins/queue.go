@@ -42,9 +42,10 @@ type queueJSON struct {
 }
 
 // Queue reads the queue in one request. Freestyle items carry their job's
-// label expression (AbstractProject's exported labelExpression, the
-// assignedNode of its config, cached per job); Pipeline node blocks and
-// other tasks have theirs parsed from `why`. Flyweight Pipeline runs
+// label expression in that same answer (AbstractProject's exported
+// labelExpression: the assignedNode of its config), so no job is read on
+// its own; Pipeline node blocks and other tasks have theirs parsed from
+// `why`. Flyweight Pipeline runs
 // (which need no executor) are left out.
 func (c *Client) Queue(ctx context.Context) ([]Item, error) {
 	var q queueJSON
@@ -58,23 +59,10 @@ func (c *Client) Queue(ctx context.Context) ([]Item, error) {
 		}
 		item := Item{ID: it.ID, Name: it.Task.Name, Why: it.Why, Blocked: it.Blocked, Stuck: it.Stuck,
 			Quiet: strings.HasSuffix(it.Class, "$WaitingItem")}
-		switch {
-		case it.Task.LabelExpression != nil:
+		if it.Task.LabelExpression != nil {
 			item.Label = *it.Task.LabelExpression
-			c.mu.Lock()
-			c.jobLabels[it.Task.URL] = item.Label
-			c.mu.Unlock()
-		case strings.HasSuffix(it.Task.Class, "$PlaceholderTask") || it.Task.Class == "":
+		} else {
 			item.Label, item.LabelNode = ParseWhy(it.Why)
-		default:
-			c.mu.Lock()
-			l, ok := c.jobLabels[it.Task.URL]
-			c.mu.Unlock()
-			if ok {
-				item.Label = l
-			} else {
-				item.Label, item.LabelNode = ParseWhy(it.Why)
-			}
 		}
 		out = append(out, item)
 	}
