@@ -75,6 +75,16 @@ type Config struct {
 	// CreateBackoff is the first wait after a failed node creation; it
 	// doubles per consecutive failure up to CreateBackoffMax.
 	CreateBackoff, CreateBackoffMax time.Duration
+	// LaunchBackoff is the wait after a template's launch fails (its task
+	// ended before its agent connected, or it never connected); it
+	// doubles per failure in a row up to LaunchBackoffMax (1 s → 1 min).
+	LaunchBackoff, LaunchBackoffMax time.Duration
+	// BreakerThreshold launch failures in a row (default 5) open the
+	// template's circuit breaker: no agent is created for BreakerCooldown
+	// (default 5 min), then one probe at a time until one connects. A
+	// configuration error opens it at the first failure.
+	BreakerThreshold int
+	BreakerCooldown  time.Duration
 }
 
 // WithDefaults fills unset durations with the documented defaults.
@@ -102,6 +112,18 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.CreateBackoffMax == 0 {
 		c.CreateBackoffMax = time.Minute
+	}
+	if c.LaunchBackoff == 0 {
+		c.LaunchBackoff = time.Second
+	}
+	if c.LaunchBackoffMax == 0 {
+		c.LaunchBackoffMax = time.Minute
+	}
+	if c.BreakerThreshold <= 0 {
+		c.BreakerThreshold = 5
+	}
+	if c.BreakerCooldown == 0 {
+		c.BreakerCooldown = 5 * time.Minute
 	}
 	for i := range c.Templates {
 		t := &c.Templates[i]

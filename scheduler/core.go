@@ -98,13 +98,11 @@ type Core struct {
 	// queueStale: the nodes were listed after the queue was last read; a
 	// build that just started would still count as waiting, so demand is
 	// not reconsidered until the next queue observation.
-	queueStale  bool
-	dirty       bool              // events were stepped since the last settle
-	orphans     map[string]string // task ID → agent ID: tasks with no agent yet
-	createFails []int
-	createAfter []time.Time
-	createErr   []string
-	unmet       map[int]string // per template: why the last offers did not fit
+	queueStale bool
+	dirty      bool              // events were stepped since the last settle
+	orphans    map[string]string // task ID → agent ID: tasks with no agent yet
+	health     []health          // per template: creation and launch failures
+	unmet      map[int]string    // per template: why the last offers did not fit
 
 	pending     Ready
 	lastWaiting []Wait
@@ -116,8 +114,7 @@ type Core struct {
 func New(cfg Config, restored *proto.State, rnd Rand) *Core {
 	cfg = cfg.WithDefaults()
 	c := &Core{cfg: cfg, rnd: rnd, agents: map[string]*agent{}, exprs: map[string]*labelExpr{}, badExprs: map[string]string{},
-		orphans: map[string]string{}, createFails: make([]int, len(cfg.Templates)), createAfter: make([]time.Time, len(cfg.Templates)),
-		createErr: make([]string, len(cfg.Templates)), unmet: map[int]string{}}
+		orphans: map[string]string{}, health: make([]health, len(cfg.Templates)), unmet: map[int]string{}}
 	if restored != nil {
 		c.state.FrameworkId = restored.GetFrameworkId()
 		c.state.FrameworkName = restored.GetFrameworkName()
@@ -168,6 +165,8 @@ func (c *Core) Step(ev Event) error {
 		c.onNodeDone(e)
 	case CallFailed:
 		c.onCallFailed(e)
+	case Reconfigured:
+		c.onReconfigured(e.Config)
 	default:
 		return fmt.Errorf("scheduler: unknown event %T", ev)
 	}

@@ -78,41 +78,17 @@ func (h *harness) handle(t *testing.T, d *datadriven.TestData) string {
 		if arg(d, "strategy", "spread") == "binpack" {
 			h.cfg.Strategy = offers.Binpack
 		}
-		for _, line := range strings.Split(strings.TrimSpace(d.Input), "\n") {
-			if line == "" {
-				continue
-			}
-			name, kv := fields(line)
-			tmpl := Template{Name: name, Labels: strings.Split(kv["labels"], ","), CPUs: num(kv["cpus"]), Mem: num(kv["mem"]),
-				Container: executor.Container{Image: "jenkins/inbound-agent"}}
-			if v, ok := kv["max"]; ok {
-				tmpl.MaxInstances, _ = strconv.Atoi(v)
-			}
-			if v, ok := kv["executors"]; ok {
-				tmpl.Executors, _ = strconv.Atoi(v)
-			}
-			if v, ok := kv["connect"]; ok {
-				tmpl.ConnectTimeout = dur(v)
-			}
-			if v, ok := kv["retention"]; ok && v == "idle" {
-				tmpl.Retention = RetainIdle
-				tmpl.IdleTimeout = dur(kv["idle"])
-			}
-			if v, ok := kv["constraint"]; ok {
-				k, err := offers.ParseConstraint(strings.ReplaceAll(v, "_", " "))
-				if err != nil {
-					t.Fatal(err)
-				}
-				tmpl.Constraints = append(tmpl.Constraints, k)
-			}
-			h.cfg.Templates = append(h.cfg.Templates, tmpl)
-		}
+		h.cfg.Templates = parseTemplates(t, d.Input)
 		seed, _ := strconv.ParseUint(arg(d, "seed", "1"), 10, 64)
 		h.core = New(h.cfg, nil, rand.New(rand.NewPCG(seed, seed)))
 		h.now = epoch
 		return h.step(t, Tick{Now: h.now})
 	case "subscribed":
 		return h.step(t, Subscribed{FrameworkID: arg(d, "framework", "fw-1"), Heartbeat: 15 * time.Second})
+	case "reconfigure":
+		cfg := h.cfg
+		cfg.Templates = parseTemplates(t, d.Input)
+		return h.step(t, Reconfigured{Config: cfg})
 	case "disconnected":
 		return h.step(t, Disconnected{})
 	case "tick":
@@ -128,8 +104,13 @@ func (h *harness) handle(t *testing.T, d *datadriven.TestData) string {
 		return h.step(t, QueueObserved{Items: items})
 	case "node-done":
 		kind := map[string]NodeOpKind{"create": NodeCreate, "retire": NodeRetire, "delete": NodeDelete}[d.CmdArgs[0].Key]
-		name := d.CmdArgs[1].Key
-		return h.step(t, NodeDone{Op: NodeOp{Kind: kind, Name: name}, Secret: "secret-of-" + name, Err: strings.ReplaceAll(arg(d, "err", ""), "_", " ")})
+		var evs []Event
+		// "*": every agent whose operation is outstanding (creating, or
+		// deleting with its node still there).
+		for _, name := range h.names(d.CmdArgs[1].Key, kind) {
+			evs = append(evs, NodeDone{Op: NodeOp{Kind: kind, Name: name}, Secret: "secret-of-" + name, Err: strings.ReplaceAll(arg(d, "err", ""), "_", " ")})
+		}
+		return h.step(t, evs...)
 	case "nodes":
 		var nodes []Node
 		for _, line := range nonEmpty(d.Input) {
@@ -147,25 +128,81 @@ func (h *harness) handle(t *testing.T, d *datadriven.TestData) string {
 		return h.step(t, Offers{Offers: os})
 	case "rescind":
 		return h.step(t, Rescind{OfferID: d.CmdArgs[0].Key})
-	case "update":
-		st := mesos.TaskStatus{TaskID: mesos.TaskID{Value: arg(d, "task", "")}, State: mesos.TaskState(mesos.TaskState_value[arg(d, "state", "")]).Enum()}
-		if a := arg(d, "agent", ""); a != "" {
-			st.AgentID = &mesos.AgentID{Value: a}
-		}
-		if u := arg(d, "uuid", ""); u != "" {
-			st.UUID = []byte(u)
-		}
-		if m := arg(d, "message", ""); m != "" {
-			msg := strings.ReplaceAll(m, "_", " ")
-			st.Message = &msg
-		}
-		return h.step(t, Update{Status: st})
 	case "status":
 		s := h.core.Status()
 		return fmt.Sprintf("subscribed=%v suppressed=%v framework=%s agents=%v\n", s.Subscribed, s.Suppressed, s.FrameworkID, s.Agents)
+	case "update":
+		var evs []Event
+		for _, task := range h.names(arg(d, "task", ""), 0) {
+			evs = append(evs, Update{Status: h.status(d, task)})
+		}
+		return h.step(t, evs...)
 	}
 	t.Fatalf("unknown command %q", d.Cmd)
 	return ""
+}
+
+// status builds the TaskStatus of an update command for task.
+func (h *harness) status(d *datadriven.TestData, task string) mesos.TaskStatus {
+	st := mesos.TaskStatus{TaskID: mesos.TaskID{Value: task}, State: mesos.TaskState(mesos.TaskState_value[arg(d, "state", "")]).Enum()}
+	if a := arg(d, "agent", ""); a != "" {
+		st.AgentID = &mesos.AgentID{Value: a}
+	} else if ag := h.core.agents[task]; ag != nil && ag.agentID != "" {
+		st.AgentID = &mesos.AgentID{Value: ag.agentID}
+	}
+	if u := arg(d, "uuid", ""); u != "" {
+		st.UUID = []byte(u)
+	}
+	if r := arg(d, "reason", ""); r != "" {
+		st.Reason = mesos.TaskStatus_Reason(mesos.TaskStatus_Reason_value[r]).Enum()
+	}
+	if src := arg(d, "source", ""); src != "" {
+		st.Source = mesos.TaskStatus_Source(mesos.TaskStatus_Source_value[src]).Enum()
+	}
+	if m := arg(d, "message", ""); m != "" {
+		msg := strings.ReplaceAll(m, "_", " ")
+		st.Message = &msg
+	}
+	return st
+}
+
+// parseTemplates reads "name labels=a,b cpus=.. mem=.. ..." lines.
+func parseTemplates(t *testing.T, input string) []Template {
+	var out []Template
+	for _, line := range strings.Split(strings.TrimSpace(input), "\n") {
+		if line == "" {
+			continue
+		}
+		name, kv := fields(line)
+		image := "jenkins/inbound-agent"
+		if v, ok := kv["image"]; ok {
+			image = v
+		}
+		tmpl := Template{Name: name, Labels: strings.Split(kv["labels"], ","), CPUs: num(kv["cpus"]), Mem: num(kv["mem"]),
+			Container: executor.Container{Image: image}}
+		if v, ok := kv["max"]; ok {
+			tmpl.MaxInstances, _ = strconv.Atoi(v)
+		}
+		if v, ok := kv["executors"]; ok {
+			tmpl.Executors, _ = strconv.Atoi(v)
+		}
+		if v, ok := kv["connect"]; ok {
+			tmpl.ConnectTimeout = dur(v)
+		}
+		if v, ok := kv["retention"]; ok && v == "idle" {
+			tmpl.Retention = RetainIdle
+			tmpl.IdleTimeout = dur(kv["idle"])
+		}
+		if v, ok := kv["constraint"]; ok {
+			k, err := offers.ParseConstraint(strings.ReplaceAll(v, "_", " "))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tmpl.Constraints = append(tmpl.Constraints, k)
+		}
+		out = append(out, tmpl)
+	}
+	return out
 }
 
 func nonEmpty(s string) []string {
@@ -194,9 +231,31 @@ func testOffer(id string, kv map[string]string) mesos.Offer {
 	return o
 }
 
-func (h *harness) step(t *testing.T, ev Event) string {
-	if err := h.core.Step(ev); err != nil {
-		return "error: " + err.Error() + "\n"
+// names expands "*": for a node operation, the agents it is outstanding
+// for; for an update (kind 0), the agents whose task is live. Any other
+// name stands for itself.
+func (h *harness) names(name string, kind NodeOpKind) []string {
+	if name != "*" {
+		return []string{name}
+	}
+	var out []string
+	for _, a := range h.core.sortedAgents() {
+		switch {
+		case kind == NodeCreate && a.state == stCreating,
+			kind == NodeDelete && a.state == stDeleting && !a.nodeGone,
+			kind == NodeRetire && a.state == stRetiring,
+			kind == 0 && a.taskLive:
+			out = append(out, a.name)
+		}
+	}
+	return out
+}
+
+func (h *harness) step(t *testing.T, evs ...Event) string {
+	for _, ev := range evs {
+		if err := h.core.Step(ev); err != nil {
+			return "error: " + err.Error() + "\n"
+		}
 	}
 	var out strings.Builder
 	for h.core.HasReady() {

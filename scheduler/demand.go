@@ -111,10 +111,14 @@ func (c *Core) reconcileDemand() {
 			c.withdraw(t, -short)
 			continue
 		}
-		if short == 0 || c.now.Before(c.createAfter[t]) {
+		may := c.mayCreate(t)
+		if short == 0 || may == 0 {
 			continue
 		}
 		want := (short + tmpl.Executors - 1) / tmpl.Executors
+		if may > 0 {
+			want = min(want, may)
+		}
 		mine, all := c.live(t)
 		for k := 0; k < want; k++ {
 			if (tmpl.MaxInstances > 0 && mine >= tmpl.MaxInstances) || (c.cfg.MaxAgents > 0 && all >= c.cfg.MaxAgents) {

@@ -35,6 +35,10 @@ type (
 		Call *scheduler.Call
 		Err  string
 	}
+	// Reconfigured carries a reloaded configuration (SIGHUP): templates,
+	// limits, timings. FrameworkName and JenkinsURL are kept from the
+	// first configuration; changing them needs a restart.
+	Reconfigured struct{ Config Config }
 	// NodeDone is the outcome of a Ready.Jenkins entry.
 	NodeDone struct {
 		Op     NodeOp
@@ -53,6 +57,7 @@ func (QueueObserved) isEvent() {}
 func (NodesObserved) isEvent() {}
 func (NodeDone) isEvent()      {}
 func (CallFailed) isEvent()    {}
+func (Reconfigured) isEvent()  {}
 
 // QueueItem is a build waiting in the Jenkins queue, as the adapter read it.
 type QueueItem struct {

@@ -35,9 +35,10 @@ func (c *Core) explain() {
 			if i < len(slots) {
 				w.Code, w.Reason = c.slotReason(slots[i], t)
 			} else {
+				code, reason, unhealthy := c.healthReason(t)
 				switch {
-				case c.now.Before(c.createAfter[t]):
-					w.Code, w.Reason = "backoff", fmt.Sprintf("node creation failing: %s; retry in %s", c.createErr[t], c.createAfter[t].Sub(c.now))
+				case unhealthy:
+					w.Code, w.Reason = code, reason
 				case tmpl.MaxInstances > 0 && mine >= tmpl.MaxInstances:
 					w.Code, w.Reason = "limit", fmt.Sprintf("template %s has its max_instances (%d) agents", tmpl.Name, tmpl.MaxInstances)
 				case c.cfg.MaxAgents > 0 && all >= c.cfg.MaxAgents:
@@ -48,7 +49,7 @@ func (c *Core) explain() {
 					w.Code, w.Reason = "pending", "an agent will be created"
 				}
 			}
-			if it.Quiet && w.Code != "limit" && w.Code != "backoff" {
+			if it.Quiet && w.Code != "limit" && w.Code != "backoff" && w.Code != "launch_backoff" && w.Code != "breaker_open" {
 				w.Reason = "in its quiet period; " + w.Reason
 			}
 			waits = append(waits, w)

@@ -71,20 +71,13 @@ func (c *Core) onUpdate(st mesos.TaskStatus) {
 			reason += ": " + st.GetMessage()
 		}
 		if a.state < stOnline && a.state >= stLaunching && wasLive {
-			c.launchFailed(a, reason)
+			c.launchFailed(a, reason, configErrorOf(&st, a.state == stRunning))
 		}
 		if a.state != stDeleting {
 			c.retire(a, "task_ended", "task ended: "+reason)
 		}
 		c.forget(a)
 	}
-}
-
-func (c *Core) launchFailed(a *agent, reason string) {
-	if a.tmpl < 0 {
-		return
-	}
-	c.note("launch_failed", "launch of "+a.name+" failed: "+reason, map[string]string{"node": a.name, "task_id": a.name, "agent_id": a.agentID})
 }
 
 // retire takes an agent down: its node is deleted and its task killed.
@@ -132,14 +125,14 @@ func (c *Core) onNodeDone(d NodeDone) {
 	switch d.Op.Kind {
 	case NodeCreate:
 		if d.Err != "" {
-			t := a.tmpl
-			c.createFails[t]++
-			wait := c.cfg.CreateBackoff << min(c.createFails[t]-1, 16)
+			h := &c.health[a.tmpl]
+			h.createFails++
+			wait := c.cfg.CreateBackoff << min(h.createFails-1, 16)
 			if wait > c.cfg.CreateBackoffMax || wait <= 0 {
 				wait = c.cfg.CreateBackoffMax
 			}
-			c.createAfter[t] = c.now.Add(wait)
-			c.createErr[t] = d.Err
+			h.createAfter = c.now.Add(wait)
+			h.createErr = d.Err
 			c.note("node_create_failed", fmt.Sprintf("creating node %s failed: %s; retry in %s", a.name, d.Err, wait), fields)
 			// The node may exist all the same (an answer lost on the way):
 			// delete it to be sure.
@@ -147,13 +140,18 @@ func (c *Core) onNodeDone(d NodeDone) {
 			c.retire(a, "node_create_failed", "creation failed")
 			return
 		}
-		c.createFails[a.tmpl] = 0
-		c.createErr[a.tmpl] = ""
+		if a.tmpl >= 0 {
+			c.health[a.tmpl].createFails, c.health[a.tmpl].createErr = 0, ""
+		}
 		a.nodeGone = false
-		if a.state == stCreating {
+		switch a.state {
+		case stCreating:
 			a.secret = d.Secret
 			a.state = stReady
 			c.note("node_created", "node "+a.name+" created", fields)
+		case stDeleting:
+			// Withdrawn while it was being created.
+			c.jenkins(NodeOp{Kind: NodeDelete, Name: a.name, Template: c.templateName(a)})
 		}
 	case NodeRetire:
 		if d.Err != "" {
@@ -206,6 +204,9 @@ func (c *Core) onNodes(nodes []Node) {
 			}
 		case n.Online && n.Busy > 0:
 			if a.state < stBusy {
+				if a.state < stOnline {
+					c.launchSucceeded(a.tmpl)
+				}
 				a.state = stBusy
 				a.everBusy = true
 				c.note("build_running", "a build runs on "+a.name, fields)
@@ -238,6 +239,7 @@ func (c *Core) onNodes(nodes []Node) {
 				}
 				a.state = stOnline
 				a.onlineAt, a.idleSince = c.now, c.now
+				c.launchSucceeded(a.tmpl)
 				c.note("agent_online", "agent "+a.name+" is online", fields)
 			}
 		}
@@ -261,12 +263,15 @@ func (c *Core) onTick() {
 			continue
 		}
 		if a.tmpl < 0 {
+			if a.state == stOnline && a.busy == 0 {
+				c.retire(a, "template_removed", "its template is no longer configured")
+			}
 			continue
 		}
 		t := &c.cfg.Templates[a.tmpl]
 		switch {
 		case (a.state == stLaunching || a.state == stStarting || a.state == stRunning) && !c.now.Before(a.launchedAt.Add(t.ConnectTimeout)):
-			c.launchFailed(a, "agent did not connect within "+t.ConnectTimeout.String())
+			c.launchFailed(a, "agent did not connect within "+t.ConnectTimeout.String(), false)
 			c.retire(a, "connect_timeout", "agent did not connect within "+t.ConnectTimeout.String())
 		case a.state == stOnline && t.Retention == RetainOnce && !a.everBusy && !c.now.Before(a.onlineAt.Add(t.ConnectTimeout)):
 			c.retire(a, "unused", "no build came within "+t.ConnectTimeout.String())
@@ -311,9 +316,9 @@ func (c *Core) wake() time.Time {
 	if c.now.Before(c.offerCallRetry) {
 		at(c.offerCallRetry)
 	}
-	for t := range c.createAfter {
-		if c.now.Before(c.createAfter[t]) {
-			at(c.createAfter[t])
+	for t := range c.health {
+		if until := c.health[t].blockedUntil(); c.now.Before(until) {
+			at(until)
 		}
 	}
 	if c.subscribed && (len(c.orphans) > 0 || c.hasAdoptedWithoutTask()) {
