@@ -117,6 +117,9 @@ type world struct {
 	token      string
 	framework  *proc
 	httpListen string
+	configPath string // the framework's YAML file
+	config     string // its text
+	env        []string
 }
 
 type worldOpts struct {
@@ -127,6 +130,7 @@ type worldOpts struct {
 	templates    string
 	logLevel     string
 	mesosSecret  string
+	limits       string // more keys under limits:, indented by four spaces
 }
 
 func newWorld(t *testing.T, o worldOpts) *world {
@@ -186,10 +190,10 @@ http:
 strategy: spread
 limits:
   max_agents: 100
-log:
+%slog:
   level: %s
 templates:%s
-`, w.mesos, principal, w.jenkins, filepath.Join(dir, "state"), w.httpListen, o.logLevel, o.templates)
+`, w.mesos, principal, w.jenkins, filepath.Join(dir, "state"), w.httpListen, o.limits, o.logLevel, o.templates)
 	path := filepath.Join(dir, "jenkins-mesos.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -198,6 +202,7 @@ templates:%s
 	if o.mesosSecret != "" {
 		env = append(env, "JENKINS_MESOS_MESOS_SECRET="+o.mesosSecret)
 	}
+	w.configPath, w.config, w.env = path, cfg, env
 	w.framework = start(t, env, "jenkins-mesos", "run", "--config", path)
 	w.framework.await(t, "the framework to subscribe", regexp.MustCompile(`subscribed as framework`))
 	return w

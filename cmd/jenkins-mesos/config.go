@@ -54,6 +54,10 @@ type fileConfig struct {
 	Strategy string `yaml:"strategy"`
 	Limits   struct {
 		MaxAgents int `yaml:"max_agents"`
+		// BreakerThreshold launch failures in a row stop a template's
+		// launches for BreakerCooldown (then one probe at a time).
+		BreakerThreshold int      `yaml:"breaker_threshold"`
+		BreakerCooldown  duration `yaml:"breaker_cooldown"`
 	} `yaml:"limits"`
 	Log struct {
 		Level  string `yaml:"level"`
@@ -110,6 +114,8 @@ func defaults() fileConfig {
 	c.HTTP.Listen = "0.0.0.0:8090"
 	c.Strategy = "spread"
 	c.Limits.MaxAgents = 100
+	c.Limits.BreakerThreshold = 5
+	c.Limits.BreakerCooldown = duration(5 * time.Minute)
 	c.Log.Level = "info"
 	c.Log.Format = "auto"
 	return c
@@ -128,6 +134,7 @@ func scalarKeys(c *fileConfig) map[string]any {
 		"jenkins.poll_interval": &c.Jenkins.PollInterval, "jenkins.provision_during_quiet_period": &c.Jenkins.ProvisionDuringQuietPeriod,
 		"jenkins.anchor_node": &c.Jenkins.AnchorNode,
 		"state.dir":           &c.State.Dir, "http.listen": &c.HTTP.Listen, "strategy": &c.Strategy, "limits.max_agents": &c.Limits.MaxAgents,
+		"limits.breaker_threshold": &c.Limits.BreakerThreshold, "limits.breaker_cooldown": &c.Limits.BreakerCooldown,
 		"log.level": &c.Log.Level, "log.format": &c.Log.Format,
 	}
 }
@@ -319,6 +326,12 @@ func (s *settings) validate() error {
 	if c.Limits.MaxAgents < 0 {
 		return fmt.Errorf("config: limits.max_agents %d: must be zero (no cap) or positive", c.Limits.MaxAgents)
 	}
+	if c.Limits.BreakerThreshold < 1 {
+		return fmt.Errorf("config: limits.breaker_threshold %d: must be at least 1 (launch failures in a row that stop a template)", c.Limits.BreakerThreshold)
+	}
+	if time.Duration(c.Limits.BreakerCooldown) <= 0 {
+		return fmt.Errorf("config: limits.breaker_cooldown %s: must be positive (how long a failing template's launches stop)", time.Duration(c.Limits.BreakerCooldown))
+	}
 	if c.Mesos.Principal == "" && s.mesosSecret != "" {
 		return fmt.Errorf("config: a Mesos secret is set but mesos.principal is empty")
 	}
@@ -339,7 +352,8 @@ func (s *settings) validate() error {
 		quiet = *c.Jenkins.ProvisionDuringQuietPeriod
 	}
 	core := scheduler.Config{FrameworkName: c.Mesos.FrameworkName, JenkinsURL: strings.TrimSuffix(c.Jenkins.URL, "/") + "/",
-		MaxAgents: c.Limits.MaxAgents, Strategy: strategy, ProvisionDuringQuietPeriod: quiet}
+		MaxAgents: c.Limits.MaxAgents, Strategy: strategy, ProvisionDuringQuietPeriod: quiet,
+		BreakerThreshold: c.Limits.BreakerThreshold, BreakerCooldown: time.Duration(c.Limits.BreakerCooldown)}
 	seen := map[string]bool{}
 	for i, t := range c.Templates {
 		key := fmt.Sprintf("templates[%d]", i)

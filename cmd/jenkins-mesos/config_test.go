@@ -23,6 +23,8 @@ func TestExampleConfigLoads(t *testing.T) {
 	require.Equal(t, 0.2, tm.CPUs)
 	require.Equal(t, 20, tm.MaxInstances)
 	require.Equal(t, 3*time.Minute, tm.ConnectTimeout)
+	require.Equal(t, 5, s.core.BreakerThreshold)
+	require.Equal(t, 5*time.Minute, s.core.BreakerCooldown)
 }
 
 func TestFlagsOverrideEnvOverrideFile(t *testing.T) {
@@ -51,6 +53,8 @@ func TestBadConfigsNameTheKeyValueAndExpectation(t *testing.T) {
 		"bad volume":       {"volumes: []", `volumes: ["docker.sock"]`, `volumes[0] "docker.sock": expected /host/path:/container/path`},
 		"bad encoding":     {"encoding: protobuf", "encoding: xml", `mesos.encoding "xml": expected protobuf or json`},
 		"negative agents":  {"max_agents: 100", "max_agents: -1", "limits.max_agents -1"},
+		"zero threshold":   {"max_agents: 100", "max_agents: 100\n  breaker_threshold: 0", "limits.breaker_threshold 0: must be at least 1"},
+		"bad cooldown":     {"max_agents: 100", "max_agents: 100\n  breaker_cooldown: -1s", "limits.breaker_cooldown -1s: must be positive"},
 		"bad zk":           {"master: http://mesos-master:5050", "master: zk://zk:2181", "expected zk://host:port[,host:port...]/path"},
 		"name param":       {"docker_parameters: {}", "docker_parameters: {name: x}", `docker_parameters "name"`},
 		"duplicate name":   {"templates:\n", "templates:\n  - {name: mesos, labels: a, cpus: 1, mem: 1, image: i}\n", `name "mesos": used by an earlier template`},

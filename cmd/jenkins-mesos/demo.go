@@ -129,7 +129,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fctx, stopFramework := context.WithCancel(ctx)
 	frameworkDone := make(chan error, 1)
-	go func() { frameworkDone <- serve(fctx, s, log, hooks) }()
+	go func() { frameworkDone <- serve(fctx, s, log, hooks, nil) }()
 	defer func() { stopFramework(); <-frameworkDone }()
 
 	queued := map[int64]int64{} // queue item → inQueueSince (emulated ms)

@@ -271,6 +271,17 @@ func (d *Driver) handle(ctx context.Context, rd scheduler.Ready) ([]scheduler.Ev
 		}
 		entry.Info(n.Text)
 	}
+	for _, t := range rd.Templates {
+		entry := d.log.WithFields(logrus.Fields{"template": t.Template, "waiting": t.Waiting, "agents": t.Agents, "reason_code": t.Code})
+		switch t.Code {
+		case "ok", "pending":
+			entry.Debug("template " + t.Template + ": " + t.Reason)
+		case "breaker_open", "launch_backoff", "backoff", "launch_retry", "breaker_probe":
+			entry.Warn("template " + t.Template + ": " + t.Reason)
+		default:
+			entry.Info("template " + t.Template + ": " + t.Reason)
+		}
+	}
 	for _, w := range rd.Waiting {
 		d.log.WithFields(logrus.Fields{"build": w.Build, "job": w.Name, "reason_code": w.Code}).Debug(w.Reason)
 	}
@@ -281,6 +292,18 @@ func (d *Driver) handle(ctx context.Context, rd scheduler.Ready) ([]scheduler.Ev
 		d.cfg.OnReady(rd, now)
 	}
 	return failed, nil
+}
+
+// Reconfigure hands a reloaded core configuration (templates, limits,
+// timings) to the running loop; it waits until the loop has taken it or
+// ctx ends. FrameworkName and JenkinsURL stay as they were.
+func (d *Driver) Reconfigure(ctx context.Context, cfg scheduler.Config) error {
+	select {
+	case d.events <- scheduler.Reconfigured{Config: cfg}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (d *Driver) push(ctx context.Context, ev scheduler.Event) {

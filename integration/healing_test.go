@@ -1,0 +1,128 @@
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// frameworkStatus reads the framework's /status.
+type frameworkStatus struct {
+	Subscribed bool           `json:"subscribed"`
+	Agents     map[string]int `json:"agents"`
+	Templates  []struct {
+		Name   string `json:"name"`
+		Code   string `json:"code"`
+		Reason string `json:"reason"`
+	} `json:"templates"`
+	Waiting []struct {
+		Build  int64  `json:"build"`
+		Code   string `json:"code"`
+		Reason string `json:"reason"`
+	} `json:"waiting"`
+}
+
+func (w *world) status() frameworkStatus {
+	w.t.Helper()
+	var st frameworkStatus
+	resp, err := http.Get("http://" + w.httpListen + "/status")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		w.t.Fatal(err)
+	}
+	return st
+}
+
+func countLaunches(log string) int {
+	return len(regexp.MustCompile(`"msg":"launching `).FindAllStringIndex(log, -1))
+}
+
+// TestBadImageOpensTheBreakerAndSIGHUPFixesIt: a template whose image
+// cannot be pulled. The launches fail, back off and go one at a time;
+// the breaker opens after limits.breaker_threshold failures; no more
+// launches follow; /status and the log give the pull error as the
+// reason; no node is left in Jenkins. The operator fixes the image in
+// the file and sends SIGHUP: the builds get agents and succeed.
+func TestBadImageOpensTheBreakerAndSIGHUPFixesIt(t *testing.T) {
+	bad := `
+  - name: mesos
+    labels: mesos
+    cpus: 0.2
+    mem: 30
+    image: jenkins/inbound-agnet
+    connect_timeout: 3m`
+	w := newWorld(t, worldOpts{templates: bad, limits: "  breaker_threshold: 3\n  breaker_cooldown: 1h\n"})
+	for i := 1; i <= 4; i++ {
+		w.freestyle(fmt.Sprintf("b-%d", i), "mesos", 20)
+		w.build(fmt.Sprintf("b-%d", i))
+	}
+	w.framework.await(t, "the breaker to open", regexp.MustCompile(`template mesos: launches stopped for 1h0m0s after 3 launch failures in a row`))
+	w.waitFor("no node left behind", 20*time.Second, func() bool { return len(w.nodes()) == 0 && w.liveTasks() == 0 })
+	st := w.status()
+	if len(st.Templates) != 1 || st.Templates[0].Code != "breaker_open" || !strings.Contains(st.Templates[0].Reason, "pull access denied for jenkins/inbound-agnet") {
+		t.Fatalf("/status templates = %+v; want mesos breaker_open with the pull error", st.Templates)
+	}
+	if len(st.Waiting) != 4 || st.Waiting[0].Code != "breaker_open" {
+		t.Fatalf("/status waiting = %+v; want the 4 builds waiting with breaker_open", st.Waiting)
+	}
+	// The first failures came in a burst (4 builds, 4 agents at once);
+	// after them one agent at a time, and nothing once the breaker is
+	// open. The breaker opened at the 3rd failure in a row, so at most
+	// the burst was launched.
+	launched := countLaunches(w.framework.output())
+	if launched < 3 || launched > 4 {
+		t.Fatalf("%d launches before the breaker opened; want 3 or 4 (the first burst)", launched)
+	}
+	// The core's own deadline says when the next try is; it is an hour.
+	if !regexp.MustCompile(`next try in (59m|1h0m)`).MatchString(st.Templates[0].Reason) {
+		t.Fatalf("the breaker's reason %q does not say the next try is an hour away", st.Templates[0].Reason)
+	}
+
+	fixed := strings.Replace(w.config, "jenkins/inbound-agnet", "jenkins/inbound-agent", 1)
+	if err := os.WriteFile(w.configPath, []byte(fixed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.framework.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	w.framework.await(t, "the reload", regexp.MustCompile(`configuration reloaded: 1 templates; changed: mesos`))
+	w.waitFor("the 4 builds to succeed after the fix", 90*time.Second, func() bool {
+		for i := 1; i <= 4; i++ {
+			if w.result(fmt.Sprintf("b-%d", i)).Result != "SUCCESS" {
+				return false
+			}
+		}
+		return true
+	})
+	w.waitFor("every node deleted and every task ended", 30*time.Second, func() bool { return len(w.nodes()) == 0 && w.liveTasks() == 0 })
+	if n := countLaunches(w.framework.output()) - launched; n != 4 {
+		t.Fatalf("%d launches after the fix; want one per build (4)", n)
+	}
+}
+
+// TestSIGHUPWithABrokenFileKeepsTheRunningConfiguration: a reload that
+// does not validate is refused with the reason, and the framework keeps
+// serving builds with what it had.
+func TestSIGHUPWithABrokenFileKeepsTheRunningConfiguration(t *testing.T) {
+	w := newWorld(t, worldOpts{})
+	broken := strings.Replace(w.config, "cpus: 0.2", "cpus: -1", 1)
+	if err := os.WriteFile(w.configPath, []byte(broken), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.framework.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	w.framework.await(t, "the refusal", regexp.MustCompile(`templates\[0\] \(mesos\)\.cpus -1: must be positive.*SIGHUP: configuration refused; the running configuration stays`))
+	w.freestyle("after", "mesos", 10)
+	w.build("after")
+	w.waitFor("the build to succeed", 60*time.Second, func() bool { return w.result("after").Result == "SUCCESS" })
+}
