@@ -95,6 +95,11 @@ type Core struct {
 	// REVIVE; new demand must REVIVE to clear it even when not suppressed.
 	filtered  bool
 	nodesSeen bool // at least one node listing since the subscription
+	// nodesAt: when the nodes were last listed. A deadline that depends on
+	// what Jenkins says (an agent that never connected, an idle one) acts
+	// only on a listing made after it: a Jenkins that does not answer
+	// must never get running agents deleted.
+	nodesAt time.Time
 	// queueStale: the nodes were listed after the queue was last read; a
 	// build that just started would still count as waiting, so demand is
 	// not reconsidered until the next queue observation.
@@ -159,7 +164,9 @@ func (c *Core) Step(ev Event) error {
 		c.queue = append(c.queue[:0], e.Items...)
 		c.queueStale = false
 	case NodesObserved:
+		c.nodesAt = c.now
 		c.onNodes(e.Nodes)
+		c.onTick() // deadlines that waited for a fresh listing
 		c.queueStale = true
 	case NodeDone:
 		c.onNodeDone(e)

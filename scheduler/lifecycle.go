@@ -36,6 +36,14 @@ func (c *Core) onUpdate(st mesos.TaskStatus) {
 		a.agentID = agentID
 	}
 	fields := map[string]string{"node": a.name, "task_id": id, "agent_id": a.agentID}
+	if a.state == stDeleting && !isTerminal(state) {
+		// Its task reports in after the agent was given up (a restart's
+		// orphan check, a node that vanished): kill it, or it would run on
+		// with no node.
+		a.taskLive = true
+		c.kill(a)
+		return
+	}
 	switch {
 	case state == mesos.TASK_STAGING || state == mesos.TASK_STARTING:
 		a.taskLive = true
@@ -256,7 +264,7 @@ func (c *Core) onNodes(nodes []Node) {
 
 func (c *Core) onTick() {
 	for _, a := range c.sortedAgents() {
-		if !a.unreachableSince.IsZero() && a.state != stDeleting && !c.now.Before(a.unreachableSince.Add(c.cfg.UnreachableGrace)) {
+		if !a.unreachableSince.IsZero() && a.state != stDeleting && c.due(a.unreachableSince.Add(c.cfg.UnreachableGrace)) && a.busy == 0 {
 			// Past the grace: give the build up as Jenkins will (the node
 			// goes; a build on it fails) and serve the demand elsewhere.
 			c.retire(a, "unreachable", "unreachable for "+c.cfg.UnreachableGrace.String())
@@ -270,16 +278,23 @@ func (c *Core) onTick() {
 		}
 		t := &c.cfg.Templates[a.tmpl]
 		switch {
-		case (a.state == stLaunching || a.state == stStarting || a.state == stRunning) && !c.now.Before(a.launchedAt.Add(t.ConnectTimeout)):
+		case (a.state == stLaunching || a.state == stStarting || a.state == stRunning) && c.due(a.launchedAt.Add(t.ConnectTimeout)):
 			c.launchFailed(a, "agent did not connect within "+t.ConnectTimeout.String(), false)
 			c.retire(a, "connect_timeout", "agent did not connect within "+t.ConnectTimeout.String())
-		case a.state == stOnline && t.Retention == RetainOnce && !a.everBusy && !c.now.Before(a.onlineAt.Add(t.ConnectTimeout)):
+		case a.state == stOnline && t.Retention == RetainOnce && !a.everBusy && c.due(a.onlineAt.Add(t.ConnectTimeout)):
 			c.retire(a, "unused", "no build came within "+t.ConnectTimeout.String())
-		case a.state == stOnline && t.Retention == RetainIdle && a.busy == 0 && !c.now.Before(a.idleSince.Add(t.IdleTimeout)):
+		case a.state == stOnline && t.Retention == RetainIdle && a.busy == 0 && c.due(a.idleSince.Add(t.IdleTimeout)):
 			c.retire(a, "idle_timeout", "idle for "+t.IdleTimeout.String())
 		}
 	}
 	c.checkOrphans()
+}
+
+// due tells whether a deadline that rests on Jenkins' view has passed
+// and the nodes were listed since: only then does the core know the
+// agent still has not connected, or is still idle.
+func (c *Core) due(deadline time.Time) bool {
+	return !c.now.Before(deadline) && !c.nodesAt.Before(deadline)
 }
 
 // wake is the earliest deadline the core holds.
