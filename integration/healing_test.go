@@ -126,3 +126,64 @@ func TestSIGHUPWithABrokenFileKeepsTheRunningConfiguration(t *testing.T) {
 	w.build("after")
 	w.waitFor("the build to succeed", 60*time.Second, func() bool { return w.result("after").Result == "SUCCESS" })
 }
+
+// restartFramework starts `jenkins-mesos run` again with the same file
+// and environment (the same state directory).
+func (w *world) restartFramework() {
+	w.t.Helper()
+	w.framework = start(w.t, w.env, "jenkins-mesos", "run", "--config", w.configPath)
+}
+
+var subscribedAs = regexp.MustCompile(`subscribed as framework (\S+?)"`)
+
+// TestKill9WithSixBuildsRunningThenRestart: the framework is killed with
+// SIGKILL while six builds run on six agents. Restarted on the same
+// state, it re-subscribes with the same framework ID, adopts the six
+// running tasks (six launches in all, not twelve), every build succeeds
+// and nothing is left behind.
+func TestKill9WithSixBuildsRunningThenRestart(t *testing.T) {
+	w := newWorld(t, worldOpts{})
+	for i := 1; i <= 6; i++ {
+		w.freestyle(fmt.Sprintf("long-%d", i), "mesos", 300) // 15 s at time scale 20
+		w.build(fmt.Sprintf("long-%d", i))
+	}
+	w.waitFor("6 builds running", 60*time.Second, func() bool {
+		for i := 1; i <= 6; i++ {
+			if !w.result(fmt.Sprintf("long-%d", i)).Building {
+				return false
+			}
+		}
+		return true
+	})
+	first := w.framework.output()
+	id := subscribedAs.FindStringSubmatch(first)
+	if id == nil {
+		t.Fatal("no framework ID in the first instance's log")
+	}
+	if err := w.framework.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.framework.cmd.Wait()
+	restarted := time.Now()
+	w.restartFramework()
+	w.framework.await(t, "re-subscription", regexp.MustCompile(`subscribed as framework `+regexp.QuoteMeta(id[1])))
+	w.waitFor("the 6 nodes adopted", 10*time.Second, func() bool {
+		return len(regexp.MustCompile(`"msg":"adopted node `).FindAllString(w.framework.output(), -1)) == 6
+	})
+	t.Logf("6 agents adopted %s after the restart", time.Since(restarted).Round(time.Millisecond))
+	w.waitFor("6 builds to succeed", 90*time.Second, func() bool {
+		for i := 1; i <= 6; i++ {
+			if w.result(fmt.Sprintf("long-%d", i)).Result != "SUCCESS" {
+				return false
+			}
+		}
+		return true
+	})
+	w.waitFor("every node deleted and every task ended", 30*time.Second, func() bool { return len(w.nodes()) == 0 && w.liveTasks() == 0 })
+	if a, b := countLaunches(first), countLaunches(w.framework.output()); a != 6 || b != 0 {
+		t.Fatalf("launches: %d before the kill, %d after; want 6 and 0", a, b)
+	}
+	if fws := w.state().Frameworks; len(fws) != 1 {
+		t.Fatalf("%d frameworks registered; want the one, re-subscribed", len(fws))
+	}
+}
