@@ -36,6 +36,13 @@ func open(v reflect.Value) reflect.Value {
 func deepCopy(v reflect.Value, seen map[uintptr]reflect.Value) reflect.Value {
 	v = open(v)
 	t := v.Type()
+	if !v.CanAddr() && (v.Kind() == reflect.Struct || v.Kind() == reflect.Array) {
+		// A struct held by value in a map: copy it somewhere addressable
+		// so its unexported fields can be opened.
+		tmp := reflect.New(t).Elem()
+		tmp.Set(plain(v))
+		v = tmp
+	}
 	switch v.Kind() {
 	case reflect.Pointer:
 		if v.IsNil() {

@@ -64,6 +64,11 @@ type Config struct {
 	// reconciliation and the node list before it kills tasks without a
 	// node or deletes nodes without a task (launches in flight included).
 	OrphanGrace time.Duration
+	// ReconcileInterval is how often an implicit reconciliation asks the
+	// master for every task of the framework (default 15 min), so that
+	// tasks and nodes left without each other are found while running,
+	// not only at a start.
+	ReconcileInterval time.Duration
 	// UnreachableGrace is how long an agent whose task is TASK_UNREACHABLE
 	// (its Mesos agent partitioned) keeps its node: the agent may come
 	// back with the task (PARTITION_AWARE). Then its task is killed and
@@ -100,6 +105,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.OrphanGrace == 0 {
 		c.OrphanGrace = 60 * time.Second
+	}
+	if c.ReconcileInterval == 0 {
+		c.ReconcileInterval = 15 * time.Minute
 	}
 	if c.UnreachableGrace == 0 {
 		c.UnreachableGrace = 5 * time.Minute

@@ -61,7 +61,15 @@ type agent struct {
 	nodeGone   bool // deleted (or never created)
 	taskLive   bool // launched and not yet terminal
 	taskKilled bool // KILL sent
+	deleteSent bool // a node deletion is in flight
 	adopted    bool // found after a restart, not created by this core
+	adoptedAt  time.Time
+}
+
+// orphan is a task that reported with no agent of the core behind it.
+type orphan struct {
+	agentID string
+	seenAt  time.Time
 }
 
 // Core is the deterministic decision logic: events in, Ready out.
@@ -105,9 +113,14 @@ type Core struct {
 	// not reconsidered until the next queue observation.
 	queueStale bool
 	dirty      bool              // events were stepped since the last settle
-	orphans    map[string]string // task ID → agent ID: tasks with no agent yet
-	health     []health          // per template: creation and launch failures
-	unmet      map[int]string    // per template: why the last offers did not fit
+	orphans    map[string]orphan // by task ID: tasks of the framework with no agent (yet)
+	// lastReconcile: when the last implicit RECONCILE went out (at each
+	// subscription, then every ReconcileInterval): every live task of the
+	// framework reports after it, so tasks without a node are found, and
+	// nodes whose task never reports are known to have none.
+	lastReconcile time.Time
+	health        []health       // per template: creation and launch failures
+	unmet         map[int]string // per template: why the last offers did not fit
 
 	pending     Ready
 	lastWaiting []Wait
@@ -119,7 +132,7 @@ type Core struct {
 func New(cfg Config, restored *proto.State, rnd Rand) *Core {
 	cfg = cfg.WithDefaults()
 	c := &Core{cfg: cfg, rnd: rnd, agents: map[string]*agent{}, exprs: map[string]*labelExpr{}, badExprs: map[string]string{},
-		orphans: map[string]string{}, health: make([]health, len(cfg.Templates)), unmet: map[int]string{}}
+		orphans: map[string]orphan{}, health: make([]health, len(cfg.Templates)), unmet: map[int]string{}}
 	if restored != nil {
 		c.state.FrameworkId = restored.GetFrameworkId()
 		c.state.FrameworkName = restored.GetFrameworkName()

@@ -28,7 +28,12 @@ func (c *Core) onUpdate(st mesos.TaskStatus) {
 		if isTerminal(state) {
 			delete(c.orphans, id)
 		} else {
-			c.orphans[id] = agentID // decided once the node list is known
+			o, known := c.orphans[id]
+			if !known {
+				o.seenAt = c.now
+			}
+			o.agentID = agentID
+			c.orphans[id] = o // decided once the node list is known
 		}
 		return
 	}
@@ -96,11 +101,20 @@ func (c *Core) retire(a *agent, code, why string) {
 	}
 	a.state = stDeleting
 	if !a.nodeGone {
-		c.jenkins(NodeOp{Kind: NodeDelete, Name: a.name, Template: c.templateName(a)})
+		c.deleteNode(a)
 	}
 	c.kill(a)
 	c.note(code, a.name+": "+why, map[string]string{"node": a.name, "task_id": a.name, "agent_id": a.agentID})
 	c.forget(a)
+}
+
+// deleteNode asks Jenkins to delete a's node, once until it answers.
+func (c *Core) deleteNode(a *agent) {
+	if a.deleteSent {
+		return
+	}
+	a.deleteSent = true
+	c.jenkins(NodeOp{Kind: NodeDelete, Name: a.name, Template: c.templateName(a)})
 }
 
 func (c *Core) kill(a *agent) {
@@ -159,7 +173,7 @@ func (c *Core) onNodeDone(d NodeDone) {
 			c.note("node_created", "node "+a.name+" created", fields)
 		case stDeleting:
 			// Withdrawn while it was being created.
-			c.jenkins(NodeOp{Kind: NodeDelete, Name: a.name, Template: c.templateName(a)})
+			c.deleteNode(a)
 		}
 	case NodeRetire:
 		if d.Err != "" {
@@ -169,6 +183,7 @@ func (c *Core) onNodeDone(d NodeDone) {
 			}
 		}
 	case NodeDelete:
+		a.deleteSent = false
 		if d.Err != "" {
 			c.note("node_delete_failed", "deleting "+a.name+" failed: "+d.Err+"; retrying at the next listing", fields)
 			return
@@ -206,9 +221,9 @@ func (c *Core) onNodes(nodes []Node) {
 		once := a.tmpl < 0 || c.cfg.Templates[a.tmpl].Retention == RetainOnce
 		switch {
 		case a.state == stDeleting:
-			if !a.nodeGone && n.Busy == 0 {
+			if !a.nodeGone && n.Busy == 0 && !a.deleteSent {
 				// A delete that failed earlier: try again.
-				c.jenkins(NodeOp{Kind: NodeDelete, Name: a.name, Template: c.templateName(a)})
+				c.deleteNode(a)
 			}
 		case n.Online && n.Busy > 0:
 			if a.state < stBusy {
@@ -288,6 +303,10 @@ func (c *Core) onTick() {
 		}
 	}
 	c.checkOrphans()
+	if c.subscribed && !c.now.Before(c.lastReconcile.Add(c.cfg.ReconcileInterval)) {
+		c.call(calls.Reconcile(nil))
+		c.lastReconcile = c.now
+	}
 }
 
 // due tells whether a deadline that rests on Jenkins' view has passed
@@ -336,8 +355,16 @@ func (c *Core) wake() time.Time {
 			at(until)
 		}
 	}
-	if c.subscribed && (len(c.orphans) > 0 || c.hasAdoptedWithoutTask()) {
-		at(c.subscribeAt.Add(c.cfg.OrphanGrace))
+	if c.subscribed {
+		for _, o := range c.orphans {
+			at(c.orphanDeadline(o.seenAt))
+		}
+		for _, a := range c.agents {
+			if a.adopted && !a.taskLive && a.state != stDeleting {
+				at(c.orphanDeadline(a.adoptedAt))
+			}
+		}
+		at(c.lastReconcile.Add(c.cfg.ReconcileInterval))
 	}
 	return w
 }

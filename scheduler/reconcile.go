@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"sort"
 	"strings"
 	"time"
 
@@ -32,6 +33,7 @@ func (c *Core) onSubscribed(e Subscribed) {
 		c.call(calls.Reconcile(calls.ReconcileTasks(known)))
 	}
 	c.call(calls.Reconcile(nil))
+	c.lastReconcile = c.now
 	c.note("subscribed", "subscribed as framework "+e.FrameworkID, map[string]string{"framework_id": e.FrameworkID})
 }
 
@@ -45,7 +47,7 @@ func (c *Core) adopt(n Node) {
 			break
 		}
 	}
-	a := &agent{name: n.Name, tmpl: t, adopted: true, nodeSeen: true, busy: n.Busy, launchedAt: c.now, onlineAt: c.now, idleSince: c.now}
+	a := &agent{name: n.Name, tmpl: t, adopted: true, adoptedAt: c.now, nodeSeen: true, busy: n.Busy, launchedAt: c.now, onlineAt: c.now, idleSince: c.now}
 	switch {
 	case n.Online && n.Busy > 0:
 		a.state, a.everBusy = stBusy, true
@@ -60,47 +62,71 @@ func (c *Core) adopt(n Node) {
 	default:
 		a.state = stRunning
 	}
-	if agentID, ok := c.orphans[n.Name]; ok {
-		a.agentID, a.taskLive = agentID, true
+	if o, ok := c.orphans[n.Name]; ok {
+		a.agentID, a.taskLive = o.agentID, true
 		delete(c.orphans, n.Name)
 	}
 	c.agents[a.name] = a
+	if c.subscribed && c.lastReconcile.Before(c.now) {
+		// Ask every task to report, so that this node's task (if it has
+		// one) is heard from within the grace.
+		c.call(calls.Reconcile(nil))
+		c.lastReconcile = c.now
+	}
 	c.note("adopted", "adopted node "+a.name+" ("+a.state.String()+")", map[string]string{"node": a.name, "task_id": a.name, "agent_id": a.agentID})
 	if a.state == stRetiring && n.Busy == 0 {
 		c.retire(a, "reclaimed", "one-shot agent reclaimed after its build")
 	}
 }
 
-func (c *Core) hasAdoptedWithoutTask() bool {
-	for _, a := range c.agents {
-		if a.adopted && !a.taskLive && a.state != stDeleting {
-			return true
-		}
+// orphanDeadline is when a task without a node, or an adopted node
+// without a task, first seen at seen, is given up: a grace after both the
+// sighting and the subscription, so that reconciliation answers and
+// launches in flight are in.
+func (c *Core) orphanDeadline(seen time.Time) time.Time {
+	from := seen
+	if c.subscribeAt.After(from) {
+		from = c.subscribeAt
 	}
-	return false
+	return from.Add(c.cfg.OrphanGrace)
 }
 
-// checkOrphans, once the grace after a subscription has passed and the
-// node list is known: tasks with no node are killed; adopted nodes whose
-// task never reported are deleted (never while busy).
+// checkOrphans runs both ways, at every tick, whenever the grace of a
+// sighting has passed and the node list is fresh: tasks with no node are
+// killed; adopted nodes whose task never reported (an implicit
+// reconciliation went out since they were adopted) are deleted, never
+// while busy.
 func (c *Core) checkOrphans() {
-	if !c.subscribed || !c.nodesSeen || c.now.Before(c.subscribeAt.Add(c.cfg.OrphanGrace)) {
+	if !c.subscribed || !c.nodesSeen {
 		return
 	}
-	for id, agentID := range c.orphans {
+	for _, id := range sortedOrphans(c.orphans) {
+		o := c.orphans[id]
 		if c.agents[id] != nil {
 			delete(c.orphans, id)
 			continue
 		}
-		if agentID != "" {
-			c.call(calls.Kill(id, agentID))
-			c.note("orphan_task", "killing task "+id+": it has no Jenkins node", map[string]string{"task_id": id, "agent_id": agentID})
+		if !c.due(c.orphanDeadline(o.seenAt)) {
+			continue
+		}
+		if o.agentID != "" {
+			c.call(calls.Kill(id, o.agentID))
+			c.note("orphan_task", "killing task "+id+": it has no Jenkins node", map[string]string{"task_id": id, "agent_id": o.agentID})
 		}
 		delete(c.orphans, id)
 	}
 	for _, a := range c.sortedAgents() {
-		if a.adopted && !a.taskLive && a.state != stDeleting && a.busy == 0 {
+		if a.adopted && !a.taskLive && a.state != stDeleting && a.busy == 0 && !c.lastReconcile.Before(a.adoptedAt) && c.due(c.orphanDeadline(a.adoptedAt)) {
 			c.retire(a, "orphan_node", "its task is gone")
 		}
 	}
+}
+
+func sortedOrphans(m map[string]orphan) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
