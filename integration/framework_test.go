@@ -130,7 +130,8 @@ type worldOpts struct {
 	templates    string
 	logLevel     string
 	mesosSecret  string
-	limits       string // more keys under limits:, indented by four spaces
+	limits       string // more keys under limits:, indented by two spaces
+	stateZK      string // state.zk (and a 3 s session timeout) when set
 }
 
 func newWorld(t *testing.T, o worldOpts) *world {
@@ -172,6 +173,10 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	if o.mesosSecret != "" {
 		principal = "jenkins-mesos"
 	}
+	stateZK := ""
+	if o.stateZK != "" {
+		stateZK = fmt.Sprintf("  zk: %s\n  zk_session_timeout: 3s\n", o.stateZK)
+	}
 	cfg := fmt.Sprintf(`mesos:
   master: %s
   framework_name: jenkins-mesos
@@ -185,7 +190,7 @@ jenkins:
   poll_interval: 1s
 state:
   dir: %s
-http:
+%shttp:
   listen: %s
 strategy: spread
 limits:
@@ -193,7 +198,7 @@ limits:
 %slog:
   level: %s
 templates:%s
-`, w.mesos, principal, w.jenkins, filepath.Join(dir, "state"), w.httpListen, o.limits, o.logLevel, o.templates)
+`, w.mesos, principal, w.jenkins, filepath.Join(dir, "state"), stateZK, w.httpListen, o.limits, o.logLevel, o.templates)
 	path := filepath.Join(dir, "jenkins-mesos.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -3,13 +3,17 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jenkins-mesos/jenkins-mesos/integration/zktest"
 )
 
 // frameworkStatus reads the framework's /status.
@@ -185,5 +189,89 @@ func TestKill9WithSixBuildsRunningThenRestart(t *testing.T) {
 	}
 	if fws := w.state().Frameworks; len(fws) != 1 {
 		t.Fatalf("%d frameworks registered; want the one, re-subscribed", len(fws))
+	}
+}
+
+// startInstance starts one more `jenkins-mesos run` on the same
+// configuration but its own HTTP address; it returns the process and
+// that address.
+func (w *world) startInstance() (*proc, string) {
+	w.t.Helper()
+	listen := freeAddr(w.t)
+	cfg := strings.Replace(w.config, "listen: "+w.httpListen, "listen: "+listen, 1)
+	path := filepath.Join(w.t.TempDir(), "second.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		w.t.Fatal(err)
+	}
+	return start(w.t, w.env, "jenkins-mesos", "run", "--config", path), listen
+}
+
+// TestTwoInstancesOneLeadsAndAStandbyTakesOver: two instances share
+// state.zk. Only one subscribes; the other stands by (healthy, naming the
+// leader). Killing the leader (SIGKILL: its session simply stops) hands
+// over within the ZooKeeper session timeout; the new leader re-subscribes
+// with the same framework ID and adopts the running agents: no new
+// launch, every build succeeds, nothing left behind, one framework.
+func TestTwoInstancesOneLeadsAndAStandbyTakesOver(t *testing.T) {
+	zkAddr := zktest.Start(t)
+	w := newWorld(t, worldOpts{stateZK: "zk://" + zkAddr + "/jenkins-mesos"})
+	leader := w.framework
+	standby, standbyHTTP := w.startInstance()
+	standby.await(t, "the second instance to stand by", regexp.MustCompile(`standby; another instance leads`))
+	resp, err := http.Get("http://" + standbyHTTP + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(string(body), "standby; the leader is") {
+		t.Fatalf("standby /healthz: %d %q; want 200 naming the leader", resp.StatusCode, body)
+	}
+	for i := 1; i <= 3; i++ {
+		w.freestyle(fmt.Sprintf("ha-%d", i), "mesos", 300)
+		w.build(fmt.Sprintf("ha-%d", i))
+	}
+	w.waitFor("3 builds running", 60*time.Second, func() bool {
+		for i := 1; i <= 3; i++ {
+			if !w.result(fmt.Sprintf("ha-%d", i)).Building {
+				return false
+			}
+		}
+		return true
+	})
+	if strings.Contains(standby.output(), "subscribed as framework") || strings.Contains(standby.output(), `"msg":"creating node`) {
+		t.Fatal("the standby subscribed or touched Jenkins while the leader led")
+	}
+	id := subscribedAs.FindStringSubmatch(leader.output())[1]
+	if err := leader.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = leader.cmd.Wait()
+	killed := time.Now()
+	standby.await(t, "the standby to lead", regexp.MustCompile(`elected leader`))
+	took := time.Since(killed)
+	standby.await(t, "re-subscription with the same ID", regexp.MustCompile(`subscribed as framework `+regexp.QuoteMeta(id)))
+	t.Logf("the standby led %s after the leader was killed (session timeout 3s)", took.Round(time.Millisecond))
+	if took > 3*time.Second+5*time.Second {
+		t.Fatalf("handover took %s; want within the 3 s session timeout (plus slack)", took)
+	}
+	w.framework = standby
+	w.waitFor("3 builds to succeed", 90*time.Second, func() bool {
+		for i := 1; i <= 3; i++ {
+			if w.result(fmt.Sprintf("ha-%d", i)).Result != "SUCCESS" {
+				return false
+			}
+		}
+		return true
+	})
+	w.waitFor("every node deleted and every task ended", 30*time.Second, func() bool { return len(w.nodes()) == 0 && w.liveTasks() == 0 })
+	if a, b := countLaunches(leader.output()), countLaunches(standby.output()); a != 3 || b != 0 {
+		t.Fatalf("launches: %d by the first leader, %d by the second; want 3 and 0 (adopted)", a, b)
+	}
+	if n := len(regexp.MustCompile(`"msg":"adopted node `).FindAllString(standby.output(), -1)); n != 3 {
+		t.Fatalf("the new leader adopted %d nodes; want 3", n)
+	}
+	if fws := w.state().Frameworks; len(fws) != 1 {
+		t.Fatalf("%d frameworks registered; want one", len(fws))
 	}
 }

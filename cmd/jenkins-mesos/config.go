@@ -47,6 +47,10 @@ type fileConfig struct {
 	} `yaml:"jenkins"`
 	State struct {
 		Dir string `yaml:"dir"`
+		// ZK (zk://host:port,.../path) keeps the state in ZooKeeper and
+		// elects one leader among the instances that share it.
+		ZK               string   `yaml:"zk"`
+		ZKSessionTimeout duration `yaml:"zk_session_timeout"`
 	} `yaml:"state"`
 	HTTP struct {
 		Listen string `yaml:"listen"`
@@ -111,6 +115,7 @@ func defaults() fileConfig {
 	c.Mesos.Encoding = "protobuf"
 	c.Jenkins.PollInterval = duration(time.Second)
 	c.State.Dir = "/var/lib/jenkins-mesos"
+	c.State.ZKSessionTimeout = duration(10 * time.Second)
 	c.HTTP.Listen = "0.0.0.0:8090"
 	c.Strategy = "spread"
 	c.Limits.MaxAgents = 100
@@ -133,7 +138,7 @@ func scalarKeys(c *fileConfig) map[string]any {
 		"jenkins.url":     &c.Jenkins.URL, "jenkins.user": &c.Jenkins.User, "jenkins.token_file": &c.Jenkins.TokenFile,
 		"jenkins.poll_interval": &c.Jenkins.PollInterval, "jenkins.provision_during_quiet_period": &c.Jenkins.ProvisionDuringQuietPeriod,
 		"jenkins.anchor_node": &c.Jenkins.AnchorNode,
-		"state.dir":           &c.State.Dir, "http.listen": &c.HTTP.Listen, "strategy": &c.Strategy, "limits.max_agents": &c.Limits.MaxAgents,
+		"state.dir":           &c.State.Dir, "state.zk": &c.State.ZK, "state.zk_session_timeout": &c.State.ZKSessionTimeout, "http.listen": &c.HTTP.Listen, "strategy": &c.Strategy, "limits.max_agents": &c.Limits.MaxAgents,
 		"limits.breaker_threshold": &c.Limits.BreakerThreshold, "limits.breaker_cooldown": &c.Limits.BreakerCooldown,
 		"log.level": &c.Log.Level, "log.format": &c.Log.Format,
 	}
@@ -307,6 +312,14 @@ func (s *settings) validate() error {
 		if err := need(kv[0], kv[1]); err != nil {
 			return err
 		}
+	}
+	if z := strings.TrimSpace(c.State.ZK); z != "" {
+		if _, _, err := driver.ParseZK(z); err != nil {
+			return fmt.Errorf("config: state.zk %q: expected zk://host:port[,host:port...]/path (where the instances keep their state and elect a leader, e.g. zk://zk1:2181/jenkins-mesos)", z)
+		}
+	}
+	if d := time.Duration(c.State.ZKSessionTimeout); d < time.Second || d > 60*time.Second {
+		return fmt.Errorf("config: state.zk_session_timeout %s: expected 1s to 60s (a standby takes over within it)", d)
 	}
 	if u, err := url.Parse(c.Jenkins.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("config: jenkins.url %q: expected http(s)://host[:port]/", c.Jenkins.URL)

@@ -12,12 +12,14 @@ import (
 	"os/signal"
 	"reflect"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/jenkins-mesos/jenkins-mesos/jenkins"
 	"github.com/jenkins-mesos/jenkins-mesos/scheduler"
 	"github.com/jenkins-mesos/jenkins-mesos/scheduler/driver"
+	"github.com/jenkins-mesos/jenkins-mesos/scheduler/ha"
 	"github.com/jenkins-mesos/jenkins-mesos/scheduler/store"
 	"github.com/sirupsen/logrus"
 )
@@ -76,47 +78,39 @@ func isTerminal(w io.Writer) bool {
 // driver. A SIGTERM ends it cleanly without tearing the framework down:
 // its agents keep running and the next instance adopts them.
 //
+// With state.zk the state lives in ZooKeeper and the instances sharing it
+// elect a leader: only the leader runs the driver (subscribes, touches
+// Jenkins); the others stand by, healthy, and one takes over when the
+// leader's session ends. A leader that loses its leadership stops its
+// driver at once and stands by again.
+//
 // reload, when not nil, is called on SIGHUP: the templates and limits it
 // returns replace the running ones (see watchReload).
 func serve(ctx context.Context, s *settings, log *logrus.Logger, hooks *driver.Config, reload func() (*settings, error)) error {
-	st, err := store.NewFile(s.file.State.Dir)
-	if err != nil {
-		return err
-	}
 	jc, err := jenkins.New(jenkins.Config{URL: s.file.Jenkins.URL, User: s.file.Jenkins.User, Token: s.jenkinsToken,
 		DescriptionPrefix: scheduler.NodeDescriptionPrefix + s.file.Mesos.FrameworkName + " "})
 	if err != nil {
+		return err
+	}
+	var (
+		st   driver.Store
+		conn *ha.Conn
+	)
+	if z := strings.TrimSpace(s.file.State.ZK); z != "" {
+		if conn, err = ha.Dial(z, time.Duration(s.file.State.ZKSessionTimeout)); err != nil {
+			return err
+		}
+		defer conn.Close()
+		st = conn.Store()
+	} else if st, err = store.NewFile(s.file.State.Dir); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", s.file.HTTP.Listen)
 	if err != nil {
 		return fmt.Errorf("http.listen %s: %w", s.file.HTTP.Listen, err)
 	}
-	dcfg := driver.Config{Core: s.core, Masters: s.masters, Encoding: s.file.Mesos.Encoding, User: s.file.Mesos.User, Role: s.file.Mesos.Role,
-		Hostname: s.file.Mesos.Hostname, WebUIURL: s.file.Mesos.WebUIURL, Principal: s.file.Mesos.Principal, Secret: s.mesosSecret,
-		FailoverTimeout: s.failover, PollInterval: s.pollInterval, Log: log, Anchor: s.file.Jenkins.AnchorNode == nil || *s.file.Jenkins.AnchorNode}
-	if hooks != nil {
-		dcfg.OnReady, dcfg.OnEvent, dcfg.Seed = hooks.OnReady, hooks.OnEvent, hooks.Seed
-	}
-	d := driver.New(dcfg, jc, st)
-	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		ok, why := d.Healthy()
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if !ok {
-			w.WriteHeader(http.StatusServiceUnavailable)
-		}
-		fmt.Fprintln(w, why)
-	})
-	mux.HandleFunc("/status", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(statusJSON(d.Status()))
-	})
-	mux.HandleFunc("/version", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]string{"version": version})
-	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	inst := &instance{s: s}
+	srv := &http.Server{Handler: inst.mux(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -135,18 +129,156 @@ func serve(ctx context.Context, s *settings, log *logrus.Logger, hooks *driver.C
 	if reload != nil {
 		rctx, stopReload := context.WithCancel(ctx)
 		defer stopReload()
-		go watchReload(rctx, s, reload, d, log)
+		go watchReload(rctx, inst, reload, log)
 	}
-	err = d.Run(ctx)
-	if errors.Is(err, driver.ErrFrameworkRemoved) {
-		log.Error(err.Error())
+	host, _ := os.Hostname()
+	advertise := host + " " + ln.Addr().String()
+	for {
+		var lost <-chan struct{}
+		if conn != nil {
+			inst.setRole("standby", nil)
+			log.WithField("state_zk", s.file.State.ZK).Info("standing by: waiting to lead")
+			lost, err = conn.Campaign(ctx, advertise, func(leader string) {
+				if inst.setLeader(leader) {
+					log.WithField("leader", leader).Info("standby; another instance leads")
+				}
+			})
+			if err != nil {
+				log.Info("stopped while standing by")
+				return nil
+			}
+			log.Info("elected leader; starting the framework")
+		}
+		dcfg := driver.Config{Masters: s.masters, Encoding: s.file.Mesos.Encoding, User: s.file.Mesos.User, Role: s.file.Mesos.Role,
+			Hostname: s.file.Mesos.Hostname, WebUIURL: s.file.Mesos.WebUIURL, Principal: s.file.Mesos.Principal, Secret: s.mesosSecret,
+			FailoverTimeout: s.failover, PollInterval: s.pollInterval, Log: log, Anchor: s.file.Jenkins.AnchorNode == nil || *s.file.Jenkins.AnchorNode}
+		dcfg.Core = inst.core()
+		if hooks != nil {
+			dcfg.OnReady, dcfg.OnEvent, dcfg.Seed = hooks.OnReady, hooks.OnEvent, hooks.Seed
+		}
+		d := driver.New(dcfg, jc, st)
+		inst.setRole("leader", d)
+		dctx, stop := context.WithCancel(ctx)
+		deposed := make(chan struct{})
+		if lost != nil {
+			go func() {
+				select {
+				case <-lost:
+					close(deposed)
+					stop()
+				case <-dctx.Done():
+				}
+			}()
+		}
+		err = d.Run(dctx)
+		stop()
+		inst.setRole("stopping", nil)
+		if errors.Is(err, driver.ErrFrameworkRemoved) {
+			log.Error(err.Error())
+			return err
+		}
+		if ctx.Err() != nil {
+			log.Info("stopped; the framework stays registered and its agents keep running until the next instance adopts them")
+			return nil
+		}
+		if conn == nil {
+			return err
+		}
+		select {
+		case <-deposed:
+			log.Warn("leadership lost (the ZooKeeper session ended); the framework stopped here and this instance stands by again")
+			continue
+		default:
+		}
+		if errors.Is(err, ha.ErrNotLeader) {
+			log.WithError(err).Warn("leadership lost; standing by again")
+			conn.Resign()
+			continue
+		}
+		// Any other error: give the leadership up so a standby can lead.
+		conn.Resign()
 		return err
 	}
-	if err != nil {
-		return err
+}
+
+// instance is what the HTTP endpoints and the reload see of serve: the
+// running settings and the driver of the current leadership term.
+type instance struct {
+	mu     sync.Mutex
+	s      *settings
+	d      *driver.Driver
+	role   string
+	leader string
+}
+
+func (in *instance) setRole(role string, d *driver.Driver) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.role, in.d = role, d
+	if role == "leader" {
+		in.leader = ""
 	}
-	log.Info("stopped; the framework stays registered and its agents keep running until the next instance adopts them")
-	return nil
+}
+
+// setLeader records the leader a standby sees; true when it changed.
+func (in *instance) setLeader(l string) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	changed := in.leader != l
+	in.leader = l
+	return changed
+}
+
+func (in *instance) current() (*driver.Driver, string, string) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.d, in.role, in.leader
+}
+
+func (in *instance) core() scheduler.Config {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.s.core
+}
+
+func (in *instance) mux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		d, role, leader := in.current()
+		if d == nil {
+			// A standby is healthy: it is ready to lead.
+			if role == "standby" {
+				fmt.Fprintln(w, "standby; the leader is", leader)
+				return
+			}
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, role)
+			return
+		}
+		ok, why := d.Healthy()
+		if !ok {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		fmt.Fprintln(w, why)
+	})
+	mux.HandleFunc("/status", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		d, role, leader := in.current()
+		out := map[string]any{"role": role}
+		if d != nil {
+			out = statusJSON(d.Status())
+			out["role"] = role
+		} else if leader != "" {
+			out["leader"] = leader
+		}
+		_ = json.NewEncoder(w).Encode(out)
+	})
+	mux.HandleFunc("/version", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{"version": version})
+	})
+	return mux
 }
 
 // watchReload applies the configuration again on every SIGHUP: templates,
@@ -154,7 +286,7 @@ func serve(ctx context.Context, s *settings, log *logrus.Logger, hooks *driver.C
 // template's breaker); a file that does not validate is refused and the
 // running configuration kept. Keys that need a restart (the Mesos and
 // Jenkins connections, the state, the listener) are reported, not applied.
-func watchReload(ctx context.Context, running *settings, reload func() (*settings, error), d *driver.Driver, log *logrus.Logger) {
+func watchReload(ctx context.Context, in *instance, reload func() (*settings, error), log *logrus.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -169,14 +301,26 @@ func watchReload(ctx context.Context, running *settings, reload func() (*setting
 			log.WithError(err).Error("SIGHUP: configuration refused; the running configuration stays")
 			continue
 		}
-		if diff := restartOnly(running, next); len(diff) > 0 {
+		in.mu.Lock()
+		running := in.s
+		diff := restartOnly(running, next)
+		// What the next leadership term starts with, and what the running
+		// driver gets now.
+		updated := *running
+		updated.file.Templates, updated.file.Limits, updated.file.Strategy = next.file.Templates, next.file.Limits, next.file.Strategy
+		updated.core = next.core
+		updated.core.FrameworkName, updated.core.JenkinsURL = running.core.FrameworkName, running.core.JenkinsURL
+		in.s = &updated
+		d := in.d
+		in.mu.Unlock()
+		if len(diff) > 0 {
 			log.WithField("keys", strings.Join(diff, ", ")).Warn("SIGHUP: these keys change only with a restart; they keep their running values")
 		}
-		if err := d.Reconfigure(ctx, next.core); err != nil {
-			return
+		if d != nil {
+			if err := d.Reconfigure(ctx, updated.core); err != nil {
+				return
+			}
 		}
-		running.file.Templates, running.file.Limits, running.file.Strategy = next.file.Templates, next.file.Limits, next.file.Strategy
-		running.core.Templates = next.core.Templates
 		log.WithField("templates", len(next.core.Templates)).Info("SIGHUP: configuration reloaded")
 	}
 }

@@ -19,14 +19,14 @@ func ParseZK(url string) (servers []string, root string, err error) {
 	rest, ok := strings.CutPrefix(url, "zk://")
 	hosts, p, cut := strings.Cut(rest, "/")
 	if !ok || !cut || hosts == "" || strings.Trim(p, "/") == "" {
-		return nil, "", fmt.Errorf("driver: mesos.master %q: expected zk://host:port[,host:port...]/path", url)
+		return nil, "", fmt.Errorf("%q: expected zk://host:port[,host:port...]/path", url)
 	}
 	if strings.Contains(hosts, "@") {
-		return nil, "", fmt.Errorf("driver: mesos.master %q: ZooKeeper credentials in the URL are not supported", url)
+		return nil, "", fmt.Errorf("%q: ZooKeeper credentials in the URL are not supported", url)
 	}
 	for _, h := range strings.Split(hosts, ",") {
 		if _, port, ok := strings.Cut(h, ":"); !ok || port == "" {
-			return nil, "", fmt.Errorf("driver: mesos.master %q: %q is not host:port", url, h)
+			return nil, "", fmt.Errorf("%q: %q is not host:port", url, h)
 		}
 	}
 	return strings.Split(hosts, ","), "/" + strings.Trim(p, "/"), nil

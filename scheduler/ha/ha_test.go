@@ -1,0 +1,107 @@
+package ha
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/jenkins-mesos/jenkins-mesos/integration/zktest"
+	"github.com/jenkins-mesos/jenkins-mesos/proto"
+)
+
+func dial(t *testing.T, addr string) *Conn {
+	t.Helper()
+	c, err := Dial("zk://"+addr+"/jenkins-mesos", 4*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// One of two instances leads; the other waits, naming the leader, and
+// leads once the first goes. The state written by the first is read by
+// the second; the deposed one can no longer write.
+func TestOneLeaderThenHandoverWithFencedWrites(t *testing.T) {
+	addr := zktest.Start(t)
+	a, b := dial(t, addr), dial(t, addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	lostA, err := a.Campaign(ctx, "instance-a", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Store().Save(&proto.State{SchemaVersion: 1, FrameworkId: "fw-from-a"}); err != nil {
+		t.Fatal(err)
+	}
+	standby := make(chan string, 10)
+	bLeads := make(chan (<-chan struct{}), 1)
+	go func() {
+		lost, err := b.Campaign(ctx, "instance-b", func(leader string) { standby <- leader })
+		if err == nil {
+			bLeads <- lost
+		}
+	}()
+	select {
+	case l := <-standby:
+		if l != "instance-a" {
+			t.Fatalf("the standby names %q as leader; want instance-a", l)
+		}
+	case <-bLeads:
+		t.Fatal("two leaders at once")
+	case <-ctx.Done():
+		t.Fatal("the standby never reported the leader")
+	}
+	a.Resign()
+	select {
+	case <-lostA:
+	default:
+		t.Fatal("resigning did not end a's leadership")
+	}
+	if err := a.Store().Save(&proto.State{SchemaVersion: 1, FrameworkId: "fw-stale"}); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("a deposed leader's write: %v; want ErrNotLeader", err)
+	}
+	select {
+	case <-bLeads:
+	case <-ctx.Done():
+		t.Fatal("b did not take over")
+	}
+	st, err := b.Store().Load()
+	if err != nil || st.GetFrameworkId() != "fw-from-a" {
+		t.Fatalf("b loads %v, %v; want the state a wrote", st, err)
+	}
+}
+
+// A leader whose session is gone (the ensemble expired it) stops leading
+// and its writes are refused, even if it is told nothing else.
+func TestExpiredSessionEndsTheLeadership(t *testing.T) {
+	addr := zktest.Start(t)
+	a, b := dial(t, addr), dial(t, addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	lost, err := a.Campaign(ctx, "a", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Delete a's member node from outside, as the ensemble does when the
+	// session expires: the fenced write must fail.
+	a.mu.Lock()
+	me := a.me
+	a.mu.Unlock()
+	if err := b.zk.Delete(me, -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Store().Save(&proto.State{SchemaVersion: 1, FrameworkId: "x"}); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("write after the member node went: %v; want ErrNotLeader", err)
+	}
+	a.onEvent(zkExpired())
+	select {
+	case <-lost:
+	case <-time.After(5 * time.Second):
+		t.Fatal("an expired session did not end the leadership")
+	}
+}
+
+func zkExpired() zk.Event { return zk.Event{Type: zk.EventSession, State: zk.StateExpired} }
