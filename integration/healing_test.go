@@ -275,3 +275,51 @@ func TestTwoInstancesOneLeadsAndAStandbyTakesOver(t *testing.T) {
 		t.Fatalf("%d frameworks registered; want one", len(fws))
 	}
 }
+
+// TestJenkinsUnavailableLongerThanConnectTimeoutKillsNothing: Jenkins
+// answers 503 for longer than connect_timeout while two builds run and a
+// third build's agent is starting (its node created, its task launched,
+// unable to connect). Nothing is killed or deleted because Jenkins did not
+// answer: when Jenkins is back the third agent connects, every build
+// succeeds, on three launches.
+func TestJenkinsUnavailableLongerThanConnectTimeoutKillsNothing(t *testing.T) {
+	w := newWorld(t, worldOpts{templates: `
+  - {name: mesos, labels: mesos, cpus: 0.2, mem: 30, image: jenkins/inbound-agent, connect_timeout: 2s}`})
+	for i := 1; i <= 3; i++ {
+		w.freestyle(fmt.Sprintf("j-%d", i), "mesos", 400) // 20 s at time scale 20
+	}
+	w.build("j-1")
+	w.build("j-2")
+	w.waitFor("2 builds running", 60*time.Second, func() bool { return w.result("j-1").Building && w.result("j-2").Building })
+	w.build("j-3")
+	w.framework.await(t, "the third agent's node", regexp.MustCompile(`(?s)(node \S+ created.*){3}`))
+	// 8 real seconds of 503s at time scale 20: four connect timeouts.
+	if r, b := w.jenkinsDo("POST", "emulator/unavailable?seconds=160", "", ""); r.StatusCode != 204 {
+		t.Fatalf("emulator/unavailable: %d %s", r.StatusCode, b)
+	}
+	outage := time.Now()
+	for time.Since(outage) < 7*time.Second {
+		if n := w.liveTasks(); n != 3 {
+			t.Fatalf("%d live tasks during the Jenkins outage; want all 3 kept", n)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	w.waitFor("3 builds to succeed", 120*time.Second, func() bool {
+		for i := 1; i <= 3; i++ {
+			if w.result(fmt.Sprintf("j-%d", i)).Result != "SUCCESS" {
+				return false
+			}
+		}
+		return true
+	})
+	w.waitFor("every node deleted and every task ended", 30*time.Second, func() bool { return len(w.nodes()) == 0 && w.liveTasks() == 0 })
+	log := w.framework.output()
+	if n := countLaunches(log); n != 3 {
+		t.Fatalf("%d launches; want 3 (nothing relaunched)", n)
+	}
+	for _, bad := range []string{`"event":"connect_timeout"`, `"event":"node_vanished"`} {
+		if strings.Contains(log, bad) {
+			t.Fatalf("the framework acted on a Jenkins that did not answer: %s in its log", bad)
+		}
+	}
+}
