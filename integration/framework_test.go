@@ -130,8 +130,9 @@ type worldOpts struct {
 	templates    string
 	logLevel     string
 	mesosSecret  string
-	limits       string // more keys under limits:, indented by two spaces
-	stateZK      string // state.zk (and a 3 s session timeout) when set
+	limits       string   // more keys under limits:, indented by two spaces
+	stateZK      string   // state.zk (and a 3 s session timeout) when set
+	images       []string // more IMAGE=PROGRAM mappings for the Mesos emulator
 }
 
 func newWorld(t *testing.T, o worldOpts) *world {
@@ -162,8 +163,12 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	}
 	bin := binaries(t)
 	w := &world{t: t, token: "tok-" + fmt.Sprint(time.Now().UnixNano())}
-	m := start(t, nil, "mesos-emulator", "--listen", "127.0.0.1:0", "--agents", fmt.Sprint(o.agents), "--agent-resources", o.resources,
-		"--time-scale", o.mesosScale, "--sandbox", t.TempDir(), "--image", "jenkins/inbound-agent="+filepath.Join(bin, "jenkins-emulator")+" agent")
+	margs := []string{"--listen", "127.0.0.1:0", "--agents", fmt.Sprint(o.agents), "--agent-resources", o.resources,
+		"--time-scale", o.mesosScale, "--sandbox", t.TempDir(), "--image", "jenkins/inbound-agent=" + filepath.Join(bin, "jenkins-emulator") + " agent"}
+	for _, im := range o.images {
+		margs = append(margs, "--image", im)
+	}
+	m := start(t, nil, "mesos-emulator", margs...)
 	w.mesos = strings.TrimSuffix(m.await(t, "the Mesos emulator", regexp.MustCompile(`master 0: (http://\S+)/api/v1/scheduler`))[1], "/")
 	j := start(t, []string{"JENKINS_EMULATOR_TOKEN=" + w.token}, "jenkins-emulator", "--listen", "127.0.0.1:0", "--user", "admin", "--time-scale", o.jenkinsScale)
 	w.jenkins = j.await(t, "the Jenkins emulator", regexp.MustCompile(`at (http://\S+/) `))[1]

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -320,6 +321,87 @@ func TestJenkinsUnavailableLongerThanConnectTimeoutKillsNothing(t *testing.T) {
 	for _, bad := range []string{`"event":"connect_timeout"`, `"event":"node_vanished"`} {
 		if strings.Contains(log, bad) {
 			t.Fatalf("the framework acted on a Jenkins that did not answer: %s in its log", bad)
+		}
+	}
+}
+
+// TestAgentThatNeverConnectsIsCleanedUp: the container starts but its
+// agent never connects to Jenkins. After connect_timeout its task is
+// killed and its node deleted, the failure is counted (the build waits
+// with the reason), and the next try comes after a backoff.
+func TestAgentThatNeverConnectsIsCleanedUp(t *testing.T) {
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorld(t, worldOpts{images: []string{"example/silent=" + sleep + " 3600"}, templates: `
+  - {name: mesos, labels: mesos, cpus: 0.2, mem: 30, image: example/silent, connect_timeout: 2s}`})
+	w.freestyle("lonely", "mesos", 10)
+	w.build("lonely")
+	m := w.framework.await(t, "the connect timeout", regexp.MustCompile(`"msg":"(mesos-[0-9a-f]{8}): agent did not connect within 2s"`))
+	first := m[1]
+	w.waitFor("the silent agent's node and task gone", 20*time.Second, func() bool {
+		for _, n := range w.nodes() {
+			if n == first {
+				return false
+			}
+		}
+		for _, f := range w.state().Frameworks {
+			for _, tk := range f.Tasks {
+				if tk.ID == first {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	st := w.status()
+	if len(st.Waiting) != 1 || !strings.Contains(st.Waiting[0].Reason, "agent did not connect within 2s") {
+		t.Fatalf("/status waiting = %+v; want the build waiting with the connect failure as its reason", st.Waiting)
+	}
+}
+
+// TestPartitionedAgentThatComesBackInTimeKeepsItsBuild: the Mesos agent
+// under a running build is partitioned from the master (TASK_UNREACHABLE)
+// and comes back within the unreachable grace: its node and task are
+// kept, and the build succeeds on the one agent.
+func TestPartitionedAgentThatComesBackInTimeKeepsItsBuild(t *testing.T) {
+	w := newWorld(t, worldOpts{agents: 1})
+	w.freestyle("p", "mesos", 200) // 10 s at time scale 20
+	w.build("p")
+	w.waitFor("the build running", 60*time.Second, func() bool { return w.result("p").Building })
+	post := func(path string) {
+		resp, err := http.Post(w.mesos+path, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 204 {
+			t.Fatalf("POST %s: %d", path, resp.StatusCode)
+		}
+	}
+	post("/emulator/agents/agent1/partition")
+	w.framework.await(t, "the task unreachable", regexp.MustCompile(`unreachable; its node is kept for 5m0s`))
+	time.Sleep(2 * time.Second) // polls go on; nothing may be killed
+	post("/emulator/agents/agent1/restore")
+	// The re-registered agent sends no new update (its task's state did
+	// not change); the framework would learn that it is back from its
+	// explicit reconciliation of unreachable tasks (every 30 s), but the
+	// build ends first and the agent is reclaimed as usual.
+	w.waitFor("the build to succeed", 60*time.Second, func() bool { return w.result("p").Result == "SUCCESS" })
+	w.waitFor("every node deleted and every task ended", 30*time.Second, func() bool { return len(w.nodes()) == 0 && w.liveTasks() == 0 })
+	if n := countLaunches(w.framework.output()); n != 1 {
+		t.Fatalf("%d launches; want the one agent, kept through the partition", n)
+	}
+	log := w.framework.output()
+	// One KILL, the reclaim after the build; no retirement for any other
+	// reason on the way.
+	if n := strings.Count(log, `"call":"KILL"`); n != 1 || !strings.Contains(log, `"event":"reclaimed"`) {
+		t.Fatalf("%d KILLs (want 1, the reclaim after the build)", n)
+	}
+	for _, bad := range []string{`"event":"unreachable"`, `"event":"task_ended"`, `"event":"node_vanished"`, `"event":"connect_timeout"`} {
+		if strings.Contains(log, bad) {
+			t.Fatalf("the partitioned agent was given up: %s", bad)
 		}
 	}
 }

@@ -119,6 +119,7 @@ type Core struct {
 	// framework reports after it, so tasks without a node are found, and
 	// nodes whose task never reports are known to have none.
 	lastReconcile time.Time
+	lastProbe     time.Time // the last explicit reconciliation of unreachable tasks
 	health        []health       // per template: creation and launch failures
 	unmet         map[int]string // per template: why the last offers did not fit
 
@@ -154,7 +155,6 @@ func (c *Core) Step(ev Event) error {
 		if e.Now.After(c.now) {
 			c.now = e.Now
 		}
-		c.onTick()
 	case Subscribed:
 		c.onSubscribed(e)
 	case Disconnected:
@@ -179,7 +179,6 @@ func (c *Core) Step(ev Event) error {
 	case NodesObserved:
 		c.nodesAt = c.now
 		c.onNodes(e.Nodes)
-		c.onTick() // deadlines that waited for a fresh listing
 		c.queueStale = true
 	case NodeDone:
 		c.onNodeDone(e)
@@ -203,6 +202,10 @@ func (c *Core) settle() {
 		return
 	}
 	c.dirty = false
+	// Every deadline at or before now is acted on before the Ready goes
+	// out, whatever the event was (a fresh node listing, a subscription):
+	// the Wake it carries is then always in the future.
+	c.onTick()
 	if len(c.held) > 0 && (!c.anyAgent(stCreating) || !c.now.Before(c.heldUntil)) {
 		held := c.held
 		c.held = nil

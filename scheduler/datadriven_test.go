@@ -260,6 +260,9 @@ func (h *harness) step(t *testing.T, evs ...Event) string {
 	var out strings.Builder
 	for h.core.HasReady() {
 		rd := h.core.Ready()
+		if !rd.Wake.IsZero() && !rd.Wake.After(h.now) {
+			t.Errorf("Ready asks to be woken at %s, not after now: the driver would spin", rd.Wake.Sub(h.now))
+		}
 		out.WriteString(DescribeReady(rd, h.now))
 		h.core.Advance(rd)
 	}

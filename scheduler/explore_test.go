@@ -27,6 +27,7 @@ import (
 //   - an ACCEPT uses a live offer of the current subscription and
 //     launches no more than it holds;
 //   - at most one task per node, and only on a node that exists;
+//   - the core never asks to be woken at or before now (a spinning loop);
 //
 // and from every state a drain (builds end, Jenkins and Mesos answer,
 // time passes the graces) must reach a world with no task without a node
@@ -182,6 +183,9 @@ func (s *sim) step(evs ...Event) {
 			return
 		}
 		rd := s.core.Ready()
+		if !rd.Wake.IsZero() && !rd.Wake.After(s.w.now) {
+			s.w.fail("Ready asks to be woken %s from now, not after it: the driver would spin", rd.Wake.Sub(s.w.now))
+		}
 		if s.wrap != nil {
 			rd = s.wrap(rd)
 		}

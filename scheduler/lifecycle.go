@@ -303,9 +303,32 @@ func (c *Core) onTick() {
 		}
 	}
 	c.checkOrphans()
+	c.probeUnreachable()
 	if c.subscribed && !c.now.Before(c.lastReconcile.Add(c.cfg.ReconcileInterval)) {
 		c.call(calls.Reconcile(nil))
 		c.lastReconcile = c.now
+	}
+}
+
+// unreachableProbe is how often the tasks of unreachable agents are
+// reconciled explicitly: a partitioned agent that re-registers sends no
+// new update for a task whose state did not change, so the master's
+// answer is how the core learns that it is back.
+const unreachableProbe = 30 * time.Second
+
+func (c *Core) probeUnreachable() {
+	if !c.subscribed || c.now.Before(c.lastProbe.Add(unreachableProbe)) {
+		return
+	}
+	tasks := map[string]string{}
+	for _, a := range c.agents {
+		if !a.unreachableSince.IsZero() && a.state != stDeleting && a.agentID != "" && !c.now.Before(a.unreachableSince.Add(unreachableProbe)) {
+			tasks[a.name] = a.agentID
+		}
+	}
+	if len(tasks) > 0 {
+		c.call(calls.Reconcile(calls.ReconcileTasks(tasks)))
+		c.lastProbe = c.now
 	}
 }
 
@@ -324,9 +347,23 @@ func (c *Core) wake() time.Time {
 			w = t
 		}
 	}
+	// A deadline that acts only on a node listing made after it (see due)
+	// needs no wake once passed: the next listing brings it.
+	atDue := func(t time.Time) {
+		if c.now.Before(t) {
+			at(t)
+		}
+	}
 	for _, a := range c.agents {
 		if !a.unreachableSince.IsZero() && a.state != stDeleting {
-			at(a.unreachableSince.Add(c.cfg.UnreachableGrace))
+			atDue(a.unreachableSince.Add(c.cfg.UnreachableGrace))
+			probe := a.unreachableSince.Add(unreachableProbe)
+			if next := c.lastProbe.Add(unreachableProbe); next.After(probe) {
+				probe = next
+			}
+			if c.subscribed {
+				at(probe)
+			}
 		}
 		if a.tmpl < 0 {
 			continue
@@ -334,11 +371,11 @@ func (c *Core) wake() time.Time {
 		t := &c.cfg.Templates[a.tmpl]
 		switch {
 		case a.state == stLaunching || a.state == stStarting || a.state == stRunning:
-			at(a.launchedAt.Add(t.ConnectTimeout))
+			atDue(a.launchedAt.Add(t.ConnectTimeout))
 		case a.state == stOnline && t.Retention == RetainOnce && !a.everBusy:
-			at(a.onlineAt.Add(t.ConnectTimeout))
+			atDue(a.onlineAt.Add(t.ConnectTimeout))
 		case a.state == stOnline && t.Retention == RetainIdle && a.busy == 0:
-			at(a.idleSince.Add(t.IdleTimeout))
+			atDue(a.idleSince.Add(t.IdleTimeout))
 		}
 	}
 	if c.reviveDue {
@@ -357,11 +394,11 @@ func (c *Core) wake() time.Time {
 	}
 	if c.subscribed {
 		for _, o := range c.orphans {
-			at(c.orphanDeadline(o.seenAt))
+			atDue(c.orphanDeadline(o.seenAt))
 		}
 		for _, a := range c.agents {
 			if a.adopted && !a.taskLive && a.state != stDeleting {
-				at(c.orphanDeadline(a.adoptedAt))
+				atDue(c.orphanDeadline(a.adoptedAt))
 			}
 		}
 		at(c.lastReconcile.Add(c.cfg.ReconcileInterval))
