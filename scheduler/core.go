@@ -119,7 +119,7 @@ type Core struct {
 	// framework reports after it, so tasks without a node are found, and
 	// nodes whose task never reports are known to have none.
 	lastReconcile time.Time
-	lastProbe     time.Time // the last explicit reconciliation of unreachable tasks
+	lastProbe     time.Time      // the last explicit reconciliation of unreachable tasks
 	health        []health       // per template: creation and launch failures
 	unmet         map[int]string // per template: why the last offers did not fit
 

@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,7 +40,11 @@ type env struct {
 	stateDir string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvWith(t, mesosemu.Config{}) }
+
+// newEnvWith starts both emulators; mc sets more of the Mesos cluster
+// (masters, ZooKeeper).
+func newEnvWith(t *testing.T, mc mesosemu.Config) *env {
 	bin := filepath.Join(t.TempDir(), "jenkins-emulator")
 	out, err := exec.Command("go", "build", "-o", bin, "../../cmd/jenkins-emulator").CombinedOutput()
 	require.NoError(t, err, string(out))
@@ -44,8 +52,9 @@ func newEnv(t *testing.T) *env {
 	quiet.SetOutput(io.Discard)
 	// A 1 s heartbeat: the master reports it as 1 s and the driver's
 	// watchdog counts it in real time.
-	c, err := mesosemu.NewCluster(mesosemu.Config{Agents: 2, TimeScale: 20, Heartbeat: time.Second, SandboxRoot: t.TempDir(), Log: quiet,
-		Images: map[string][]string{"jenkins/inbound-agent": {bin, "agent"}}})
+	mc.Agents, mc.TimeScale, mc.Heartbeat, mc.SandboxRoot, mc.Log = 2, 20, time.Second, t.TempDir(), quiet
+	mc.Images = map[string][]string{"jenkins/inbound-agent": {bin, "agent"}}
+	c, err := mesosemu.NewCluster(mc)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	j, err := jenkinsemu.New(jenkinsemu.Config{Listen: "127.0.0.1:0", User: "admin", Token: "tok", TimeScale: 20, Log: quiet})
@@ -83,6 +92,20 @@ type launches struct {
 }
 
 func (e *env) driver(l *launches) (*Driver, context.CancelFunc, chan error) {
+	return e.driverWith(l, nil)
+}
+
+// postJob creates a freestyle job labelled mesos and starts its build.
+func (e *env) postJob(name string) int {
+	if code := e.post("createItem?name="+name, "application/xml",
+		"<project><assignedNode>mesos</assignedNode><canRoam>false</canRoam><builders><hudson.tasks.Shell><command>sleep 100</command></hudson.tasks.Shell></builders></project>"); code != 200 {
+		return code
+	}
+	return e.post("job/"+name+"/build?delay=0sec", "", "")
+}
+
+// driverWith starts a driver; more, when set, changes its configuration.
+func (e *env) driverWith(l *launches, more func(*Config)) (*Driver, context.CancelFunc, chan error) {
 	leader, err := e.cluster.WaitLeader(context.Background())
 	require.NoError(e.t, err)
 	jc, err := jenkins.New(jenkins.Config{URL: e.jk.URL(), User: "admin", Token: "tok", DescriptionPrefix: scheduler.NodeDescriptionPrefix + "jenkins-mesos "})
@@ -108,6 +131,9 @@ func (e *env) driver(l *launches) (*Driver, context.CancelFunc, chan error) {
 				}
 			}
 		}}
+	if more != nil {
+		more(&cfg)
+	}
 	d := New(cfg, jc, st)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -314,4 +340,82 @@ func tasksOf(c *mesosemu.Cluster) int {
 		n += a.Tasks
 	}
 	return n
+}
+
+// countingProxy stands in front of a master and counts the scheduler
+// calls that reach it.
+func countingProxy(t *testing.T, target string) (string, *atomic.Int64) {
+	u, err := url.Parse(target)
+	require.NoError(t, err)
+	var n atomic.Int64
+	rp := httputil.NewSingleHostReverseProxy(u)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/v1/scheduler") {
+			n.Add(1)
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, &n
+}
+
+// TestMasterListCallsGoToTheLeader: mesos.master lists three masters,
+// the leader last. The standbys answer with a 307 to the leader; every
+// scheduler call (SUBSCRIBE, ACCEPT, ACKNOWLEDGE, KILL, ...) goes to the
+// leader, none to a standby, while builds run to the end.
+func TestMasterListCallsGoToTheLeader(t *testing.T) {
+	e := newEnvWith(t, mesosemu.Config{Masters: 3})
+	leader, err := e.cluster.WaitLeader(context.Background())
+	require.NoError(t, err)
+	var list []string
+	var standbyCalls []*atomic.Int64
+	for _, m := range e.cluster.Masters() {
+		if m == leader {
+			continue
+		}
+		p, n := countingProxy(t, m)
+		list = append(list, p)
+		standbyCalls = append(standbyCalls, n)
+	}
+	list = append(list, leader)
+	require.Equal(t, 201, e.postJob("a"))
+	var l launches
+	d, stop, done := e.driverWith(&l, func(c *Config) { c.Masters = list })
+	defer func() { stop(); <-done }()
+	require.Eventually(t, func() bool { return strings.Contains(e.get("job/a/1/api/json"), `"result":"SUCCESS"`) }, 60*time.Second, 50*time.Millisecond, "the build ran")
+	require.Eventually(t, func() bool { return tasksOf(e.cluster) == 0 }, 30*time.Second, 50*time.Millisecond, "its agent reclaimed")
+	ok, _ := d.Healthy()
+	require.True(t, ok)
+	for i, n := range standbyCalls {
+		require.Zero(t, n.Load(), "scheduler calls that reached standby %d", i)
+	}
+}
+
+// TestZooKeeperFailoverKeepsRunningTasks: three masters in a real
+// ZooKeeper; the leader fails while a build runs. The framework follows
+// the new leader, the running task survives, nothing is launched twice,
+// and the build succeeds.
+func TestZooKeeperFailoverKeepsRunningTasks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a real ZooKeeper")
+	}
+	addr := zktest.Start(t)
+	e := newEnvWith(t, mesosemu.Config{Masters: 3, ZK: "zk://" + addr + "/mesos"})
+	require.Equal(t, 201, e.postJob("a"))
+	var l launches
+	d, stop, done := e.driverWith(&l, func(c *Config) { c.Masters = []string{"zk://" + addr + "/mesos"} })
+	defer func() { stop(); <-done }()
+	require.Eventually(t, func() bool { return strings.Contains(e.get("job/a/1/api/json"), `"building":true`) }, 60*time.Second, 50*time.Millisecond, "the build running")
+	id := d.Status().FrameworkID
+	require.NoError(t, e.cluster.FailoverMaster())
+	require.Eventually(t, func() bool {
+		ok, _ := d.Healthy()
+		return ok && d.Status().FrameworkID == id && e.cluster.Leader() != ""
+	},
+		60*time.Second, 50*time.Millisecond, "re-subscribed to the new leader with the same ID")
+	require.Eventually(t, func() bool { return strings.Contains(e.get("job/a/1/api/json"), `"result":"SUCCESS"`) }, 60*time.Second, 50*time.Millisecond, "the build survived the failover")
+	l.mu.Lock()
+	n := l.n
+	l.mu.Unlock()
+	require.Equal(t, 1, n, "launches: the running task was kept, not launched again")
 }
