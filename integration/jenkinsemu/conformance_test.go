@@ -493,3 +493,31 @@ func TestLabelEndpoint(t *testing.T) {
 		t.Fatalf("unknown label: %v", u)
 	}
 }
+
+// The in-process restart keeps the queue as Jenkins does (Queue.save on
+// the way down, Queue.load on the way up): a waiting item comes back
+// with its id, a running build is recorded as ABORTED.
+func TestRestartKeepsTheQueue(t *testing.T) {
+	j := newTestJenkins(t, Config{User: "admin", Token: "t0k3n", QuietPeriod: time.Millisecond})
+	createJob(t, j, "waits", freestyle("nowhere", "sleep 1"))
+	createJob(t, j, "runs", freestyle("mesos", "sleep 100000"))
+	createNode(t, j, "r1", "mesos")
+	startAgent(t, j, "r1")
+	call(t, j, http.MethodPost, "/job/waits/build", nil)
+	call(t, j, http.MethodPost, "/job/runs/build", nil)
+	waitFor(t, "runs #1 running", func() bool {
+		return strings.Contains(call(t, j, http.MethodGet, "/job/runs/1/api/json", nil).body, `"building":true`)
+	})
+	before := call(t, j, http.MethodGet, "/queue/api/json?tree=items[id,task[name]]", nil).body
+	if !strings.Contains(before, `"name":"waits"`) {
+		t.Fatalf("queue before the restart: %s", before)
+	}
+	j.Restart(time.Millisecond)
+	waitFor(t, "the restart to end", func() bool { return call(t, j, http.MethodGet, "/api/json", nil).code == 200 })
+	if after := call(t, j, http.MethodGet, "/queue/api/json?tree=items[id,task[name]]", nil).body; after != before {
+		t.Fatalf("the queue after the restart:\n%s\nwant it as before:\n%s", after, before)
+	}
+	if b := getJSON(t, j, "/job/runs/1/api/json"); b["result"] != "ABORTED" {
+		t.Fatalf("a build cut by the restart: %v, want ABORTED", b)
+	}
+}

@@ -23,8 +23,8 @@ func (j *Jenkins) Slow(d time.Duration) {
 }
 
 // Restart emulates a Jenkins restart: agents are disconnected (they
-// reconnect by themselves), running builds are aborted, the queue is
-// dropped, the session ID changes; nodes, jobs and build history stay.
+// reconnect by themselves), running builds are aborted, the session ID
+// changes; nodes, jobs, build history and the queue stay.
 // While restarting (the emulated duration d) every request gets 503.
 func (j *Jenkins) Restart(d time.Duration) {
 	j.mu.Lock()
@@ -37,11 +37,18 @@ func (j *Jenkins) Restart(d time.Duration) {
 			n.conn = nil
 		}
 	}
+	// The queue survives (Jenkins saves it on the way down and loads it
+	// back, Queue.save/Queue.load): waiting, blocked and buildable items
+	// keep their ids. A Pipeline block's placeholder dies with its run.
+	kept := j.queue[:0]
 	for _, it := range j.queue {
 		if it.placeholder && it.run != nil {
 			j.finishBuildLocked(it.run, "ABORTED")
+			continue
 		}
+		kept = append(kept, it)
 	}
+	j.queue = kept
 	for _, job := range j.jobs {
 		for _, b := range job.Builds {
 			if b.Building {
@@ -49,7 +56,6 @@ func (j *Jenkins) Restart(d time.Duration) {
 			}
 		}
 	}
-	j.queue = nil
 	j.left = map[int64]*QueueItem{}
 	j.sessions = map[string]string{}
 	j.sessionID = randomHex(4)
