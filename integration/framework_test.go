@@ -74,7 +74,11 @@ func (p *proc) output() string {
 
 func start(t *testing.T, env []string, name string, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(filepath.Join(binaries(t), name), args...)}
+	prog := name
+	if !filepath.IsAbs(name) {
+		prog = filepath.Join(binaries(t), name)
+	}
+	p := &proc{cmd: exec.Command(prog, args...)}
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p, p
 	if err := p.cmd.Start(); err != nil {
@@ -120,6 +124,7 @@ type world struct {
 	configPath string // the framework's YAML file
 	config     string // its text
 	env        []string
+	bin        string // the jenkins-mesos binary: a name in binaries() or a path
 }
 
 type worldOpts struct {
@@ -133,6 +138,9 @@ type worldOpts struct {
 	limits       string   // more keys under limits:, indented by two spaces
 	stateZK      string   // state.zk (and a 3 s session timeout) when set
 	images       []string // more IMAGE=PROGRAM mappings for the Mesos emulator
+	zk           string   // a ZooKeeper host:port: 3 masters contend there, the framework finds the leader there
+	jenkinsHome  bool     // the Jenkins emulator keeps its home in a directory
+	frameworkBin string   // another jenkins-mesos binary (the chaos suite's broken one)
 }
 
 func newWorld(t *testing.T, o worldOpts) *world {
@@ -168,9 +176,16 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	for _, im := range o.images {
 		margs = append(margs, "--image", im)
 	}
+	if o.zk != "" {
+		margs = append(margs, "--masters", "3", "--zk", "zk://"+o.zk+"/mesos")
+	}
 	m := start(t, nil, "mesos-emulator", margs...)
 	w.mesos = strings.TrimSuffix(m.await(t, "the Mesos emulator", regexp.MustCompile(`master 0: (http://\S+)/api/v1/scheduler`))[1], "/")
-	j := start(t, []string{"JENKINS_EMULATOR_TOKEN=" + w.token}, "jenkins-emulator", "--listen", "127.0.0.1:0", "--user", "admin", "--time-scale", o.jenkinsScale)
+	jargs := []string{"--listen", "127.0.0.1:0", "--user", "admin", "--time-scale", o.jenkinsScale}
+	if o.jenkinsHome {
+		jargs = append(jargs, "--home", t.TempDir())
+	}
+	j := start(t, []string{"JENKINS_EMULATOR_TOKEN=" + w.token}, "jenkins-emulator", jargs...)
 	w.jenkins = j.await(t, "the Jenkins emulator", regexp.MustCompile(`at (http://\S+/) `))[1]
 	dir := t.TempDir()
 	w.httpListen = freeAddr(t)
@@ -181,6 +196,10 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	stateZK := ""
 	if o.stateZK != "" {
 		stateZK = fmt.Sprintf("  zk: %s\n  zk_session_timeout: 3s\n", o.stateZK)
+	}
+	master := w.mesos
+	if o.zk != "" {
+		master = "zk://" + o.zk + "/mesos"
 	}
 	cfg := fmt.Sprintf(`mesos:
   master: %s
@@ -203,7 +222,7 @@ limits:
 %slog:
   level: %s
 templates:%s
-`, w.mesos, principal, w.jenkins, filepath.Join(dir, "state"), stateZK, w.httpListen, o.limits, o.logLevel, o.templates)
+`, master, principal, w.jenkins, filepath.Join(dir, "state"), stateZK, w.httpListen, o.limits, o.logLevel, o.templates)
 	path := filepath.Join(dir, "jenkins-mesos.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -213,7 +232,11 @@ templates:%s
 		env = append(env, "JENKINS_MESOS_MESOS_SECRET="+o.mesosSecret)
 	}
 	w.configPath, w.config, w.env = path, cfg, env
-	w.framework = start(t, env, "jenkins-mesos", "run", "--config", path)
+	w.bin = "jenkins-mesos"
+	if o.frameworkBin != "" {
+		w.bin = o.frameworkBin
+	}
+	w.framework = start(t, env, w.bin, "run", "--config", path)
 	w.framework.await(t, "the framework to subscribe", regexp.MustCompile(`subscribed as framework`))
 	return w
 }

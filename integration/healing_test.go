@@ -136,7 +136,7 @@ func TestSIGHUPWithABrokenFileKeepsTheRunningConfiguration(t *testing.T) {
 // and environment (the same state directory).
 func (w *world) restartFramework() {
 	w.t.Helper()
-	w.framework = start(w.t, w.env, "jenkins-mesos", "run", "--config", w.configPath)
+	w.framework = start(w.t, w.env, w.bin, "run", "--config", w.configPath)
 }
 
 var subscribedAs = regexp.MustCompile(`subscribed as framework (\S+?)"`)

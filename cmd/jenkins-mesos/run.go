@@ -156,7 +156,7 @@ func serve(ctx context.Context, s *settings, log *logrus.Logger, hooks *driver.C
 		if hooks != nil {
 			dcfg.OnReady, dcfg.OnEvent, dcfg.Seed = hooks.OnReady, hooks.OnEvent, hooks.Seed
 		}
-		d := driver.New(dcfg, jc, st)
+		d := driver.New(dcfg, adaptJenkins(jc), st)
 		inst.setRole("leader", d)
 		dctx, stop := context.WithCancel(ctx)
 		deposed := make(chan struct{})
@@ -200,6 +200,11 @@ func serve(ctx context.Context, s *settings, log *logrus.Logger, hooks *driver.C
 		return err
 	}
 }
+
+// adaptJenkins is the identity; a build with the chaos_broken tag (see
+// chaos_broken.go) replaces it to make a deliberately broken framework
+// for the chaos suite to catch.
+var adaptJenkins = func(j driver.Jenkins) driver.Jenkins { return j }
 
 // instance is what the HTTP endpoints and the reload see of serve: the
 // running settings and the driver of the current leadership term.
