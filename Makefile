@@ -5,8 +5,11 @@ PKGS      := ./...
 # Test packages run one at a time (-p 1): the scale tests (1,000 agent
 # connections, 10,000 agents) and the ZooKeeper JVM must not starve each
 # other on a 2-core machine. Packages with goroutines and shared state run
-# again under the race detector.
-RACE_PKGS := ./integration/... ./cmd/... ./scheduler/... ./jenkins/...
+# again under the race detector: the emulators, the program, the core, the
+# driver, the HA and Jenkins adapters. The integration package itself is
+# not among them: its tests drive separate processes (which the detector
+# does not see into), and they take minutes.
+RACE_PKGS := ./integration/mesosemu/... ./integration/jenkinsemu/... ./integration/emutime/... ./cmd/... ./scheduler/... ./jenkins/...
 BENCH     ?= .
 BENCHTIME ?= 1s
 

@@ -183,6 +183,7 @@ type settings struct {
 	core         scheduler.Config
 	pollInterval time.Duration
 	failover     time.Duration
+	newFramework string // --new-framework: a removed framework's ID to forget
 }
 
 // errSecretFlag: secrets come from the environment or files only.

@@ -27,6 +27,7 @@ import (
 func runFramework(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	flags := map[string]string{}
 	fs, path := flagSet("jenkins-mesos run", flags)
+	newFramework := fs.String("new-framework", "", "after \"Framework has been removed\": the removed framework's ID, forgotten at the start so a new framework registers (only that ID: harmless if left in place)")
 	fs.SetOutput(stderr)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -41,6 +42,7 @@ func runFramework(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
+	s.newFramework = *newFramework
 	log, err := newLogger(s.file.Log.Level, s.file.Log.Format, stderr)
 	if err != nil {
 		return err
@@ -153,6 +155,7 @@ func serve(ctx context.Context, s *settings, log *logrus.Logger, hooks *driver.C
 			Hostname: s.file.Mesos.Hostname, WebUIURL: s.file.Mesos.WebUIURL, Principal: s.file.Mesos.Principal, Secret: s.mesosSecret,
 			FailoverTimeout: s.failover, PollInterval: s.pollInterval, Log: log, Anchor: s.file.Jenkins.AnchorNode == nil || *s.file.Jenkins.AnchorNode}
 		dcfg.Core = inst.core()
+		dcfg.ForgetFrameworkID = s.newFramework
 		if hooks != nil {
 			dcfg.OnReady, dcfg.OnEvent, dcfg.Seed = hooks.OnReady, hooks.OnEvent, hooks.Seed
 		}

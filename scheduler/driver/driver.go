@@ -64,7 +64,11 @@ type Config struct {
 	// JenkinsWorkers bounds concurrent Jenkins operations.
 	JenkinsWorkers int
 	Seed           uint64
-	Log            *logrus.Logger
+	// ForgetFrameworkID, when it is the stored framework ID, is dropped at
+	// the start, so the framework registers afresh (--new-framework). Any
+	// other stored ID is kept: the flag acts once.
+	ForgetFrameworkID string
+	Log               *logrus.Logger
 	// OnReady, when set, sees every Ready after it is handled (the demo
 	// shows them).
 	OnReady func(scheduler.Ready, time.Time)
@@ -143,6 +147,15 @@ func (d *Driver) Run(ctx context.Context) error {
 	restored, err := d.store.Load()
 	if err != nil {
 		return err
+	}
+	if f := d.cfg.ForgetFrameworkID; f != "" {
+		switch {
+		case restored.GetFrameworkId() == f:
+			d.log.WithField("framework_id", f).Warn("--new-framework: forgetting this framework ID; registering as a new framework")
+			restored.FrameworkId = ""
+		default:
+			d.log.WithFields(logrus.Fields{"framework_id": restored.GetFrameworkId(), "new_framework": f}).Info("--new-framework names another ID than the stored one; ignored")
+		}
 	}
 	seed := d.cfg.Seed
 	if seed == 0 {
@@ -490,8 +503,14 @@ func convertItems(items []jenkins.Item) []scheduler.QueueItem {
 
 // ErrFrameworkRemoved: the master removed the framework (failover timeout
 // passed, or an operator tore it down). Its ID can never subscribe again.
-var ErrFrameworkRemoved = errors.New("driver: the Mesos master says \"Framework has been removed\": its failover_timeout passed or it was torn down; " +
-	"its tasks are gone. Start afresh under a new framework ID by removing state.dir's state.pb")
+var ErrFrameworkRemoved = errors.New("driver: the Mesos master says \"Framework has been removed\": its failover_timeout passed or it was torn down; its tasks are gone")
+
+// removedError tells the operator what to do: start once with
+// --new-framework=ID, which forgets exactly that ID (so the flag left in
+// place does no harm at the next restart).
+func removedError(id string) error {
+	return fmt.Errorf("%w. Start afresh under a new framework ID: run once with --new-framework=%s (it forgets only that ID; leaving the flag in place is harmless)", ErrFrameworkRemoved, id)
+}
 
 func (d *Driver) frameworkInfo() mesos.FrameworkInfo {
 	_, id := d.currentCaller()
@@ -723,7 +742,8 @@ func (d *Driver) subscribeOnce(ctx context.Context, leader string) error {
 		case msched.Event_ERROR:
 			msg := ev.GetError().GetMessage()
 			if strings.Contains(msg, "Framework has been removed") {
-				return ErrFrameworkRemoved
+				_, id := d.currentCaller()
+				return removedError(id)
 			}
 			return fmt.Errorf("master error: %s", msg)
 		case msched.Event_FAILURE:

@@ -225,10 +225,23 @@ func TestFrameworkRemovedStopsWithAMessage(t *testing.T) {
 	select {
 	case err := <-done2:
 		require.ErrorIs(t, err, ErrFrameworkRemoved)
-		require.Contains(t, err.Error(), "Start afresh under a new framework ID")
+		require.Contains(t, err.Error(), "--new-framework="+saved.GetFrameworkId())
 	case <-time.After(30 * time.Second):
 		t.Fatal("the driver kept re-subscribing a removed framework")
 	}
+	// The operator follows the message: a new framework ID, builds run.
+	require.Equal(t, 201, e.postJob("after-removal"))
+	d3, stop3, done3 := e.driverWith(&l, func(c *Config) { c.ForgetFrameworkID = saved.GetFrameworkId() })
+	defer func() { stop3(); <-done3 }()
+	require.Eventually(t, func() bool {
+		id := d3.Status().FrameworkID
+		return id != "" && id != saved.GetFrameworkId()
+	}, 30*time.Second, 20*time.Millisecond, "registered under a new framework ID")
+	require.Eventually(t, func() bool { return strings.Contains(e.get("job/after-removal/1/api/json"), `"building":true`) }, 60*time.Second, 50*time.Millisecond)
+	// The flag left in place forgets nothing more: the new ID is kept.
+	now, err := st.Load()
+	require.NoError(t, err)
+	require.NotEqual(t, saved.GetFrameworkId(), now.GetFrameworkId())
 }
 
 // TestWatchdogResubscribesAfterFiveSilentHeartbeats: a stream that stays
