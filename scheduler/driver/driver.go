@@ -89,6 +89,7 @@ type Driver struct {
 	parallel    *httpcli.Client // ACCEPTs of one event go out concurrently on it
 	streamID    string
 	frameworkID string
+	knownLeader string // the leader a redirected SUBSCRIBE reached, tried first next time
 	status      scheduler.Status
 
 	subscribed   atomic.Bool
@@ -505,6 +506,10 @@ func convertItems(items []jenkins.Item) []scheduler.QueueItem {
 // passed, or an operator tore it down). Its ID can never subscribe again.
 var ErrFrameworkRemoved = errors.New("driver: the Mesos master says \"Framework has been removed\": its failover_timeout passed or it was torn down; its tasks are gone")
 
+// errRedirected: a SUBSCRIBE reached the leader through a 307; the loop
+// subscribes to that leader directly.
+var errRedirected = errors.New("driver: subscription redirected")
+
 // removedError tells the operator what to do: start once with
 // --new-framework=ID, which forgets exactly that ID (so the flag left in
 // place does no harm at the next restart).
@@ -615,7 +620,12 @@ func (d *Driver) subscribeLoop(ctx context.Context) {
 				cancel()
 			}
 		} else {
-			leader = d.leader(ctx, attempt)
+			d.mu.Lock()
+			leader, d.knownLeader = d.knownLeader, ""
+			d.mu.Unlock()
+			if leader == "" {
+				leader = d.leader(ctx, attempt)
+			}
 			err = d.subscribeOnce(ctx, leader)
 		}
 		d.subscribed.Store(false)
@@ -631,6 +641,9 @@ func (d *Driver) subscribeLoop(ctx context.Context) {
 			default:
 			}
 			return
+		}
+		if errors.Is(err, errRedirected) {
+			continue // at once, to the leader it named
 		}
 		d.push(ctx, scheduler.Disconnected{})
 		wait := backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1))
@@ -656,13 +669,14 @@ func (d *Driver) subscribeOnce(ctx context.Context, leader string) error {
 	if d.cfg.Principal != "" && d.cfg.Secret != "" {
 		opts = append(opts, httpcli.BasicAuth(d.cfg.Principal, d.cfg.Secret))
 	}
-	var streamID atomic.Value
+	var streamID, servedBy atomic.Value
 	capture := func(next httpcli.DoFunc) httpcli.DoFunc {
 		return func(r *http.Request) (*http.Response, error) {
 			resp, err := next(r)
 			if resp != nil {
 				if id := resp.Header.Get("Mesos-Stream-Id"); id != "" {
 					streamID.Store(id)
+					servedBy.Store(r.URL.Scheme + "://" + r.URL.Host)
 				}
 			}
 			return resp, err
@@ -722,6 +736,17 @@ func (d *Driver) subscribeOnce(ctx context.Context, leader string) error {
 		d.lastEvent.Store(time.Now().UnixNano())
 		switch ev.Type {
 		case msched.Event_SUBSCRIBED:
+			if by, _ := servedBy.Load().(string); by != "" && by != leader {
+				// The SUBSCRIBE was redirected (307) by a master that no
+				// longer leads. mesos-go would send the calls that follow
+				// to the old address; remember the leader and subscribe to
+				// it directly.
+				d.mu.Lock()
+				d.knownLeader = by
+				d.mu.Unlock()
+				d.log.WithFields(logrus.Fields{"master": leader, "leader": by}).Info("the subscription was redirected to the leader; subscribing there directly")
+				return errRedirected
+			}
 			s := ev.GetSubscribed()
 			hb := time.Duration(s.GetHeartbeatIntervalSeconds() * float64(time.Second))
 			d.heartbeat.Store(int64(hb))

@@ -432,3 +432,35 @@ func TestZooKeeperFailoverKeepsRunningTasks(t *testing.T) {
 	l.mu.Unlock()
 	require.Equal(t, 1, n, "launches: the running task was kept, not launched again")
 }
+
+// TestRedirectedSubscribeIsFollowedAndRemembered: the only configured
+// master thinks it leads (its /master/redirect names itself) but answers
+// the SUBSCRIBE with a 307 to the real leader, as a master that just lost
+// the leadership does. The driver follows it and sends every later call
+// to the leader, none to the stale master.
+func TestRedirectedSubscribeIsFollowedAndRemembered(t *testing.T) {
+	e := newEnv(t)
+	leader, err := e.cluster.WaitLeader(context.Background())
+	require.NoError(t, err)
+	var stale *httptest.Server
+	var calls atomic.Int64
+	stale = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/master/redirect":
+			w.Header().Set("Location", "//"+strings.TrimPrefix(stale.URL, "http://"))
+		case strings.HasPrefix(r.URL.Path, "/api/v1/scheduler"):
+			calls.Add(1)
+			w.Header().Set("Location", leader+r.URL.Path)
+		}
+		w.WriteHeader(http.StatusTemporaryRedirect)
+	}))
+	defer stale.Close()
+	require.Equal(t, 201, e.postJob("r"))
+	var l launches
+	d, stop, done := e.driverWith(&l, func(c *Config) { c.Masters = []string{stale.URL} })
+	defer func() { stop(); <-done }()
+	require.Eventually(t, func() bool { return strings.Contains(e.get("job/r/1/api/json"), `"result":"SUCCESS"`) }, 60*time.Second, 50*time.Millisecond, "the build ran")
+	ok, why := d.Healthy()
+	require.True(t, ok, why)
+	require.Equal(t, int64(1), calls.Load(), "scheduler calls that reached the stale master: only the first SUBSCRIBE")
+}
