@@ -415,7 +415,7 @@ func TestFrameworkEndToEndAsThreeProcesses(t *testing.T) {
 		}
 		return true
 	})
-	w.waitFor("every node deleted and every task ended", 30*time.Second, func() bool { return len(w.nodes()) == 0 && w.liveTasks() == 0 })
+	w.waitClean()
 	for _, s := range w.state().Slaves {
 		if s.Used["cpus"] != 0 || s.Used["mem"] != 0 {
 			t.Fatalf("agent %s still has %v in use", s.Hostname, s.Used)
@@ -549,4 +549,33 @@ func TestSuppressedUntilABuildArrives(t *testing.T) {
 		t.Fatalf("launched %s after the node was created; want within one allocation interval", tl.Sub(tc))
 	}
 	w.waitFor("the build to succeed", 60*time.Second, func() bool { return w.result("late").Result == "SUCCESS" })
+}
+
+// numbered returns prefix-1 … prefix-n.
+func numbered(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s-%d", prefix, i+1)
+	}
+	return out
+}
+
+// waitSucceeded waits until every job's build #1 succeeded.
+func (w *world) waitSucceeded(what string, limit time.Duration, jobs ...string) {
+	w.t.Helper()
+	w.waitFor(what, limit, func() bool {
+		for _, j := range jobs {
+			if w.result(j).Result != "SUCCESS" {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// waitClean waits until the framework's nodes are deleted and its tasks
+// ended.
+func (w *world) waitClean() {
+	w.t.Helper()
+	w.waitFor("every node deleted and every task ended", 30*time.Second, func() bool { return len(w.nodes()) == 0 && w.liveTasks() == 0 })
 }

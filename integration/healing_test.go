@@ -100,15 +100,8 @@ func TestBadImageOpensTheBreakerAndSIGHUPFixesIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.framework.await(t, "the reload", regexp.MustCompile(`configuration reloaded: 1 templates; changed: mesos`))
-	w.waitFor("the 4 builds to succeed after the fix", 90*time.Second, func() bool {
-		for i := 1; i <= 4; i++ {
-			if w.result(fmt.Sprintf("b-%d", i)).Result != "SUCCESS" {
-				return false
-			}
-		}
-		return true
-	})
-	w.waitFor("every node deleted and every task ended", 30*time.Second, func() bool { return len(w.nodes()) == 0 && w.liveTasks() == 0 })
+	w.waitSucceeded("the 4 builds to succeed after the fix", 90*time.Second, numbered("b", 4)...)
+	w.waitClean()
 	if n := countLaunches(w.framework.output()) - launched; n != 4 {
 		t.Fatalf("%d launches after the fix; want one per build (4)", n)
 	}
@@ -176,15 +169,8 @@ func TestKill9WithSixBuildsRunningThenRestart(t *testing.T) {
 		return len(regexp.MustCompile(`"msg":"adopted node `).FindAllString(w.framework.output(), -1)) == 6
 	})
 	t.Logf("6 agents adopted %s after the restart", time.Since(restarted).Round(time.Millisecond))
-	w.waitFor("6 builds to succeed", 90*time.Second, func() bool {
-		for i := 1; i <= 6; i++ {
-			if w.result(fmt.Sprintf("long-%d", i)).Result != "SUCCESS" {
-				return false
-			}
-		}
-		return true
-	})
-	w.waitFor("every node deleted and every task ended", 30*time.Second, func() bool { return len(w.nodes()) == 0 && w.liveTasks() == 0 })
+	w.waitSucceeded("6 builds to succeed", 90*time.Second, numbered("long", 6)...)
+	w.waitClean()
 	if a, b := countLaunches(first), countLaunches(w.framework.output()); a != 6 || b != 0 {
 		t.Fatalf("launches: %d before the kill, %d after; want 6 and 0", a, b)
 	}
@@ -257,15 +243,8 @@ func TestTwoInstancesOneLeadsAndAStandbyTakesOver(t *testing.T) {
 		t.Fatalf("handover took %s; want within the 3 s session timeout (plus slack)", took)
 	}
 	w.framework = standby
-	w.waitFor("3 builds to succeed", 90*time.Second, func() bool {
-		for i := 1; i <= 3; i++ {
-			if w.result(fmt.Sprintf("ha-%d", i)).Result != "SUCCESS" {
-				return false
-			}
-		}
-		return true
-	})
-	w.waitFor("every node deleted and every task ended", 30*time.Second, func() bool { return len(w.nodes()) == 0 && w.liveTasks() == 0 })
+	w.waitSucceeded("3 builds to succeed", 90*time.Second, numbered("ha", 3)...)
+	w.waitClean()
 	if a, b := countLaunches(leader.output()), countLaunches(standby.output()); a != 3 || b != 0 {
 		t.Fatalf("launches: %d by the first leader, %d by the second; want 3 and 0 (adopted)", a, b)
 	}
@@ -305,15 +284,8 @@ func TestJenkinsUnavailableLongerThanConnectTimeoutKillsNothing(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	w.waitFor("3 builds to succeed", 120*time.Second, func() bool {
-		for i := 1; i <= 3; i++ {
-			if w.result(fmt.Sprintf("j-%d", i)).Result != "SUCCESS" {
-				return false
-			}
-		}
-		return true
-	})
-	w.waitFor("every node deleted and every task ended", 30*time.Second, func() bool { return len(w.nodes()) == 0 && w.liveTasks() == 0 })
+	w.waitSucceeded("3 builds to succeed", 120*time.Second, numbered("j", 3)...)
+	w.waitClean()
 	log := w.framework.output()
 	if n := countLaunches(log); n != 3 {
 		t.Fatalf("%d launches; want 3 (nothing relaunched)", n)
@@ -389,7 +361,7 @@ func TestPartitionedAgentThatComesBackInTimeKeepsItsBuild(t *testing.T) {
 	// explicit reconciliation of unreachable tasks (every 30 s), but the
 	// build ends first and the agent is reclaimed as usual.
 	w.waitFor("the build to succeed", 60*time.Second, func() bool { return w.result("p").Result == "SUCCESS" })
-	w.waitFor("every node deleted and every task ended", 30*time.Second, func() bool { return len(w.nodes()) == 0 && w.liveTasks() == 0 })
+	w.waitClean()
 	if n := countLaunches(w.framework.output()); n != 1 {
 		t.Fatalf("%d launches; want the one agent, kept through the partition", n)
 	}

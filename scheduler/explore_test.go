@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"hash/fnv"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -350,15 +349,6 @@ func (s *sim) listQueue() {
 		}
 	}
 	s.step(QueueObserved{Items: items})
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // doOp carries out the Jenkins operation at i (ok false: it fails).

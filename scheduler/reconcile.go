@@ -100,7 +100,7 @@ func (c *Core) checkOrphans() {
 	if !c.subscribed || !c.nodesSeen {
 		return
 	}
-	for _, id := range sortedOrphans(c.orphans) {
+	for _, id := range sortedKeys(c.orphans) {
 		o := c.orphans[id]
 		if c.agents[id] != nil {
 			delete(c.orphans, id)
@@ -122,7 +122,8 @@ func (c *Core) checkOrphans() {
 	}
 }
 
-func sortedOrphans(m map[string]orphan) []string {
+// sortedKeys returns a map's keys in order (deterministic iteration).
+func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

@@ -48,11 +48,10 @@ type Conn struct {
 	root           string
 	sessionTimeout time.Duration
 
-	mu     sync.Mutex
-	me     string        // our member node, "" when none
-	lost   chan struct{} // closed when the leadership ends
-	timer  *time.Timer   // runs while disconnected
-	closed bool
+	mu    sync.Mutex
+	me    string        // our member node, "" when none
+	lost  chan struct{} // closed when the leadership ends
+	timer *time.Timer   // runs while disconnected
 }
 
 // Dial connects to the ZooKeeper ensemble of url (zk://h:p,.../path).
@@ -234,9 +233,6 @@ func (c *Conn) Resign() {
 // Close resigns and ends the session.
 func (c *Conn) Close() {
 	c.Resign()
-	c.mu.Lock()
-	c.closed = true
-	c.mu.Unlock()
 	c.zk.Close()
 }
 
