@@ -125,6 +125,9 @@ type world struct {
 	config     string // its text
 	env        []string
 	bin        string // the jenkins-mesos binary: a name in binaries() or a path
+
+	jenkinsProc *proc
+	jenkinsArgs []string
 }
 
 type worldOpts struct {
@@ -187,6 +190,7 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	}
 	j := start(t, []string{"JENKINS_EMULATOR_TOKEN=" + w.token}, "jenkins-emulator", jargs...)
 	w.jenkins = j.await(t, "the Jenkins emulator", regexp.MustCompile(`at (http://\S+/) `))[1]
+	w.jenkinsProc, w.jenkinsArgs = j, jargs
 	dir := t.TempDir()
 	w.httpListen = freeAddr(t)
 	principal := ""

@@ -377,3 +377,42 @@ func TestPartitionedAgentThatComesBackInTimeKeepsItsBuild(t *testing.T) {
 		}
 	}
 }
+
+// TestJenkinsProcessRestartWithHomeMidBuild: the Jenkins process itself
+// is stopped while two builds run and started again on the same home and
+// address. The framework stays up through the refused connections; the
+// cut builds end as Jenkins records them (ABORTED); their agents are
+// reclaimed; a new build gets an agent; nothing is left behind.
+func TestJenkinsProcessRestartWithHomeMidBuild(t *testing.T) {
+	w := newWorld(t, worldOpts{jenkinsHome: true})
+	w.freestyle("cut-1", "mesos", 400)
+	w.freestyle("cut-2", "mesos", 400)
+	w.freestyle("after", "mesos", 20)
+	w.build("cut-1")
+	w.build("cut-2")
+	w.waitFor("2 builds running", 60*time.Second, func() bool { return w.result("cut-1").Building && w.result("cut-2").Building })
+	addr := strings.TrimSuffix(strings.TrimPrefix(w.jenkins, "http://"), "/")
+	if err := w.jenkinsProc.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.jenkinsProc.cmd.Wait()
+	time.Sleep(2 * time.Second) // polls meet a refused connection
+	args := append([]string(nil), w.jenkinsArgs...)
+	for i := range args {
+		if args[i] == "127.0.0.1:0" {
+			args[i] = addr
+		}
+	}
+	w.jenkinsProc = start(t, []string{"JENKINS_EMULATOR_TOKEN=" + w.token}, "jenkins-emulator", args...)
+	w.jenkinsProc.await(t, "Jenkins back", regexp.MustCompile(`at http://`))
+	w.waitFor("the cut builds recorded as ABORTED", 30*time.Second, func() bool {
+		return w.result("cut-1").Result == "ABORTED" && w.result("cut-2").Result == "ABORTED"
+	})
+	w.waitClean()
+	w.build("after")
+	w.waitSucceeded("a new build after the restart", 90*time.Second, "after")
+	w.waitClean()
+	if strings.Contains(w.framework.output(), `"level":"fatal"`) || w.framework.cmd.ProcessState != nil {
+		t.Fatal("the framework did not stay up")
+	}
+}

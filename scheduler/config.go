@@ -64,6 +64,10 @@ type Config struct {
 	// reconciliation and the node list before it kills tasks without a
 	// node or deletes nodes without a task (launches in flight included).
 	OrphanGrace time.Duration
+	// SurplusGrace is how long a one-shot agent that is online, has run no
+	// build and is wanted by no waiting build is kept before it steps down
+	// (default 10 s): room for Jenkins to assign the build it came for.
+	SurplusGrace time.Duration
 	// ReconcileInterval is how often an implicit reconciliation asks the
 	// master for every task of the framework (default 15 min), so that
 	// tasks and nodes left without each other are found while running,
@@ -105,6 +109,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.OrphanGrace == 0 {
 		c.OrphanGrace = 60 * time.Second
+	}
+	if c.SurplusGrace == 0 {
+		c.SurplusGrace = 10 * time.Second
 	}
 	if c.ReconcileInterval == 0 {
 		c.ReconcileInterval = 15 * time.Minute

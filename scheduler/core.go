@@ -58,11 +58,12 @@ type agent struct {
 	unreachableSince time.Time
 	nodeSeen         bool // the node appeared in a listing at least once
 	// Two sources of truth: the node in Jenkins and the task in Mesos.
-	nodeGone   bool // deleted (or never created)
-	taskLive   bool // launched and not yet terminal
-	taskKilled bool // KILL sent
-	deleteSent bool // a node deletion is in flight
-	adopted    bool // found after a restart, not created by this core
+	nodeGone   bool   // deleted (or never created)
+	taskLive   bool   // launched and not yet terminal
+	taskKilled bool   // KILL sent
+	deleteSent bool   // a node deletion is in flight
+	downWhy    string // why it is stepping down (stRetiring without a build)
+	adopted    bool   // found after a restart, not created by this core
 	adoptedAt  time.Time
 }
 

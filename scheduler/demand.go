@@ -158,6 +158,11 @@ const NodeDescriptionPrefix = "jenkins-mesos agent of "
 
 // withdraw deletes up to n ready agents of template t that have not been
 // launched: the builds they were for have gone.
+//
+// Then, for a one-shot template, online agents that never ran a build and
+// have been online for SurplusGrace: the build they came for went
+// elsewhere, was cancelled, or was cut by a Jenkins restart before the
+// core saw it running. They step down (marked offline, then deleted).
 func (c *Core) withdraw(t, n int) {
 	for _, a := range c.sortedAgents() {
 		if n == 0 {
@@ -166,6 +171,18 @@ func (c *Core) withdraw(t, n int) {
 		if a.tmpl == t && a.state == stReady {
 			c.retire(a, "withdrawn", "no build waits for it any more")
 			n--
+		}
+	}
+	if c.cfg.Templates[t].Retention != RetainOnce {
+		return
+	}
+	for _, a := range c.sortedAgents() {
+		if n == 0 {
+			return
+		}
+		if a.tmpl == t && a.state == stOnline && !a.everBusy && a.busy == 0 && !c.now.Before(a.onlineAt.Add(c.cfg.SurplusGrace)) {
+			c.stepDown(a, "surplus", "no build waits for it")
+			n -= c.cfg.Templates[t].Executors
 		}
 	}
 }

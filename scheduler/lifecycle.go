@@ -108,6 +108,21 @@ func (c *Core) retire(a *agent, code, why string) {
 	c.forget(a)
 }
 
+// stepDown takes an online agent that runs no build out of service
+// safely: it is marked offline first (so Jenkins gives it no build), and
+// deleted at the next listing that shows the mark; a build that reached
+// it before the mark runs to its end first.
+func (c *Core) stepDown(a *agent, code, why string) {
+	if a.state != stOnline {
+		c.retire(a, code, why)
+		return
+	}
+	a.state = stRetiring
+	a.downWhy = why
+	c.jenkins(NodeOp{Kind: NodeRetire, Name: a.name, Template: c.templateName(a), Message: why})
+	c.note(code, a.name+": "+why+"; marked offline, deleted at the next listing", map[string]string{"node": a.name, "task_id": a.name, "agent_id": a.agentID})
+}
+
 // deleteNode asks Jenkins to delete a's node, once until it answers.
 func (c *Core) deleteNode(a *agent) {
 	if a.deleteSent {
@@ -238,6 +253,13 @@ func (c *Core) onNodes(nodes []Node) {
 				a.state = stRetiring
 				c.jenkins(NodeOp{Kind: NodeRetire, Name: a.name, Template: c.templateName(a), Message: RetireMessage})
 			}
+		case a.state == stRetiring && !a.everBusy && n.Busy == 0:
+			// Stepping down without having run a build: deleted once the
+			// listing shows it marked offline (or disconnected), so that
+			// no build can have been given to it in between.
+			if n.TemporarilyOffline || !n.Online {
+				c.retire(a, "reclaimed", "agent reclaimed: "+a.downWhy)
+			}
 		case n.Busy == 0 && (a.state == stRetiring || (a.state == stBusy && once)):
 			// A one-shot agent's build has ended, however it ended (done,
 			// aborted by a Jenkins restart, failed with its channel),
@@ -287,7 +309,7 @@ func (c *Core) onTick() {
 		}
 		if a.tmpl < 0 {
 			if a.state == stOnline && a.busy == 0 {
-				c.retire(a, "template_removed", "its template is no longer configured")
+				c.stepDown(a, "template_removed", "its template is no longer configured")
 			}
 			continue
 		}
@@ -297,9 +319,9 @@ func (c *Core) onTick() {
 			c.launchFailed(a, "agent did not connect within "+t.ConnectTimeout.String(), false)
 			c.retire(a, "connect_timeout", "agent did not connect within "+t.ConnectTimeout.String())
 		case a.state == stOnline && t.Retention == RetainOnce && !a.everBusy && c.due(a.onlineAt.Add(t.ConnectTimeout)):
-			c.retire(a, "unused", "no build came within "+t.ConnectTimeout.String())
+			c.stepDown(a, "unused", "no build came within "+t.ConnectTimeout.String())
 		case a.state == stOnline && t.Retention == RetainIdle && a.busy == 0 && c.due(a.idleSince.Add(t.IdleTimeout)):
-			c.retire(a, "idle_timeout", "idle for "+t.IdleTimeout.String())
+			c.stepDown(a, "idle_timeout", "idle for "+t.IdleTimeout.String())
 		}
 	}
 	c.checkOrphans()
