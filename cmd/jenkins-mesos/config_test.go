@@ -1,12 +1,15 @@
 package main
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jenkins-mesos/jenkins-mesos/proto"
+	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/require"
 )
 
@@ -120,4 +123,26 @@ func FuzzConfig(f *testing.F) {
 			t.Fatalf("accepted a config without masters or templates: %q", text)
 		}
 	})
+}
+
+type memStore struct{ st *proto.State }
+
+func (m *memStore) Load() (*proto.State, error) { return m.st, nil }
+func (m *memStore) Save(st *proto.State) error  { m.st = st; return nil }
+
+// Moving a single instance to state.zk: the framework ID in state.dir is
+// read while ZooKeeper has none, and from then on ZooKeeper's.
+func TestTakeOverReadsTheOldStateOnlyWhileTheNewHasNone(t *testing.T) {
+	zk, dir := &memStore{}, &memStore{st: &proto.State{FrameworkId: "fw-old"}}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	to := &takeOver{primary: zk, previous: dir, log: log}
+	st, err := to.Load()
+	require.NoError(t, err)
+	require.Equal(t, "fw-old", st.GetFrameworkId())
+	require.NoError(t, to.Save(&proto.State{FrameworkId: "fw-old"}))
+	require.Equal(t, "fw-old", zk.st.GetFrameworkId(), "saved to ZooKeeper")
+	dir.st = &proto.State{FrameworkId: "fw-stale"}
+	st, _ = to.Load()
+	require.Equal(t, "fw-old", st.GetFrameworkId(), "ZooKeeper's state wins once it has one")
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jenkins-mesos/jenkins-mesos/jenkins"
+	"github.com/jenkins-mesos/jenkins-mesos/proto"
 	"github.com/jenkins-mesos/jenkins-mesos/scheduler"
 	"github.com/jenkins-mesos/jenkins-mesos/scheduler/driver"
 	"github.com/jenkins-mesos/jenkins-mesos/scheduler/ha"
@@ -104,6 +105,12 @@ func serve(ctx context.Context, s *settings, log *logrus.Logger, hooks *driver.C
 		}
 		defer conn.Close()
 		st = conn.Store()
+		if file, err := store.NewFile(s.file.State.Dir); err == nil {
+			// Moving to state.zk from a single instance: the framework ID in
+			// state.dir is taken over, so the running agents are adopted
+			// rather than left to a framework nobody subscribes as.
+			st = &takeOver{primary: st, previous: file, log: log}
+		}
 	} else if st, err = store.NewFile(s.file.State.Dir); err != nil {
 		return err
 	}
@@ -203,6 +210,34 @@ func serve(ctx context.Context, s *settings, log *logrus.Logger, hooks *driver.C
 		return err
 	}
 }
+
+// takeOver reads the state from primary, or, while primary has none yet,
+// from previous (the state.dir of an instance that ran before state.zk);
+// it writes to primary only.
+type takeOver struct {
+	primary, previous driver.Store
+	log               *logrus.Logger
+}
+
+func (t *takeOver) Load() (*proto.State, error) {
+	st, err := t.primary.Load()
+	if err != nil || st != nil {
+		return st, err
+	}
+	prev, err := t.previous.Load()
+	if err != nil {
+		// An unreadable old state.dir is no reason not to start: say so.
+		t.log.WithError(err).Warn("state.zk has no state yet and state.dir cannot be read; starting as a new framework")
+		return nil, nil
+	}
+	if prev == nil {
+		return nil, nil
+	}
+	t.log.WithField("framework_id", prev.GetFrameworkId()).Info("state.zk has no state yet: taking over the framework ID found in state.dir")
+	return prev, nil
+}
+
+func (t *takeOver) Save(st *proto.State) error { return t.primary.Save(st) }
 
 // adaptJenkins is the identity; a build with the chaos_broken tag (see
 // chaos_broken.go) replaces it to make a deliberately broken framework
