@@ -50,6 +50,7 @@ type Conn struct {
 
 	mu    sync.Mutex
 	me    string        // our member node, "" when none
+	stale string        // a member node of ours from a leadership that ended, to delete
 	lost  chan struct{} // closed when the leadership ends
 	timer *time.Timer   // runs while disconnected
 }
@@ -125,6 +126,12 @@ func (c *Conn) loseLocked() {
 		close(c.lost)
 		c.lost = nil
 	}
+	if c.me != "" {
+		// If the session survives after all (it reconnected), this node
+		// would still lead with nobody behind it: delete it before joining
+		// again.
+		c.stale = c.me
+	}
 	c.me = ""
 }
 
@@ -136,8 +143,21 @@ func (c *Conn) Campaign(ctx context.Context, data string, onStandby func(leader 
 	prefix := path.Join(c.root, "leader", "member-")
 	for {
 		c.mu.Lock()
-		me := c.me
+		me, stale := c.me, c.stale
 		c.mu.Unlock()
+		if stale != "" {
+			if err := c.zk.Delete(stale, -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
+				if err := sleep(ctx, time.Second); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			c.mu.Lock()
+			if c.stale == stale {
+				c.stale = ""
+			}
+			c.mu.Unlock()
+		}
 		if me == "" {
 			p, err := c.zk.CreateProtectedEphemeralSequential(prefix, []byte(data), zk.WorldACL(zk.PermAll))
 			if err != nil {
@@ -225,8 +245,12 @@ func (c *Conn) Resign() {
 	me := c.me
 	c.loseLocked()
 	c.mu.Unlock()
-	if me != "" {
-		_ = c.zk.Delete(me, -1)
+	if me != "" && c.zk.Delete(me, -1) == nil {
+		c.mu.Lock()
+		if c.stale == me {
+			c.stale = ""
+		}
+		c.mu.Unlock()
 	}
 }
 

@@ -105,3 +105,32 @@ func TestExpiredSessionEndsTheLeadership(t *testing.T) {
 }
 
 func zkExpired() zk.Event { return zk.Event{Type: zk.EventSession, State: zk.StateExpired} }
+
+// A leadership that ended while the session survived (disconnected for a
+// session timeout, then reconnected): the old member node is deleted
+// before joining again, so it does not go on leading with nobody behind
+// it, and this instance can lead again.
+func TestLeadershipLostWithTheSessionAliveLeadsAgain(t *testing.T) {
+	addr := zktest.Start(t)
+	a := dial(t, addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	lost, err := a.Campaign(ctx, "a", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.mu.Lock()
+	old := a.me
+	a.loseLocked() // what the disconnect timer does
+	a.mu.Unlock()
+	<-lost
+	if _, err := a.Campaign(ctx, "a", nil); err != nil {
+		t.Fatalf("leading again: %v", err)
+	}
+	if ok, _, _ := a.zk.Exists(old); ok {
+		t.Fatalf("the old member node %s is still there", old)
+	}
+	if err := a.Store().Save(&proto.State{SchemaVersion: 1, FrameworkId: "again"}); err != nil {
+		t.Fatalf("a write in the new term: %v", err)
+	}
+}
