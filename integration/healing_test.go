@@ -356,10 +356,9 @@ func TestPartitionedAgentThatComesBackInTimeKeepsItsBuild(t *testing.T) {
 	w.framework.await(t, "the task unreachable", regexp.MustCompile(`unreachable; its node is kept for 5m0s`))
 	time.Sleep(2 * time.Second) // polls go on; nothing may be killed
 	post("/emulator/agents/agent1/restore")
-	// The re-registered agent sends no new update (its task's state did
-	// not change); the framework would learn that it is back from its
-	// explicit reconciliation of unreachable tasks (every 30 s), but the
-	// build ends first and the agent is reclaimed as usual.
+	// The master tells the framework the task's state when the agent
+	// re-registers (TASK_RUNNING, REASON_AGENT_REREGISTERED).
+	w.framework.await(t, "the task reachable again", regexp.MustCompile(`task \S+ reachable again`))
 	w.waitFor("the build to succeed", 60*time.Second, func() bool { return w.result("p").Result == "SUCCESS" })
 	w.waitClean()
 	if n := countLaunches(w.framework.output()); n != 1 {

@@ -333,9 +333,10 @@ func (c *Core) onTick() {
 }
 
 // unreachableProbe is how often the tasks of unreachable agents are
-// reconciled explicitly: a partitioned agent that re-registers sends no
-// new update for a task whose state did not change, so the master's
-// answer is how the core learns that it is back.
+// reconciled explicitly. The master tells a framework when such an agent
+// re-registers ("Unreachable agent re-reregistered"), but drops that
+// update if the framework is not connected at that moment (a failover, a
+// restart): the probe's answer is how the core learns it then.
 const unreachableProbe = 30 * time.Second
 
 func (c *Core) probeUnreachable() {

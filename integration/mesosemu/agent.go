@@ -344,6 +344,14 @@ func (a *Agent) reregisteredLocked(m *Master) {
 				t.freed = false
 				a.used = resPlus(a.used, t.resources...)
 			}
+			// Master::__reregisterSlave: for an agent the master had marked
+			// unreachable, each task's current state goes to its framework
+			// from the master ("Unreachable agent re-reregistered", sic,
+			// REASON_AGENT_REREGISTERED in v1, no uuid); dropped when the
+			// framework is not connected.
+			if fw := m.frameworks[t.fw]; fw != nil && fw.sub != nil && !isTerminal(t.state) {
+				m.masterUpdateLocked(fw, t.info.TaskID, a.id, t.state, mesos.REASON_AGENT_REREGISTERED, "Unreachable agent re-reregistered")
+			}
 		}
 		if len(t.pending) > 0 {
 			t.backoff = statusRetryMin

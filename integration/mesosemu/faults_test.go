@@ -101,13 +101,22 @@ func TestPartitionAndRestoreAgent(t *testing.T) {
 	if err := c.RestoreAgent(o.AgentID.Value); err != nil {
 		t.Fatal(err)
 	}
-	// The held kill goes out on re-registration.
-	if seen := runToEnd(pa, url, "p1"); states(seen) != "TASK_KILLED" {
-		t.Fatalf("after restore: %s, want TASK_KILLED", states(seen))
+	// Re-registration: the master tells each framework its task's state
+	// (Master::__reregisterSlave, "Unreachable agent re-reregistered",
+	// REASON_AGENT_REREGISTERED, no uuid); then the held kill goes out.
+	seen := runToEnd(pa, url, "p1")
+	if states(seen) != "TASK_RUNNING TASK_KILLED" {
+		t.Fatalf("after restore: %s, want TASK_RUNNING (re-registered) then TASK_KILLED", states(seen))
+	}
+	if st := seen[0]; st.GetSource() != mesos.SOURCE_MASTER || st.GetReason() != mesos.REASON_AGENT_REREGISTERED || len(st.UUID) != 0 || st.GetMessage() != "Unreachable agent re-reregistered" {
+		t.Fatalf("the re-registration update: %s", describe(st))
+	}
+	if st := plain.update("q1"); st.GetState() != mesos.TASK_RUNNING || st.GetReason() != mesos.REASON_AGENT_REREGISTERED {
+		t.Fatalf("after restore the task survived (Mesos 1.5+) and its framework is told: got %s, want TASK_RUNNING", describe(st))
 	}
 	plain.mustCall(url, &scheduler.Call{Type: scheduler.Call_RECONCILE, Reconcile: &scheduler.Call_Reconcile{}})
 	if st := plain.update("q1"); st.GetState() != mesos.TASK_RUNNING {
-		t.Fatalf("after restore the task survived (Mesos 1.5+): got %s, want TASK_RUNNING", describe(st))
+		t.Fatalf("reconciled after restore: got %s, want TASK_RUNNING", describe(st))
 	}
 }
 
