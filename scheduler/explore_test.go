@@ -219,7 +219,10 @@ func (s *sim) apply(rd Ready) {
 			if n := w.nodes[id]; n != nil && n.build >= 0 {
 				w.fail("killed task %s while build %d runs on its node", id, n.build)
 			}
-			if t := w.tasks[id]; t != nil {
+			// The master does not kill an unreachable task (it answers
+			// with a reconciliation); the task runs on if its agent
+			// comes back.
+			if t := w.tasks[id]; t != nil && t.state != "unreachable" {
 				t.killing = true
 			}
 		case scheduler.Call_ACKNOWLEDGE:

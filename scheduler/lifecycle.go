@@ -44,8 +44,14 @@ func (c *Core) onUpdate(st mesos.TaskStatus) {
 	if a.state == stDeleting && !isTerminal(state) {
 		// Its task reports in after the agent was given up (a restart's
 		// orphan check, a node that vanished): kill it, or it would run on
-		// with no node.
+		// with no node. Running again after a KILL means the KILL did not
+		// take — the master does not kill an unreachable task, it answers
+		// with a reconciliation — so it is sent again now that the agent
+		// is back.
 		a.taskLive = true
+		if state == mesos.TASK_RUNNING || state == mesos.TASK_STARTING || state == mesos.TASK_STAGING {
+			a.taskKilled = false
+		}
 		c.kill(a)
 		return
 	}

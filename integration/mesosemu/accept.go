@@ -383,7 +383,12 @@ func validateEnvironment(env *mesos.Environment) string {
 // one gets an explicit reconciliation answer.
 func (m *Master) killLocked(fw *Framework, k *scheduler.Call_Kill) {
 	t := m.c.taskIndex[taskKey(fw.id, k.TaskID.Value)]
-	if t == nil || t.a.recovering {
+	// A task the master does not hold as running — unknown, on an agent
+	// not yet re-registered, or on an agent marked unreachable (Mesos
+	// keeps those in Framework::unreachableTasks, which Master::kill does
+	// not look in) — is not killed: the master answers with a
+	// reconciliation instead, and the task runs on if its agent returns.
+	if t == nil || t.a.recovering || t.a.partitioned {
 		var agentID *mesos.AgentID
 		if k.AgentID != nil {
 			agentID = k.AgentID

@@ -93,8 +93,13 @@ func TestPartitionAndRestoreAgent(t *testing.T) {
 	if ev := pa.next(scheduler.Event_FAILURE); ev.Failure.AgentID.GetValue() != o.AgentID.Value {
 		t.Fatalf("FAILURE for %v, want %s", ev.Failure.AgentID, o.AgentID.Value)
 	}
-	// While partitioned, a kill is held; the process keeps running.
+	// A kill of an unreachable task is not carried out (Master::kill does
+	// not find it among the framework's tasks): the master answers with a
+	// reconciliation, and the process keeps running.
 	pa.mustCall(url, &scheduler.Call{Type: scheduler.Call_KILL, Kill: &scheduler.Call_Kill{TaskID: mesos.TaskID{Value: "p1"}}})
+	if st := pa.update("p1"); st.GetState() != mesos.TASK_UNREACHABLE || st.GetReason() != mesos.REASON_RECONCILIATION || len(st.UUID) != 0 {
+		t.Fatalf("KILL of an unreachable task: %s, want a reconciliation answer TASK_UNREACHABLE", describe(st))
+	}
 	if state, ok := c.TaskState(pa.fwID, "p1"); !ok || state != mesos.TASK_RUNNING {
 		t.Fatalf("task on a partitioned agent: %v %v, want still running", state, ok)
 	}
@@ -103,13 +108,15 @@ func TestPartitionAndRestoreAgent(t *testing.T) {
 	}
 	// Re-registration: the master tells each framework its task's state
 	// (Master::__reregisterSlave, "Unreachable agent re-reregistered",
-	// REASON_AGENT_REREGISTERED, no uuid); then the held kill goes out.
-	seen := runToEnd(pa, url, "p1")
-	if states(seen) != "TASK_RUNNING TASK_KILLED" {
-		t.Fatalf("after restore: %s, want TASK_RUNNING (re-registered) then TASK_KILLED", states(seen))
-	}
-	if st := seen[0]; st.GetSource() != mesos.SOURCE_MASTER || st.GetReason() != mesos.REASON_AGENT_REREGISTERED || len(st.UUID) != 0 || st.GetMessage() != "Unreachable agent re-reregistered" {
+	// REASON_AGENT_REREGISTERED, no uuid). The earlier kill is forgotten:
+	// the task runs until it is killed again.
+	if st := pa.update("p1"); st.GetState() != mesos.TASK_RUNNING || st.GetSource() != mesos.SOURCE_MASTER || st.GetReason() != mesos.REASON_AGENT_REREGISTERED ||
+		len(st.UUID) != 0 || st.GetMessage() != "Unreachable agent re-reregistered" {
 		t.Fatalf("the re-registration update: %s", describe(st))
+	}
+	pa.mustCall(url, &scheduler.Call{Type: scheduler.Call_KILL, Kill: &scheduler.Call_Kill{TaskID: mesos.TaskID{Value: "p1"}}})
+	if seen := runToEnd(pa, url, "p1"); states(seen) != "TASK_KILLED" {
+		t.Fatalf("killed after restore: %s, want TASK_KILLED", states(seen))
 	}
 	if st := plain.update("q1"); st.GetState() != mesos.TASK_RUNNING || st.GetReason() != mesos.REASON_AGENT_REREGISTERED {
 		t.Fatalf("after restore the task survived (Mesos 1.5+) and its framework is told: got %s, want TASK_RUNNING", describe(st))
