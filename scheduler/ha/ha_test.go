@@ -79,12 +79,7 @@ func TestOneLeaderThenHandoverWithFencedWrites(t *testing.T) {
 func TestExpiredSessionEndsTheLeadership(t *testing.T) {
 	addr := zktest.Start(t)
 	a, b := dial(t, addr), dial(t, addr)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	lost, err := a.Campaign(ctx, "a", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lost := lead(t, a)
 	// Delete a's member node from outside, as the ensemble does when the
 	// session expires: the fenced write must fail.
 	a.mu.Lock()
@@ -104,6 +99,18 @@ func TestExpiredSessionEndsTheLeadership(t *testing.T) {
 	}
 }
 
+// lead campaigns until c leads (30 s at most) and returns its lost channel.
+func lead(t *testing.T, c *Conn) <-chan struct{} {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	lost, err := c.Campaign(ctx, "instance", nil)
+	if err != nil {
+		t.Fatalf("campaign: %v", err)
+	}
+	return lost
+}
+
 func zkExpired() zk.Event { return zk.Event{Type: zk.EventSession, State: zk.StateExpired} }
 
 // A leadership that ended while the session survived (disconnected for a
@@ -113,20 +120,13 @@ func zkExpired() zk.Event { return zk.Event{Type: zk.EventSession, State: zk.Sta
 func TestLeadershipLostWithTheSessionAliveLeadsAgain(t *testing.T) {
 	addr := zktest.Start(t)
 	a := dial(t, addr)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	lost, err := a.Campaign(ctx, "a", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lost := lead(t, a)
 	a.mu.Lock()
 	old := a.me
 	a.loseLocked() // what the disconnect timer does
 	a.mu.Unlock()
 	<-lost
-	if _, err := a.Campaign(ctx, "a", nil); err != nil {
-		t.Fatalf("leading again: %v", err)
-	}
+	lead(t, a) // and it leads again
 	if ok, _, _ := a.zk.Exists(old); ok {
 		t.Fatalf("the old member node %s is still there", old)
 	}
