@@ -260,6 +260,18 @@ func (c *Core) sortedAgents() []*agent {
 	return out
 }
 
+// agentsWhere returns the agents for which keep is true, in name order.
+func (c *Core) agentsWhere(keep func(*agent) bool) []*agent {
+	var out []*agent
+	for _, a := range c.agents {
+		if keep(a) {
+			out = append(out, a)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
 // Status is a read-only summary, for /status and metrics.
 type Status struct {
 	Subscribed  bool

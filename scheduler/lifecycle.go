@@ -114,6 +114,61 @@ func (c *Core) retire(a *agent, code, why string) {
 	c.forget(a)
 }
 
+// tickDue names what is due for an agent now.
+type tickDue int
+
+const (
+	dueNothing tickDue = iota
+	dueUnreachable
+	dueTemplateRemoved
+	dueConnectTimeout
+	dueUnused
+	dueIdle
+)
+
+// tickAction is what is due for agent a now.
+func (c *Core) tickAction(a *agent) tickDue {
+	if !a.unreachableSince.IsZero() && a.state != stDeleting && c.due(a.unreachableSince.Add(c.cfg.UnreachableGrace)) && a.busy == 0 {
+		return dueUnreachable
+	}
+	if a.tmpl < 0 {
+		if a.state == stOnline && a.busy == 0 {
+			return dueTemplateRemoved
+		}
+		return dueNothing
+	}
+	t := &c.cfg.Templates[a.tmpl]
+	switch {
+	case (a.state == stLaunching || a.state == stStarting || a.state == stRunning) && c.due(a.launchedAt.Add(t.ConnectTimeout)):
+		return dueConnectTimeout
+	case a.state == stOnline && t.Retention == RetainOnce && !a.everBusy && c.due(a.onlineAt.Add(t.ConnectTimeout)):
+		return dueUnused
+	case a.state == stOnline && t.Retention == RetainIdle && a.busy == 0 && c.due(a.idleSince.Add(t.IdleTimeout)):
+		return dueIdle
+	}
+	return dueNothing
+}
+
+// act carries out what is due for a.
+func (c *Core) act(a *agent, what tickDue) {
+	switch what {
+	case dueUnreachable:
+		// Past the grace: give the build up as Jenkins will (the node
+		// goes; a build on it fails) and serve the demand elsewhere.
+		c.retire(a, "unreachable", "unreachable for "+c.cfg.UnreachableGrace.String())
+	case dueTemplateRemoved:
+		c.stepDown(a, "template_removed", "its template is no longer configured")
+	case dueConnectTimeout:
+		why := "agent did not connect within " + c.cfg.Templates[a.tmpl].ConnectTimeout.String()
+		c.launchFailed(a, why, false)
+		c.retire(a, "connect_timeout", why)
+	case dueUnused:
+		c.stepDown(a, "unused", "no build came within "+c.cfg.Templates[a.tmpl].ConnectTimeout.String())
+	case dueIdle:
+		c.stepDown(a, "idle_timeout", "idle for "+c.cfg.Templates[a.tmpl].IdleTimeout.String())
+	}
+}
+
 // stepDown takes an online agent that runs no build out of service
 // safely: it is marked offline first (so Jenkins gives it no build), and
 // deleted at the next listing that shows the mark; a build that reached
@@ -306,29 +361,10 @@ func (c *Core) onNodes(nodes []Node) {
 }
 
 func (c *Core) onTick() {
-	for _, a := range c.sortedAgents() {
-		if !a.unreachableSince.IsZero() && a.state != stDeleting && c.due(a.unreachableSince.Add(c.cfg.UnreachableGrace)) && a.busy == 0 {
-			// Past the grace: give the build up as Jenkins will (the node
-			// goes; a build on it fails) and serve the demand elsewhere.
-			c.retire(a, "unreachable", "unreachable for "+c.cfg.UnreachableGrace.String())
-			continue
-		}
-		if a.tmpl < 0 {
-			if a.state == stOnline && a.busy == 0 {
-				c.stepDown(a, "template_removed", "its template is no longer configured")
-			}
-			continue
-		}
-		t := &c.cfg.Templates[a.tmpl]
-		switch {
-		case (a.state == stLaunching || a.state == stStarting || a.state == stRunning) && c.due(a.launchedAt.Add(t.ConnectTimeout)):
-			c.launchFailed(a, "agent did not connect within "+t.ConnectTimeout.String(), false)
-			c.retire(a, "connect_timeout", "agent did not connect within "+t.ConnectTimeout.String())
-		case a.state == stOnline && t.Retention == RetainOnce && !a.everBusy && c.due(a.onlineAt.Add(t.ConnectTimeout)):
-			c.stepDown(a, "unused", "no build came within "+t.ConnectTimeout.String())
-		case a.state == stOnline && t.Retention == RetainIdle && a.busy == 0 && c.due(a.idleSince.Add(t.IdleTimeout)):
-			c.stepDown(a, "idle_timeout", "idle for "+t.IdleTimeout.String())
-		}
+	// Only the agents with something due, in name order: the pass runs
+	// before every Ready, so it must cost nothing when nothing is due.
+	for _, a := range c.agentsWhere(func(a *agent) bool { return c.tickAction(a) != dueNothing }) {
+		c.act(a, c.tickAction(a)) // again: an earlier action may have changed it
 	}
 	c.checkOrphans()
 	c.probeUnreachable()

@@ -115,8 +115,11 @@ func (c *Core) checkOrphans() {
 		}
 		delete(c.orphans, id)
 	}
-	for _, a := range c.sortedAgents() {
-		if a.adopted && !a.taskLive && a.state != stDeleting && a.busy == 0 && !c.lastReconcile.Before(a.adoptedAt) && c.due(c.orphanDeadline(a.adoptedAt)) {
+	orphaned := func(a *agent) bool {
+		return a.adopted && !a.taskLive && a.state != stDeleting && a.busy == 0 && !c.lastReconcile.Before(a.adoptedAt) && c.due(c.orphanDeadline(a.adoptedAt))
+	}
+	for _, a := range c.agentsWhere(orphaned) {
+		if orphaned(a) {
 			c.retire(a, "orphan_node", "its task is gone")
 		}
 	}
