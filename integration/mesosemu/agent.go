@@ -62,12 +62,11 @@ type Task struct {
 	retryGen int
 	backoff  time.Duration
 
-	cmd         *exec.Cmd
-	killing     bool
-	pendingKill *mesos.KillPolicy
-	killTimer   *time.Timer
-	destroyed   bool
-	sandbox     string
+	cmd       *exec.Cmd
+	killing   bool
+	killTimer *time.Timer
+	destroyed bool
+	sandbox   string
 }
 
 func taskKey(fwID, taskID string) string { return fwID + "\x00" + taskID }
@@ -276,13 +275,10 @@ func (a *Agent) killTaskLocked(t *Task, policy *mesos.KillPolicy, killingState b
 	if isTerminal(t.state) || t.killing || t.destroyed {
 		return
 	}
-	if !a.reachable() {
-		t.pendingKill = policy
-		if t.pendingKill == nil {
-			t.pendingKill = &mesos.KillPolicy{}
-		}
-		return
-	}
+	// The kill runs on the agent even when the master cannot reach it (a
+	// task group's executor kills the rest of its group by itself); its
+	// updates wait for the agent to be reachable, like any other. The
+	// master never sends a kill for an unreachable task (killLocked).
 	if t.cmd == nil {
 		// Not started yet: the launch is cancelled.
 		t.killing = true
@@ -334,7 +330,7 @@ func (a *Agent) shutdownLocked() {
 
 // reregisteredLocked is the agent re-registering with a (new) leader after a
 // failover or a partition: its tasks are known to the master again and the
-// held updates and kills go out.
+// held updates go out.
 func (a *Agent) reregisteredLocked(m *Master) {
 	a.recovering = false
 	for _, t := range a.tasks {
@@ -356,12 +352,6 @@ func (a *Agent) reregisteredLocked(m *Master) {
 		if len(t.pending) > 0 {
 			t.backoff = statusRetryMin
 			a.forwardHeadLocked(t)
-		}
-		if t.pendingKill != nil {
-			p := t.pendingKill
-			t.pendingKill = nil
-			fw := m.frameworks[t.fw]
-			a.killTaskLocked(t, p, fw != nil && fw.has(mesos.FrameworkInfo_Capability_TASK_KILLING_STATE))
 		}
 	}
 }
