@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -150,9 +149,6 @@ func (c *Client) Nodes(ctx context.Context) ([]Node, error) {
 	return out, nil
 }
 
-// IsNotFound tells whether err is a 404 from Jenkins.
-func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
-
 // AnchorNode is the name of the node EnsureAnchor keeps.
 const AnchorNode = "jenkins-mesos-anchor"
 
@@ -164,8 +160,8 @@ const AnchorNode = "jenkins-mesos-anchor"
 // anchor takes no build (its label is its own) and is not one of the
 // framework's agent nodes.
 func (c *Client) EnsureAnchor(ctx context.Context) error {
-	_, body, err := c.do(ctx, http.MethodGet, "computer/"+AnchorNode+"/api/json", nil, url.Values{"tree": {"displayName"}})
-	if err == nil && strings.Contains(string(body), AnchorNode) {
+	resp, body, err := c.do(ctx, http.MethodGet, "computer/"+AnchorNode+"/api/json", nil, url.Values{"tree": {"displayName"}})
+	if err == nil && resp.StatusCode == http.StatusOK && strings.Contains(string(body), AnchorNode) {
 		return nil
 	}
 	_, err = c.CreateNode(ctx, NodeSpec{Name: AnchorNode, Labels: AnchorNode, Executors: 1, RemoteFS: "/nonexistent",

@@ -32,7 +32,6 @@ type health struct {
 	launchErr   string
 	open        bool // the breaker: creations stop until launchAfter, then one probe
 	configError bool // the last failure was a configuration error
-	total       int  // launch failures since the start or the last reload, for status
 }
 
 // blockedUntil is when the template may create agents again (zero: now).
@@ -73,7 +72,6 @@ func (c *Core) launchFailed(a *agent, reason string, configErr bool) {
 	}
 	h := &c.health[a.tmpl]
 	h.launchFails++
-	h.total++
 	h.launchErr = reason
 	h.configError = configErr
 	fields := map[string]string{"node": a.name, "task_id": a.name, "agent_id": a.agentID, "template": c.cfg.Templates[a.tmpl].Name}
