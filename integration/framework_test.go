@@ -397,11 +397,12 @@ func (w *world) launches() map[string]string {
 // task ended and every agent's resources free; no secret in the log.
 func TestFrameworkEndToEndAsThreeProcesses(t *testing.T) {
 	w := newWorld(t, worldOpts{mesosSecret: "mesos-secret-value-42"})
-	for i := 1; i <= 5; i++ {
-		w.freestyle(fmt.Sprintf("sleep-%d", i), "mesos", 100)
+	jobs := numbered("sleep", 5)
+	for _, j := range jobs {
+		w.freestyle(j, "mesos", 100)
 	}
-	for i := 1; i <= 5; i++ {
-		w.build(fmt.Sprintf("sleep-%d", i))
+	for _, j := range jobs {
+		w.build(j)
 	}
 	secrets := map[string]bool{}
 	w.waitFor("5 builds to succeed", 90*time.Second, func() bool {
@@ -412,12 +413,7 @@ func TestFrameworkEndToEndAsThreeProcesses(t *testing.T) {
 				}
 			}
 		}
-		for i := 1; i <= 5; i++ {
-			if w.result(fmt.Sprintf("sleep-%d", i)).Result != "SUCCESS" {
-				return false
-			}
-		}
-		return true
+		return w.allSucceeded(jobs...)
 	})
 	w.waitClean()
 	for _, s := range w.state().Slaves {
@@ -459,11 +455,12 @@ func TestFrameworkEndToEndAsThreeProcesses(t *testing.T) {
 // reason, then run; all 12 succeed.
 func TestTwoOneCPUAgentsHoldExactlyTenSlices(t *testing.T) {
 	w := newWorld(t, worldOpts{resources: "cpus:1;mem:4096;disk:20000;ports:[31000-32000]"})
-	for i := 1; i <= 12; i++ {
-		w.freestyle(fmt.Sprintf("b-%d", i), "mesos", 200)
+	jobs := numbered("b", 12)
+	for _, j := range jobs {
+		w.freestyle(j, "mesos", 200)
 	}
-	for i := 1; i <= 12; i++ {
-		w.build(fmt.Sprintf("b-%d", i))
+	for _, j := range jobs {
+		w.build(j)
 	}
 	peak, peakPerHost := 0, 0
 	w.waitFor("12 builds to succeed", 120*time.Second, func() bool {
@@ -482,12 +479,7 @@ func TestTwoOneCPUAgentsHoldExactlyTenSlices(t *testing.T) {
 		for _, n := range perSlave {
 			peakPerHost = max(peakPerHost, n)
 		}
-		for i := 1; i <= 12; i++ {
-			if w.result(fmt.Sprintf("b-%d", i)).Result != "SUCCESS" {
-				return false
-			}
-		}
-		return true
+		return w.allSucceeded(jobs...)
 	})
 	if peak != 10 || peakPerHost != 5 {
 		t.Fatalf("peak %d tasks at once, %d on one agent; want 10 and 5 (two agents of exactly 1 CPU)", peak, peakPerHost)
@@ -567,14 +559,17 @@ func numbered(prefix string, n int) []string {
 // waitSucceeded waits until every job's build #1 succeeded.
 func (w *world) waitSucceeded(what string, limit time.Duration, jobs ...string) {
 	w.t.Helper()
-	w.waitFor(what, limit, func() bool {
-		for _, j := range jobs {
-			if w.result(j).Result != "SUCCESS" {
-				return false
-			}
+	w.waitFor(what, limit, func() bool { return w.allSucceeded(jobs...) })
+}
+
+// allSucceeded tells whether every job's build #1 succeeded.
+func (w *world) allSucceeded(jobs ...string) bool {
+	for _, j := range jobs {
+		if w.result(j).Result != "SUCCESS" {
+			return false
 		}
-		return true
-	})
+	}
+	return true
 }
 
 // waitClean waits until the framework's nodes are deleted and its tasks
@@ -582,4 +577,14 @@ func (w *world) waitSucceeded(what string, limit time.Duration, jobs ...string) 
 func (w *world) waitClean() {
 	w.t.Helper()
 	w.waitFor("every node deleted and every task ended", 30*time.Second, func() bool { return len(w.nodes()) == 0 && w.liveTasks() == 0 })
+}
+
+// allRunning tells whether every job's build #1 is running.
+func (w *world) allRunning(jobs ...string) bool {
+	for _, j := range jobs {
+		if !w.result(j).Building {
+			return false
+		}
+	}
+	return true
 }

@@ -141,18 +141,12 @@ var subscribedAs = regexp.MustCompile(`subscribed as framework (\S+?)"`)
 // and nothing is left behind.
 func TestKill9WithSixBuildsRunningThenRestart(t *testing.T) {
 	w := newWorld(t, worldOpts{})
-	for i := 1; i <= 6; i++ {
-		w.freestyle(fmt.Sprintf("long-%d", i), "mesos", 300) // 15 s at time scale 20
-		w.build(fmt.Sprintf("long-%d", i))
+	jobs := numbered("long", 6)
+	for _, j := range jobs {
+		w.freestyle(j, "mesos", 300) // 15 s at time scale 20
+		w.build(j)
 	}
-	w.waitFor("6 builds running", 60*time.Second, func() bool {
-		for i := 1; i <= 6; i++ {
-			if !w.result(fmt.Sprintf("long-%d", i)).Building {
-				return false
-			}
-		}
-		return true
-	})
+	w.waitFor("6 builds running", 60*time.Second, func() bool { return w.allRunning(jobs...) })
 	first := w.framework.output()
 	id := subscribedAs.FindStringSubmatch(first)
 	if id == nil {
@@ -169,7 +163,7 @@ func TestKill9WithSixBuildsRunningThenRestart(t *testing.T) {
 		return len(regexp.MustCompile(`"msg":"adopted node `).FindAllString(w.framework.output(), -1)) == 6
 	})
 	t.Logf("6 agents adopted %s after the restart", time.Since(restarted).Round(time.Millisecond))
-	w.waitSucceeded("6 builds to succeed", 90*time.Second, numbered("long", 6)...)
+	w.waitSucceeded("6 builds to succeed", 90*time.Second, jobs...)
 	w.waitClean()
 	if a, b := countLaunches(first), countLaunches(w.framework.output()); a != 6 || b != 0 {
 		t.Fatalf("launches: %d before the kill, %d after; want 6 and 0", a, b)
@@ -214,18 +208,12 @@ func TestTwoInstancesOneLeadsAndAStandbyTakesOver(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.HasPrefix(string(body), "standby; the leader is") {
 		t.Fatalf("standby /healthz: %d %q; want 200 naming the leader", resp.StatusCode, body)
 	}
-	for i := 1; i <= 3; i++ {
-		w.freestyle(fmt.Sprintf("ha-%d", i), "mesos", 300)
-		w.build(fmt.Sprintf("ha-%d", i))
+	jobs := numbered("ha", 3)
+	for _, j := range jobs {
+		w.freestyle(j, "mesos", 300)
+		w.build(j)
 	}
-	w.waitFor("3 builds running", 60*time.Second, func() bool {
-		for i := 1; i <= 3; i++ {
-			if !w.result(fmt.Sprintf("ha-%d", i)).Building {
-				return false
-			}
-		}
-		return true
-	})
+	w.waitFor("3 builds running", 60*time.Second, func() bool { return w.allRunning(jobs...) })
 	if strings.Contains(standby.output(), "subscribed as framework") || strings.Contains(standby.output(), `"msg":"creating node`) {
 		t.Fatal("the standby subscribed or touched Jenkins while the leader led")
 	}
@@ -243,7 +231,7 @@ func TestTwoInstancesOneLeadsAndAStandbyTakesOver(t *testing.T) {
 		t.Fatalf("handover took %s; want within the 3 s session timeout (plus slack)", took)
 	}
 	w.framework = standby
-	w.waitSucceeded("3 builds to succeed", 90*time.Second, numbered("ha", 3)...)
+	w.waitSucceeded("3 builds to succeed", 90*time.Second, jobs...)
 	w.waitClean()
 	if a, b := countLaunches(leader.output()), countLaunches(standby.output()); a != 3 || b != 0 {
 		t.Fatalf("launches: %d by the first leader, %d by the second; want 3 and 0 (adopted)", a, b)
