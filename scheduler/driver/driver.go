@@ -343,8 +343,7 @@ func (d *Driver) sendInOrder(ctx context.Context, ks []*msched.Call) []scheduler
 	var failed []scheduler.Event
 	for _, k := range ks {
 		if err := d.send(ctx, k); err != nil {
-			d.log.WithError(err).WithField("call", k.Type.String()).Warn("mesos call failed")
-			failed = append(failed, scheduler.CallFailed{Call: k, Err: err.Error()})
+			failed = append(failed, d.callFailed(k, err))
 		}
 	}
 	return failed
@@ -369,16 +368,16 @@ func (d *Driver) sendAccepts(ctx context.Context, ks []*msched.Call) []scheduler
 			defer wg.Done()
 			for k := range work {
 				k.FrameworkID = &mesos.FrameworkID{Value: id}
-				cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+				cctx, cancel := context.WithTimeout(ctx, callTimeout)
 				resp, err := cli.Do(k, httpcli.Header("Mesos-Stream-Id", stream), httpcli.Context(cctx))
 				if resp != nil {
 					resp.Close()
 				}
 				cancel()
 				if err != nil {
-					d.log.WithError(err).WithField("call", "ACCEPT").Warn("mesos call failed")
+					ev := d.callFailed(k, err)
 					mu.Lock()
-					failed = append(failed, scheduler.CallFailed{Call: k, Err: err.Error()})
+					failed = append(failed, ev)
 					mu.Unlock()
 				}
 			}
@@ -398,9 +397,19 @@ func (d *Driver) send(ctx context.Context, k *msched.Call) error {
 		return errors.New("driver: not subscribed")
 	}
 	k.FrameworkID = &mesos.FrameworkID{Value: id}
-	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	return calls.CallNoData(cctx, caller, k)
+}
+
+// callTimeout bounds one scheduler call to the master.
+const callTimeout = 15 * time.Second
+
+// callFailed logs a call the master did not take and makes it the event
+// the core learns it from.
+func (d *Driver) callFailed(k *msched.Call, err error) scheduler.Event {
+	d.log.WithError(err).WithField("call", k.Type.String()).Warn("mesos call failed")
+	return scheduler.CallFailed{Call: k, Err: err.Error()}
 }
 
 // applyNodeOp runs one Jenkins operation on a bounded worker; its
