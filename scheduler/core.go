@@ -62,7 +62,7 @@ type agent struct {
 	taskLive   bool   // launched and not yet terminal
 	taskKilled bool   // KILL sent
 	deleteSent bool   // a node deletion is in flight
-	downWhy    string // why it is stepping down (stRetiring without a build)
+	downWhy    string // why it is stepping down (stRetiring, waiting for the offline mark); "" otherwise
 	adopted    bool   // found after a restart, not created by this core
 	adoptedAt  time.Time
 }

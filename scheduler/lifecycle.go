@@ -302,22 +302,25 @@ func (c *Core) onNodes(nodes []Node) {
 				c.deleteNode(a)
 			}
 		case n.Online && n.Busy > 0:
+			// A build reached it (one stepping down included, if the build
+			// came before the offline mark): it runs to its end first.
+			a.everBusy, a.downWhy = true, ""
 			if a.state < stBusy {
 				if a.state < stOnline {
 					c.launchSucceeded(a.tmpl)
 				}
 				a.state = stBusy
-				a.everBusy = true
 				c.note("build_running", "a build runs on "+a.name, fields)
 			}
 			if a.state == stBusy && once {
 				a.state = stRetiring
 				c.jenkins(NodeOp{Kind: NodeRetire, Name: a.name, Template: c.templateName(a), Message: RetireMessage})
 			}
-		case a.state == stRetiring && !a.everBusy && n.Busy == 0:
-			// Stepping down without having run a build: deleted once the
-			// listing shows it marked offline (or disconnected), so that
-			// no build can have been given to it in between.
+		case a.state == stRetiring && a.downWhy != "" && n.Busy == 0:
+			// Stepping down (unused, surplus, idle, template removed):
+			// deleted once the listing shows it marked offline (or
+			// disconnected), so that no build can have been given to it in
+			// between.
 			if n.TemporarilyOffline || !n.Online {
 				c.retire(a, "reclaimed", "agent reclaimed: "+a.downWhy)
 			}
