@@ -251,7 +251,13 @@ func (c *Core) note(kind, text string, fields map[string]string) {
 	c.pending.Notes = append(c.pending.Notes, Note{Kind: kind, Text: text, Fields: fields})
 }
 
-func (c *Core) sortedAgents() []*agent { return c.agentsWhere(func(*agent) bool { return true }) }
+func (c *Core) sortedAgents() []*agent {
+	out := make([]*agent, 0, len(c.agents))
+	for _, a := range c.agents {
+		out = append(out, a)
+	}
+	return sortByName(out)
+}
 
 // agentsWhere returns the agents for which keep is true, in name order.
 func (c *Core) agentsWhere(keep func(*agent) bool) []*agent {
@@ -261,8 +267,12 @@ func (c *Core) agentsWhere(keep func(*agent) bool) []*agent {
 			out = append(out, a)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
-	return out
+	return sortByName(out)
+}
+
+func sortByName(as []*agent) []*agent {
+	sort.Slice(as, func(i, j int) bool { return as[i].name < as[j].name })
+	return as
 }
 
 // Status is a read-only summary, for /status and metrics.

@@ -38,11 +38,9 @@ func (c *Core) onOffers(in []mesos.Offer) {
 func (c *Core) match(in []mesos.Offer) {
 	ready := make([][]*agent, len(c.cfg.Templates))
 	readyCount := 0
-	for _, a := range c.sortedAgents() {
-		if a.state == stReady && a.tmpl >= 0 {
-			ready[a.tmpl] = append(ready[a.tmpl], a)
-			readyCount++
-		}
+	for _, a := range c.agentsWhere(func(a *agent) bool { return a.state == stReady && a.tmpl >= 0 }) {
+		ready[a.tmpl] = append(ready[a.tmpl], a)
+		readyCount++
 	}
 	if readyCount == 0 {
 		ids := make([]mesos.OfferID, len(in))
