@@ -4,12 +4,21 @@ package offers
 // one Match to the next, so a long-lived Matcher allocates almost nothing;
 // a Result it returns is valid until its next Match.
 type Matcher struct {
-	order    []int32
-	keys     []uint64
-	tmpOrder []int32
-	tmpKeys  []uint64
-	st       []offerState
-	tmpState []offerState
+	// order[k] is the offer at canonical position k, and st[k] its
+	// matching state; only a prefix of the offers may be ordered (see
+	// order.go).
+	order []int32
+	st    []offerState
+	keys  []uint64 // in input order until everything is ordered
+	// sel holds selected or remaining keys while ordering.
+	sel       []uint64
+	tmpKeys   []uint64
+	tmpOrder  []int32
+	idxBits   uint
+	idxMask   uint64
+	complete  bool   // every offer is in order
+	threshold uint64 // while !complete: the largest key ordered
+	orderAll  bool   // tests: never select a prefix
 	elig     []uint8 // class*len(offers)+offer: 0 unknown, 1 eligible, 2 not
 	rem      []int
 	counters [][]*counter
@@ -50,56 +59,44 @@ func (m *Matcher) Match(req *Request) Result {
 		m.rem[c] = w
 		demand += w
 	}
-	if n > 0 {
-		m.canonicalOrder(req)
-	}
-	m.fillState(req)
-	if demand > 0 && n > 0 {
+	if demand == 0 || n == 0 {
+		// Nothing to place: no order is needed.
+		m.order, m.st, m.complete = m.order[:0], m.st[:0], true
+		for i := range req.Offers {
+			m.res.Decline = append(m.res.Decline, int32(i))
+		}
+	} else {
+		m.computeKeys(req)
+		m.beginOrder(req, demand)
 		m.reserve(req, demand)
 		if req.Strategy == Binpack {
 			m.binpack(req, demand)
 		} else {
 			m.spread(req, demand)
 		}
-	}
-	for k, oi := range m.order[:n] {
-		if m.st[k].placed == 0 {
-			m.res.Decline = append(m.res.Decline, oi)
+		for k, oi := range m.order {
+			if m.st[k].placed == 0 {
+				m.res.Decline = append(m.res.Decline, oi)
+			}
+		}
+		if !m.complete {
+			for _, k := range m.keys {
+				if k > m.threshold {
+					m.res.Decline = append(m.res.Decline, int32(k&m.idxMask))
+				}
+			}
 		}
 	}
 	for c := 0; c < nc; c++ {
 		if m.rem[c] > 0 {
+			m.more(req) // demand left: the loops have visited every offer
 			m.res.Unmet = append(m.res.Unmet, m.explain(req, c))
 		}
 	}
 	return m.res
 }
 
-// fillState lays the offers' running state out in canonical order, so the
-// matching loops walk memory sequentially: m.st[k] is offer m.order[k].
-func (m *Matcher) fillState(req *Request) {
-	n := len(req.Offers)
-	if len(m.tmpState) != n {
-		// Not read during ordering (tests replaying a result): read now.
-		m.tmpState = m.tmpState[:0]
-		for i := range req.Offers {
-			m.tmpState = append(m.tmpState, initialState(&req.Offers[i]))
-		}
-	}
-	if cap(m.st) < n {
-		m.st = make([]offerState, n)
-	}
-	m.st = m.st[:n]
-	for k, oi := range m.order[:n] {
-		m.st[k] = m.tmpState[oi]
-	}
-	m.tmpState = m.tmpState[:0]
-}
-
 // initialState is an offer's matching state before anything is placed.
-// The offers are read once, sequentially, while their order keys are
-// computed (they hold pointers; random reads of them cost cache misses);
-// fillState then lays the compact states out in canonical order.
 func initialState(o *Offer) offerState {
 	st := offerState{resv: o.Reserved, unres: o.Unreserved, portNext: 1}
 	if len(o.Ports) > 0 {
@@ -129,11 +126,6 @@ func (m *Matcher) prepare(req *Request) {
 	for c := range req.Classes {
 		m.res.needs = append(m.res.needs, req.Classes[c].Need)
 	}
-	if cap(m.elig) < n*nc {
-		m.elig = make([]uint8, n*nc)
-	}
-	m.elig = m.elig[:n*nc]
-	clear(m.elig)
 	if cap(m.rem) < nc {
 		m.rem = make([]int, nc)
 	}
@@ -151,6 +143,17 @@ func (m *Matcher) prepare(req *Request) {
 			}
 		}
 		m.counters = append(m.counters, ks)
+	}
+	closed := false
+	for _, open := range m.open {
+		closed = closed || !open
+	}
+	if closed {
+		if cap(m.elig) < n*nc {
+			m.elig = make([]uint8, n*nc)
+		}
+		m.elig = m.elig[:n*nc]
+		clear(m.elig)
 	}
 	for _, r := range req.Running {
 		if r.Class < 0 || r.Class >= nc {
@@ -315,55 +318,72 @@ func (m *Matcher) place(req *Request, c int, k int32) {
 
 // spread deals slices round by round, one per offer per round, most-free
 // offers first: no offer gets a second extra slice while another eligible
-// one still has room for the first.
+// one still has room for the first. The first round walks the canonical
+// order (ordering more of it as it goes); later rounds revisit the offers
+// that took a slice or may still take one.
 func (m *Matcher) spread(req *Request, demand int) {
-	nc := len(req.Classes)
 	active := m.tmpOrder[:0]
-	for k := range m.order {
-		active = append(active, int32(k))
-	}
 	next := 0 // the class to try first, rotated so classes interleave
-	for demand > 0 && len(active) > 0 {
+	progress := false
+	for pos := 0; demand > 0; pos++ {
+		if pos == len(m.order) && !m.more(req) {
+			break
+		}
+		placed, keep := m.spreadOne(req, int32(pos), &next)
+		if placed {
+			demand--
+			progress = true
+		}
+		if placed || keep {
+			active = append(active, int32(pos))
+		}
+	}
+	for demand > 0 && progress && len(active) > 0 {
 		w := 0
-		progress := false
+		progress = false
 		for _, pos := range active {
-			placed, keep := false, false
-			for k := 0; k < nc; k++ {
-				c := next + k
-				if c >= nc {
-					c -= nc
-				}
-				if m.rem[c] == 0 || !m.eligible(req, c, pos) || !m.fitsAt(req, pos, &req.Classes[c]) {
-					continue
-				}
-				if len(m.counters[c]) > 0 && !m.dynamicOK(req, c, m.order[pos]) {
-					keep = true // may become acceptable as other slices land
-					continue
-				}
-				m.place(req, c, pos)
-				demand--
-				placed = true
-				next = c + 1
-				if next == nc {
-					next = 0
-				}
-				break
-			}
+			placed, keep := m.spreadOne(req, pos, &next)
 			if placed || keep {
 				active[w] = pos
 				w++
 			}
-			progress = progress || placed
-			if demand == 0 {
-				break
+			if placed {
+				demand--
+				progress = true
+				if demand == 0 {
+					break
+				}
 			}
 		}
 		active = active[:w]
-		if !progress {
-			break
-		}
 	}
 	m.tmpOrder = active[:0]
+}
+
+// spreadOne offers the position one slice, trying classes from *next on.
+// keep: a dynamic constraint refused it, which may change as other slices
+// land.
+func (m *Matcher) spreadOne(req *Request, pos int32, next *int) (placed, keep bool) {
+	nc := len(req.Classes)
+	for k := 0; k < nc; k++ {
+		c := *next + k
+		if c >= nc {
+			c -= nc
+		}
+		if m.rem[c] == 0 || !m.eligible(req, c, pos) || !m.fitsAt(req, pos, &req.Classes[c]) {
+			continue
+		}
+		if len(m.counters[c]) > 0 && !m.dynamicOK(req, c, m.order[pos]) {
+			keep = true
+			continue
+		}
+		m.place(req, c, pos)
+		if *next = c + 1; *next == nc {
+			*next = 0
+		}
+		return true, keep
+	}
+	return false, keep
 }
 
 // binpack fills each offer, least free first, before the next.
@@ -371,7 +391,10 @@ func (m *Matcher) binpack(req *Request, demand int) {
 	nc := len(req.Classes)
 	for demand > 0 {
 		progress, blocked := false, false
-		for k := range m.order {
+		for k := 0; demand > 0; k++ {
+			if k == len(m.order) && !m.more(req) {
+				break
+			}
 			pos := int32(k)
 			for c := 0; c < nc && demand > 0; c++ {
 				cl := &req.Classes[c]
@@ -384,9 +407,6 @@ func (m *Matcher) binpack(req *Request, demand int) {
 					demand--
 					progress = true
 				}
-			}
-			if demand == 0 {
-				break
 			}
 		}
 		if !progress || !blocked {

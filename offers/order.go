@@ -1,50 +1,237 @@
 package offers
 
-import "strings"
+import (
+	"math/bits"
+	"slices"
+	"strings"
+)
 
-// canonicalOrder sorts the offers into the strategy's order with a key
-// that depends only on each offer's content, so the result does not depend
-// on the order offers arrived in. Spread: most free CPU first; binpack:
-// least free first. Ties are broken by a hash of the agent and offer IDs
-// (which also spreads equal agents pseudo-randomly), and exact key ties by
-// comparing the IDs.
-func (m *Matcher) canonicalOrder(req *Request) {
+// The canonical order makes the result independent of the order offers
+// arrived in: every offer gets a key that depends only on its content, and
+// the matching loops visit offers by key. One key is a single uint64, from
+// the top:
+//
+//	primBits  the strategy's primary: free CPU (most first for spread,
+//	          least first for binpack), capped at 1,048.575 CPUs
+//	hash      a hash of the offer ID's tail, which also spreads equal
+//	          agents pseudo-randomly
+//	idxBits   the offer's index in the request (not part of the order:
+//	          it only makes keys unique and names the offer)
+//
+// Offers whose primary and hash are both equal are ordered by their IDs
+// (fixTies), so the order is total on content.
+//
+// Only as much of the order is built as the matching loops visit: with
+// fewer slices wanted than offers held, spread's first round visits one
+// offer per slice, so the smallest keys are selected (a bounded heap, one
+// comparison per offer) and only they are sorted and laid out. The rest is
+// sorted the first time a loop walks past the selected prefix.
+const (
+	primBits = 20
+	maxPrim  = 1<<primBits - 1
+	lowBits  = 64 - primBits // hash and index
+)
+
+// computeKeys fills m.keys in input order: m.keys[i] is offer i's key.
+func (m *Matcher) computeKeys(req *Request) {
 	n := len(req.Offers)
-	m.order = growInt32(m.order, n)
+	ib := uint(bits.Len(uint(n - 1)))
+	if ib == 0 {
+		ib = 1
+	}
+	m.idxBits = ib
+	m.idxMask = 1<<ib - 1
+	hashShift := 64 - (lowBits - ib) // a shift of 64 or more yields 0 in Go
 	m.keys = growUint64(m.keys, n)
-	m.tmpState = m.tmpState[:0]
-	var first, varying uint64
+	keys := m.keys
+	binpack := req.Strategy == Binpack
 	for i := range req.Offers {
 		o := &req.Offers[i]
-		m.tmpState = append(m.tmpState, initialState(o))
-		cpu := o.Reserved.CPUs + o.Unreserved.CPUs
-		prim := uint32(0)
-		if cpu > 0 {
-			prim = uint32(min(int64(cpu), 1<<32-1))
+		p := uint64(0)
+		if cpu := o.Reserved.CPUs + o.Unreserved.CPUs; cpu > 0 {
+			p = uint64(min(int64(cpu), maxPrim))
 		}
-		if req.Strategy != Binpack {
-			prim = ^prim
+		if !binpack {
+			p = maxPrim - p
 		}
-		k := uint64(prim)<<32 | uint64(idHash(o.AgentID, o.ID))
-		if i == 0 {
-			first = k
+		// Fibonacci hashing: the product's top bits depend on every byte
+		// of the tail.
+		var t uint64
+		if id := o.ID; len(id) >= 8 {
+			// tail, inlined by hand (too large for the compiler to inline).
+			b := id[len(id)-8:]
+			t = uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+				uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+		} else {
+			t = shortTail(id)
 		}
-		varying |= k ^ first
-		m.keys[i] = k
-		m.order[i] = int32(i)
+		h := (t * 0x9E3779B97F4A7C15) >> hashShift
+		keys[i] = p<<lowBits | h<<ib | uint64(i)
 	}
-	m.radixSort(varying)
-	// Equal keys (a 32-bit hash collision, about one pair in 860 among
-	// 10,000 offers, or the same offer twice): order by the IDs themselves.
-	for i := 0; i < n; {
+}
+
+// beginOrder starts the canonical order with room for want positions:
+// with want well below the number of offers only the want smallest keys
+// are ordered; otherwise all of them.
+func (m *Matcher) beginOrder(req *Request, want int) {
+	m.order = m.order[:0]
+	m.st = m.st[:0]
+	m.complete = false
+	if !m.orderAll && m.selectNext(req, want) {
+		return
+	}
+	m.orderRest(req)
+}
+
+// more orders more of the offers after those already in order (twice as
+// many, or all of them); it reports false when every offer is in order.
+func (m *Matcher) more(req *Request) bool {
+	if m.complete {
+		return false
+	}
+	if !m.selectNext(req, len(m.order)) {
+		m.orderRest(req)
+	}
+	return true
+}
+
+// selectNext appends the want next offers in canonical order, when that is
+// cheaper than ordering all that are left. It selects the want+1 smallest
+// keys above the threshold: the last one is the smallest key left out, and
+// if it ties the one before it (equal primary and hash), which of the two
+// is in would depend on their indices, so it reports false and the caller
+// orders everything instead.
+func (m *Matcher) selectNext(req *Request, want int) bool {
+	left := len(m.keys) - len(m.order)
+	if want <= 0 || want+1 > left/8 {
+		return false
+	}
+	if !m.selectSmallest(want+1, len(m.order) > 0) {
+		return false
+	}
+	sel := m.sel
+	if sel[want]>>m.idxBits == sel[want-1]>>m.idxBits {
+		return false
+	}
+	sel = sel[:want]
+	m.threshold = sel[want-1] // the largest: fixTies may move it
+	m.fixTies(req, sel)
+	m.appendOrdered(req, sel)
+	return true
+}
+
+// orderRest sorts every offer not yet ordered (keys above the threshold)
+// and appends them: they all come after the prefix.
+func (m *Matcher) orderRest(req *Request) {
+	// With nothing ordered yet the keys are sorted in place: the input
+	// order is not needed once every offer is ordered.
+	rest := m.keys
+	if len(m.order) > 0 {
+		rest = m.sel[:0]
+		for _, k := range m.keys {
+			if k > m.threshold {
+				rest = append(rest, k)
+			}
+		}
+		m.sel = rest
+	}
+	m.sortKeys(rest)
+	m.fixTies(req, rest)
+	m.appendOrdered(req, rest)
+	m.complete = true
+}
+
+// appendOrdered appends offers, by key, to the order and lays out their
+// matching state in the same order, so the loops walk memory sequentially.
+func (m *Matcher) appendOrdered(req *Request, keys []uint64) {
+	from, to := len(m.order), len(m.order)+len(keys)
+	if cap(m.order) < to {
+		m.order = append(make([]int32, 0, max(to, len(req.Offers))), m.order...)
+	}
+	if cap(m.st) < to {
+		m.st = append(make([]offerState, 0, max(to, len(req.Offers))), m.st...)
+	}
+	m.order, m.st = m.order[:to], m.st[:to]
+	order, st, mask := m.order[from:to], m.st[from:to], m.idxMask
+	offers := req.Offers
+	for i, k := range keys {
+		oi := int32(k & mask)
+		order[i] = oi
+		o := &offers[oi]
+		st[i] = offerState{resv: o.Reserved, unres: o.Unreserved, portNext: 1}
+		if len(o.Ports) > 0 {
+			st[i].portsLeft = -1
+		}
+	}
+}
+
+// selectSmallest puts the s smallest keys (above the threshold when
+// above is set), sorted, in m.sel: a max-heap of s keys that each further
+// key is compared with once. It reports false when the heap would cost
+// more than sorting (keys arriving smallest last make nearly every one an
+// insertion).
+func (m *Matcher) selectSmallest(s int, above bool) bool {
+	keys := m.keys
+	h := m.sel[:0]
+	i := 0
+	for ; i < len(keys) && len(h) < s; i++ {
+		if !above || keys[i] > m.threshold {
+			h = append(h, keys[i])
+		}
+	}
+	for j := s/2 - 1; j >= 0; j-- {
+		siftDown(h, j)
+	}
+	budget := len(keys) / 2 // insertions allowed before sorting is cheaper
+	top := h[0]
+	for _, k := range keys[i:] {
+		if k < top && (!above || k > m.threshold) {
+			h[0] = k
+			siftDown(h, 0)
+			top = h[0]
+			if budget--; budget < 0 {
+				m.sel = h
+				return false
+			}
+		}
+	}
+	slices.Sort(h)
+	m.sel = h
+	return true
+}
+
+// siftDown restores the max-heap property below i.
+func siftDown(h []uint64, i int) {
+	n := len(h)
+	for {
+		c := 2*i + 1
+		if c >= n {
+			return
+		}
+		if c+1 < n && h[c+1] > h[c] {
+			c++
+		}
+		if h[i] >= h[c] {
+			return
+		}
+		h[i], h[c] = h[c], h[i]
+		i = c
+	}
+}
+
+// fixTies orders runs of keys whose primary and hash are equal (a hash
+// collision, or the same offer twice) by the offers' IDs.
+func (m *Matcher) fixTies(req *Request, keys []uint64) {
+	ib := m.idxBits
+	for i := 0; i < len(keys); {
 		j := i + 1
-		for j < n && m.keys[j] == m.keys[i] {
+		for j < len(keys) && keys[j]>>ib == keys[i]>>ib {
 			j++
 		}
 		if j-i > 1 {
-			run := m.order[i:j]
+			run := keys[i:j]
 			for a := 1; a < len(run); a++ {
-				for b := a; b > 0 && idLess(&req.Offers[run[b]], &req.Offers[run[b-1]]); b-- {
+				for b := a; b > 0 && idLess(&req.Offers[run[b]&m.idxMask], &req.Offers[run[b-1]&m.idxMask]); b-- {
 					run[b], run[b-1] = run[b-1], run[b]
 				}
 			}
@@ -60,66 +247,42 @@ func idLess(a, b *Offer) bool {
 	return a.ID < b.ID
 }
 
-// idHash mixes the tails of the IDs (where Mesos IDs differ: "-S12",
-// "-O345") into 32 bits.
-func idHash(agent, offer string) uint32 {
-	h := tail(agent)*0x9E3779B97F4A7C15 ^ tail(offer)
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
-	h *= 0xc4ceb9fe1a85ec53
-	h ^= h >> 33
-	return uint32(h)
+// shortTail reads an ID shorter than 8 bytes whole, with its length (the
+// key reads the last 8 bytes of longer IDs, where Mesos IDs differ:
+// "…-O345").
+func shortTail(s string) uint64 {
+	h := uint64(len(s))
+	for i := 0; i < len(s); i++ {
+		h = h<<8 | uint64(s[i])
+	}
+	return h
 }
 
-func tail(s string) uint64 {
-	n := len(s)
-	if n < 8 {
-		h := uint64(n)
-		for i := 0; i < n; i++ {
-			h = h<<8 | uint64(s[i])
-		}
-		return h
-	}
-	t := s[n-8:]
-	// Written so the compiler merges it into one 8-byte load.
-	return uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
-		uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56
-}
-
-// radixSort sorts m.keys ascending, carrying m.order along: LSD passes
-// over only the digits in which some keys differ (varying has their
-// bits), 8 bits a digit for small inputs (a 256-bucket count costs little
-// to clear) and 11 above 512 offers (fewer passes). With equal free CPU
-// everywhere only the 32-bit hash is sorted.
-func (m *Matcher) radixSort(varying uint64) {
-	n := len(m.keys)
-	if n < 2 || varying == 0 {
+// sortKeys sorts keys ascending by their primary and hash (the index bits
+// are left as they fall: fixTies orders equal runs). Small inputs use a
+// comparison sort; larger ones an LSD radix sort over only the 11-bit
+// digits in which some keys differ.
+func (m *Matcher) sortKeys(keys []uint64) {
+	n := len(keys)
+	if n <= 256 {
+		slices.Sort(keys)
 		return
 	}
-	if n <= 24 {
-		// Insertion sort: fewer operations than a single radix pass.
-		keys, order := m.keys, m.order
-		for a := 1; a < n; a++ {
-			for b := a; b > 0 && keys[b] < keys[b-1]; b-- {
-				keys[b], keys[b-1] = keys[b-1], keys[b]
-				order[b], order[b-1] = order[b-1], order[b]
-			}
-		}
+	var varying uint64
+	first := keys[0]
+	for _, k := range keys {
+		varying |= k ^ first
+	}
+	varying &^= m.idxMask
+	if varying == 0 {
 		return
 	}
-	bits := uint(8)
-	if n > 512 {
-		bits = 11 // three passes over a 32-bit hash instead of four
-	}
-	buckets := 1 << bits
-	mask := uint64(buckets - 1)
+	const digit = 11
+	const mask = 1<<digit - 1
 	m.tmpKeys = growUint64(m.tmpKeys, n)
-	m.tmpOrder = growInt32(m.tmpOrder, n)
-	src, dst := m.keys, m.tmpKeys
-	srcI, dstI := m.order, m.tmpOrder
-	count := m.count[:buckets]
-	for shift := uint(0); shift < 64; shift += bits {
+	src, dst := keys, m.tmpKeys
+	count := m.count[:]
+	for shift := uint(bits.TrailingZeros64(varying)); shift < 64 && varying>>shift != 0; shift += digit {
 		if (varying>>shift)&mask == 0 {
 			continue // every key has the same digit here
 		}
@@ -132,18 +295,16 @@ func (m *Matcher) radixSort(varying uint64) {
 			count[i] = sum
 			sum += c
 		}
-		for i, k := range src {
+		for _, k := range src {
 			d := (k >> shift) & mask
-			p := count[d]
-			dst[p] = k
-			dstI[p] = srcI[i]
-			count[d] = p + 1
+			dst[count[d]] = k
+			count[d]++
 		}
 		src, dst = dst, src
-		srcI, dstI = dstI, srcI
 	}
-	m.keys, m.tmpKeys = src, dst
-	m.order, m.tmpOrder = srcI, dstI
+	if &src[0] != &keys[0] {
+		copy(keys, src)
+	}
 }
 
 func growInt32(s []int32, n int) []int32 {

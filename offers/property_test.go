@@ -295,11 +295,10 @@ func TestSpreadIsCompleteAndEven(t *testing.T) {
 func replay(req *Request, res *Result) *Matcher {
 	m := &Matcher{}
 	m.prepare(req)
-	m.order = make([]int32, len(req.Offers))
-	for i := range m.order {
-		m.order[i] = int32(i)
+	for i := range req.Offers {
+		m.order = append(m.order, int32(i))
+		m.st = append(m.st, initialState(&req.Offers[i]))
 	}
-	m.fillState(req)
 	for k := range m.st {
 		m.portsReady(req, int32(k))
 	}
@@ -307,4 +306,80 @@ func replay(req *Request, res *Result) *Matcher {
 		m.place(req, int(p.Class), p.Offer)
 	}
 	return m
+}
+
+// randomWideRequest has many offers and few slices wanted, so that the
+// matcher orders only a selected prefix of the offers; CPU values repeat
+// and some offer IDs share their last 8 bytes (equal hashes), so ties at
+// the prefix's edge occur.
+func randomWideRequest(r *rand.Rand) *Request {
+	req := &Request{Strategy: Strategy(r.Intn(2))}
+	n := 64 + r.Intn(600)
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("685fe32d-0000-O%d", r.Intn(1e6))
+		if r.Intn(8) == 0 {
+			id = fmt.Sprintf("%c-fw-same-tail", 'a'+r.Intn(26)) // equal tails
+		}
+		o := Offer{
+			ID: id, AgentID: fmt.Sprintf("S%d", r.Intn(n)), Hostname: fmt.Sprintf("h%d", i),
+			Unreserved: Amounts{CPUs: Milli(1000 * r.Intn(3)), Mem: Milli(r.Intn(4) * 1000000)},
+			Attributes: []Attribute{{Name: "rack", Text: fmt.Sprintf("r%d", r.Intn(5))}},
+		}
+		if r.Intn(3) == 0 {
+			o.Ports = []PortRange{{31000, 31000 + uint64(r.Intn(3))}}
+		}
+		req.Offers = append(req.Offers, o)
+	}
+	nc := 1 + r.Intn(3)
+	budget := 1 + r.Intn(n/8)
+	for c := 0; c < nc; c++ {
+		cl := Class{Name: fmt.Sprintf("c%d", c), Need: Amounts{CPUs: Milli(100 + r.Intn(900)), Mem: Milli(r.Intn(3) * 1000000)}, Ports: r.Intn(2)}
+		if r.Intn(4) == 0 {
+			cons, err := ParseConstraint([]string{"rack LIKE r[01]", "hostname UNIQUE", "rack MAX_PER 2"}[r.Intn(3)])
+			if err != nil {
+				panic(err)
+			}
+			cl.Constraints = append(cl.Constraints, cons)
+		}
+		req.Classes = append(req.Classes, cl)
+		w := r.Intn(budget + 1)
+		budget -= w
+		req.Wanted = append(req.Wanted, w)
+	}
+	return req
+}
+
+// Many offers, few slices: the matcher selects and orders only a prefix
+// of the offers. The result must not depend on the input order, must pass
+// the naive reference, and must be what ordering every offer gives.
+func TestSelectedPrefixIsTheFullOrdersPrefix(t *testing.T) {
+	r := rand.New(rand.NewSource(4))
+	var m, m2, full Matcher
+	full.orderAll = true
+	selected := 0
+	for iter := 0; iter < 1500; iter++ {
+		req := randomWideRequest(r)
+		res := m.Match(req)
+		if !m.complete {
+			selected++
+		}
+		checkInvariants(t, req, &res)
+		shuffled := *req
+		shuffled.Offers = append([]Offer(nil), req.Offers...)
+		r.Shuffle(len(shuffled.Offers), func(i, j int) { shuffled.Offers[i], shuffled.Offers[j] = shuffled.Offers[j], shuffled.Offers[i] })
+		res2 := m2.Match(&shuffled)
+		resFull := full.Match(req)
+		a1, b1, c1 := canonicalResult(req, &res)
+		a2, b2, c2 := canonicalResult(&shuffled, &res2)
+		a3, b3, c3 := canonicalResult(req, &resFull)
+		if !reflect.DeepEqual(a1, a2) || !reflect.DeepEqual(b1, b2) || !reflect.DeepEqual(c1, c2) {
+			t.Fatalf("iteration %d: result depends on offer order:\n%v\n%v", iter, a1, a2)
+		}
+		if !reflect.DeepEqual(a1, a3) || !reflect.DeepEqual(b1, b3) || !reflect.DeepEqual(c1, c3) {
+			t.Fatalf("iteration %d: the selected prefix differs from the full order:\n%v\n%v\n%v\n%v", iter, a1, a3, c1, c3)
+		}
+	}
+	if selected < 300 {
+		t.Fatalf("only %d of 1500 matches kept a selected prefix: the test does not exercise it", selected)
+	}
 }
