@@ -284,7 +284,14 @@ func (m *Matcher) place(req *Request, c int, k int32) {
 	s := &m.st[k]
 	oi := m.order[k]
 	cl := &req.Classes[c]
-	p := Placement{Offer: oi, Class: int32(c)}
+	// Filled in place (see appendOrdered on composite literals).
+	if n := len(m.res.Placements); n < cap(m.res.Placements) {
+		m.res.Placements = m.res.Placements[:n+1] // reserve sized it
+	} else {
+		m.res.Placements = append(m.res.Placements, Placement{})
+	}
+	p := &m.res.Placements[len(m.res.Placements)-1]
+	p.Offer, p.Class, p.portsOff, p.portsLen = oi, int32(c), 0, 0
 	p.Reserved.CPUs = takeFrom(&s.resv.CPUs, &s.unres.CPUs, cl.Need.CPUs)
 	p.Reserved.Mem = takeFrom(&s.resv.Mem, &s.unres.Mem, cl.Need.Mem)
 	p.Reserved.Disk = takeFrom(&s.resv.Disk, &s.unres.Disk, cl.Need.Disk)
@@ -305,7 +312,6 @@ func (m *Matcher) place(req *Request, c int, k int32) {
 		s.portsLeft -= cl.Ports
 	}
 	s.placed++
-	m.res.Placements = append(m.res.Placements, p)
 	m.rem[c]--
 	if ks := m.counters[c]; len(ks) > 0 {
 		o := &req.Offers[oi]

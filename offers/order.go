@@ -158,9 +158,14 @@ func (m *Matcher) appendOrdered(req *Request, keys []uint64) {
 		oi := int32(k & mask)
 		order[i] = oi
 		o := &offers[oi]
-		st[i] = offerState{resv: o.Reserved, unres: o.Unreserved, portNext: 1}
+		// Field by field: a composite literal is built on the stack and
+		// copied in 16-byte moves that cannot forward from its 8-byte
+		// stores (a stall per offer).
+		p := &st[i]
+		p.resv, p.unres = o.Reserved, o.Unreserved
+		p.portRange, p.placed, p.portNext, p.portEnd, p.portsLeft = 0, 0, 1, 0, 0
 		if len(o.Ports) > 0 {
-			st[i].portsLeft = -1
+			p.portsLeft = -1
 		}
 	}
 }
