@@ -296,30 +296,40 @@ func (m *Matcher) place(req *Request, c int, k int32) {
 	p.Reserved.Mem = takeFrom(&s.resv.Mem, &s.unres.Mem, cl.Need.Mem)
 	p.Reserved.Disk = takeFrom(&s.resv.Disk, &s.unres.Disk, cl.Need.Disk)
 	if cl.Ports > 0 {
-		p.portsOff = int32(len(m.res.ports))
-		p.portsLen = int32(cl.Ports)
-		for k := 0; k < cl.Ports; k++ {
-			if s.portNext > s.portEnd {
-				// The current range is used up: move to the next one (the
-				// only time the offer's own memory is read here).
-				s.portRange++
-				r := req.Offers[oi].Ports[s.portRange]
-				s.portNext, s.portEnd = r.Begin, r.End
-			}
-			m.res.ports = append(m.res.ports, s.portNext)
-			s.portNext++
-		}
-		s.portsLeft -= cl.Ports
+		m.takePorts(req, p, s, oi, cl.Ports)
 	}
 	s.placed++
 	m.rem[c]--
-	if ks := m.counters[c]; len(ks) > 0 {
-		o := &req.Offers[oi]
-		for _, k := range ks {
-			v, _ := fieldValue(k.c.Field, o.Hostname, o.Attributes)
-			k.add(v)
-		}
+	if len(m.counters[c]) > 0 {
+		m.countPlaced(req, c, oi)
 	}
+}
+
+// countPlaced adds a placed slice to its class's constraint counters.
+func (m *Matcher) countPlaced(req *Request, c int, oi int32) {
+	o := &req.Offers[oi]
+	for _, k := range m.counters[c] {
+		v, _ := fieldValue(k.c.Field, o.Hostname, o.Attributes)
+		k.add(v)
+	}
+}
+
+// takePorts gives a placement the next n free ports of its offer.
+func (m *Matcher) takePorts(req *Request, p *Placement, s *offerState, oi int32, n int) {
+	p.portsOff = int32(len(m.res.ports))
+	p.portsLen = int32(n)
+	for k := 0; k < n; k++ {
+		if s.portNext > s.portEnd {
+			// The current range is used up: move to the next one (the
+			// only time the offer's own memory is read here).
+			s.portRange++
+			r := req.Offers[oi].Ports[s.portRange]
+			s.portNext, s.portEnd = r.Begin, r.End
+		}
+		m.res.ports = append(m.res.ports, s.portNext)
+		s.portNext++
+	}
+	s.portsLeft -= n
 }
 
 // spread deals slices round by round, one per offer per round, most-free
@@ -376,7 +386,17 @@ func (m *Matcher) spreadOne(req *Request, pos int32, next *int) (placed, keep bo
 		if c >= nc {
 			c -= nc
 		}
-		if m.rem[c] == 0 || !m.eligible(req, c, pos) || !m.fitsAt(req, pos, &req.Classes[c]) {
+		if m.rem[c] == 0 {
+			continue
+		}
+		cl := &req.Classes[c]
+		if !m.open[c] && !m.eligible(req, c, pos) {
+			continue
+		}
+		if cl.Ports > 0 {
+			m.portsReady(req, pos)
+		}
+		if !m.st[pos].fits(cl) {
 			continue
 		}
 		if len(m.counters[c]) > 0 && !m.dynamicOK(req, c, m.order[pos]) {
