@@ -16,15 +16,15 @@ type Matcher struct {
 	tmpOrder  []int32
 	idxBits   uint
 	idxMask   uint64
-	complete  bool   // every offer is in order
-	threshold uint64 // while !complete: the largest key ordered
-	orderAll  bool   // tests: never select a prefix
-	elig     []uint8 // class*len(offers)+offer: 0 unknown, 1 eligible, 2 not
-	rem      []int
-	counters [][]*counter
-	open     []bool // class may use any offer: skip the eligibility cache
-	count    [1 << 11]int32
-	res      Result
+	complete  bool    // every offer is in order
+	threshold uint64  // while !complete: the largest key ordered
+	orderAll  bool    // tests: never select a prefix
+	elig      []uint8 // class*len(offers)+offer: 0 unknown, 1 eligible, 2 not
+	rem       []int
+	counters  [][]*counter
+	open      []bool // class may use any offer: skip the eligibility cache
+	count     [1 << 11]int32
+	res       Result
 }
 
 type offerState struct {

@@ -2,6 +2,8 @@ package offers
 
 import (
 	"fmt"
+	"math/rand"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -328,6 +330,40 @@ func TestUnlikeAcceptsOffersWithoutTheAttribute(t *testing.T) {
 		req := &Request{Offers: []Offer{offer("bare", 4, 4000, "rack:r2")}, Classes: []Class{slice(0.2, 30, "os UNLIKE centos.*")}, Wanted: []int{3}, Strategy: strategy}
 		if counts := perHost(req, ptr(Match(req))); counts["bare"] != 3 {
 			t.Fatalf("%v: placed %v, want all 3 slices on the agent that has no os attribute", strategy, counts)
+		}
+	}
+}
+
+// radixSort orders keys by their bits at and above lo, whatever their
+// distribution: uniform, a few distinct high parts (recursion), all equal,
+// differing only just above lo.
+func TestRadixSortOrdersTheHighBits(t *testing.T) {
+	r := rand.New(rand.NewSource(5))
+	gens := []func(i int) uint64{
+		func(int) uint64 { return r.Uint64() },
+		func(int) uint64 { return uint64(r.Intn(3))<<60 | uint64(r.Intn(1<<20))<<20 },
+		func(int) uint64 { return 42 << 20 },
+		func(i int) uint64 { return uint64(r.Intn(4)) << 20 },
+		func(i int) uint64 { return uint64(r.Intn(5))<<50 | uint64(r.Intn(7))<<21 },
+	}
+	for iter := 0; iter < 400; iter++ {
+		lo := uint(1 + r.Intn(20))
+		gen := gens[iter%len(gens)]
+		n := r.Intn(5000)
+		keys := make([]uint64, n)
+		for i := range keys {
+			keys[i] = gen(i)&^(1<<lo-1) | uint64(r.Intn(1<<lo)) // random low (index) bits
+		}
+		want := make([]uint64, n)
+		for i, k := range keys {
+			want[i] = k >> lo
+		}
+		slices.Sort(want)
+		radixSort(keys, make([]uint64, n), lo)
+		for i, k := range keys {
+			if k>>lo != want[i] {
+				t.Fatalf("iteration %d (n %d, lo %d): position %d has %x, want %x", iter, n, lo, i, k>>lo, want[i])
+			}
 		}
 	}
 }

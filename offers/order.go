@@ -265,12 +265,26 @@ func shortTail(s string) uint64 {
 
 // sortKeys sorts keys ascending by their primary and hash (the index bits
 // are left as they fall: fixTies orders equal runs). Small inputs use a
-// comparison sort; larger ones an LSD radix sort over only the 11-bit
-// digits in which some keys differ.
+// comparison sort; larger ones an MSD radix sort (radixSort).
 func (m *Matcher) sortKeys(keys []uint64) {
-	n := len(keys)
-	if n <= 256 {
+	if len(keys) <= 64 {
 		slices.Sort(keys)
+		return
+	}
+	m.tmpKeys = growUint64(m.tmpKeys, len(keys))
+	radixSort(keys, m.tmpKeys[:len(keys)], m.idxBits)
+}
+
+// radixSort is a most-significant-digit radix sort of the bits at and
+// above lo: one counting pass on the highest digit in which the keys
+// differ, then each bucket on its own. Hashes are uniform, so with as many
+// buckets as keys one pass leaves buckets of a few keys, finished by
+// insertion sort; buckets that stay large (many equal primaries) recurse
+// on the next digit. tmp is scratch of the same length.
+func radixSort(keys, tmp []uint64, lo uint) {
+	n := len(keys)
+	if n <= 32 {
+		insertionSort(keys)
 		return
 	}
 	var varying uint64
@@ -278,37 +292,56 @@ func (m *Matcher) sortKeys(keys []uint64) {
 	for _, k := range keys {
 		varying |= k ^ first
 	}
-	varying &^= m.idxMask
+	varying >>= lo
 	if varying == 0 {
 		return
 	}
-	const digit = 11
-	const mask = 1<<digit - 1
-	m.tmpKeys = growUint64(m.tmpKeys, n)
-	src, dst := keys, m.tmpKeys
-	count := m.count[:]
-	for shift := uint(bits.TrailingZeros64(varying)); shift < 64 && varying>>shift != 0; shift += digit {
-		if (varying>>shift)&mask == 0 {
-			continue // every key has the same digit here
-		}
-		clear(count)
-		for _, k := range src {
-			count[(k>>shift)&mask]++
-		}
-		sum := int32(0)
-		for i, c := range count {
-			count[i] = sum
-			sum += c
-		}
-		for _, k := range src {
-			d := (k >> shift) & mask
-			dst[count[d]] = k
-			count[d]++
-		}
-		src, dst = dst, src
+	top := uint(bits.Len64(varying)) + lo // one above the highest differing bit
+	d := min(uint(bits.Len(uint(n))), 11) // about as many buckets as keys
+	shift := lo
+	if top-lo > d {
+		shift = top - d
 	}
-	if &src[0] != &keys[0] {
-		copy(keys, src)
+	buckets := 1 << (top - shift)
+	mask := uint64(buckets - 1)
+	var countBuf [1<<11 + 1]int32
+	count := countBuf[:buckets+1]
+	for _, k := range keys {
+		count[(k>>shift)&mask+1]++
+	}
+	for i := 1; i <= buckets; i++ {
+		count[i] += count[i-1]
+	}
+	// count[b] is now where bucket b starts; scatter, then copy back.
+	pos := countBuf // a copy: the running write positions
+	for _, k := range keys {
+		b := (k >> shift) & mask
+		tmp[pos[b]] = k
+		pos[b]++
+	}
+	copy(keys, tmp)
+	if shift == lo {
+		return // the last digit: buckets hold equal keys
+	}
+	for b := 0; b < buckets; b++ {
+		from, to := count[b], count[b+1]
+		switch {
+		case to-from > 32:
+			radixSort(keys[from:to], tmp[from:to], lo)
+		case to-from > 1:
+			insertionSort(keys[from:to])
+		}
+	}
+}
+
+func insertionSort(keys []uint64) {
+	for a := 1; a < len(keys); a++ {
+		k := keys[a]
+		b := a
+		for ; b > 0 && keys[b-1] > k; b-- {
+			keys[b] = keys[b-1]
+		}
+		keys[b] = k
 	}
 }
 
