@@ -157,6 +157,16 @@ func BenchmarkMatch(b *testing.B) {
 			report(b, placed)
 		})
 		if slices == 100 && classes == 1 {
+			// The floor of order independence: only reading every offer's
+			// content into its key, nothing ordered or placed.
+			b.Run(fmt.Sprintf("offers=%d/keys", offers), func(b *testing.B) {
+				var m Matcher
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					m.computeKeys(req)
+				}
+			})
 			b.Run(fmt.Sprintf("offers=%d/decode", offers), func(b *testing.B) {
 				wire := mesosOffers(req.Offers)
 				b.SetBytes(int64(len(wire)))

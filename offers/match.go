@@ -14,6 +14,7 @@ type Matcher struct {
 	sel       []uint64
 	tmpKeys   []uint64
 	tmpOrder  []int32
+	scratch   []int32 // radix sort bucket counts
 	idxBits   uint
 	idxMask   uint64
 	complete  bool    // every offer is in order

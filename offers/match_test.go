@@ -359,7 +359,7 @@ func TestRadixSortOrdersTheHighBits(t *testing.T) {
 			want[i] = k >> lo
 		}
 		slices.Sort(want)
-		radixSort(keys, make([]uint64, n), lo)
+		radixSort(keys, make([]uint64, n), lo, make([]int32, radixScratch))
 		for i, k := range keys {
 			if k>>lo != want[i] {
 				t.Fatalf("iteration %d (n %d, lo %d): position %d has %x, want %x", iter, n, lo, i, k>>lo, want[i])

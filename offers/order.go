@@ -272,7 +272,10 @@ func (m *Matcher) sortKeys(keys []uint64) {
 		return
 	}
 	m.tmpKeys = growUint64(m.tmpKeys, len(keys))
-	radixSort(keys, m.tmpKeys[:len(keys)], m.idxBits)
+	if len(m.scratch) < radixScratch {
+		m.scratch = make([]int32, radixScratch)
+	}
+	radixSort(keys, m.tmpKeys[:len(keys)], m.idxBits, m.scratch)
 }
 
 // radixSort is a most-significant-digit radix sort of the bits at and
@@ -280,8 +283,9 @@ func (m *Matcher) sortKeys(keys []uint64) {
 // differ, then each bucket on its own. Hashes are uniform, so with as many
 // buckets as keys one pass leaves buckets of a few keys, finished by
 // insertion sort; buckets that stay large (many equal primaries) recurse
-// on the next digit. tmp is scratch of the same length.
-func radixSort(keys, tmp []uint64, lo uint) {
+// on the next digit. tmp is scratch of the same length; counts holds the
+// bucket counts of this level and those below (radixScratch of them).
+func radixSort(keys, tmp []uint64, lo uint, counts []int32) {
 	n := len(keys)
 	if n <= 32 {
 		insertionSort(keys)
@@ -304,8 +308,8 @@ func radixSort(keys, tmp []uint64, lo uint) {
 	}
 	buckets := 1 << (top - shift)
 	mask := uint64(buckets - 1)
-	var countBuf [1<<11 + 1]int32
-	count := countBuf[:buckets+1]
+	count, pos := counts[:buckets+1], counts[buckets+1:2*(buckets+1)]
+	clear(count)
 	for _, k := range keys {
 		count[(k>>shift)&mask+1]++
 	}
@@ -313,7 +317,7 @@ func radixSort(keys, tmp []uint64, lo uint) {
 		count[i] += count[i-1]
 	}
 	// count[b] is now where bucket b starts; scatter, then copy back.
-	pos := countBuf // a copy: the running write positions
+	copy(pos, count) // the running write positions
 	for _, k := range keys {
 		b := (k >> shift) & mask
 		tmp[pos[b]] = k
@@ -323,16 +327,22 @@ func radixSort(keys, tmp []uint64, lo uint) {
 	if shift == lo {
 		return // the last digit: buckets hold equal keys
 	}
+	below := counts[2*(buckets+1):]
 	for b := 0; b < buckets; b++ {
 		from, to := count[b], count[b+1]
 		switch {
 		case to-from > 32:
-			radixSort(keys[from:to], tmp[from:to], lo)
+			radixSort(keys[from:to], tmp[from:to], lo, below)
 		case to-from > 1:
 			insertionSort(keys[from:to])
 		}
 	}
 }
+
+// radixScratch is enough counts for radixSort's deepest recursion: a level
+// with more than 32 keys takes at least 6 bits, so at most 11 levels cover
+// 63 bits, each with two arrays of up to 2,049 counts.
+const radixScratch = 12 * 2 * (1<<11 + 1)
 
 func insertionSort(keys []uint64) {
 	for a := 1; a < len(keys); a++ {
