@@ -13,18 +13,17 @@ type Matcher struct {
 	// sel holds selected or remaining keys while ordering.
 	sel       []uint64
 	tmpKeys   []uint64
-	tmpOrder  []int32
+	active    []int32 // spread: positions that may still take a slice
 	scratch   []int32 // radix sort bucket counts
 	idxBits   uint
 	idxMask   uint64
 	complete  bool    // every offer is in order
 	threshold uint64  // while !complete: the largest key ordered
 	orderAll  bool    // tests: never select a prefix
-	elig      []uint8 // class*len(offers)+offer: 0 unknown, 1 eligible, 2 not
+	elig      []uint8 // class*len(offers)+position: 0 unknown, 1 eligible, 2 not
 	rem       []int
 	counters  [][]*counter
 	open      []bool // class may use any offer: skip the eligibility cache
-	count     [1 << 11]int32
 	res       Result
 }
 
@@ -339,7 +338,7 @@ func (m *Matcher) takePorts(req *Request, p *Placement, s *offerState, oi int32,
 // order (ordering more of it as it goes); later rounds revisit the offers
 // that took a slice or may still take one.
 func (m *Matcher) spread(req *Request, demand int) {
-	active := m.tmpOrder[:0]
+	active := m.active[:0]
 	next := 0 // the class to try first, rotated so classes interleave
 	progress := false
 	for pos := 0; demand > 0; pos++ {
@@ -374,7 +373,7 @@ func (m *Matcher) spread(req *Request, demand int) {
 		}
 		active = active[:w]
 	}
-	m.tmpOrder = active[:0]
+	m.active = active[:0]
 }
 
 // spreadOne offers the position one slice, trying classes from *next on.

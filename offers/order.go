@@ -355,13 +355,6 @@ func insertionSort(keys []uint64) {
 	}
 }
 
-func growInt32(s []int32, n int) []int32 {
-	if cap(s) < n {
-		return make([]int32, n)
-	}
-	return s[:n]
-}
-
 func growUint64(s []uint64, n int) []uint64 {
 	if cap(s) < n {
 		return make([]uint64, n)
