@@ -182,8 +182,7 @@ func TestWhyMessagesFollowJenkinsTemplates(t *testing.T) {
 	// are the message.
 	createJob(t, j, "anywhere", freestyle("", "sleep 1"))
 	call(t, j, http.MethodPost, "/job/anywhere/build?delay=0sec", nil)
-	createNode(t, j, "m3", "other")
-	startAgent(t, j, "m3")
+	connectedNode(t, j, "m3", "other")
 	waitFor(t, "m3 online", func() bool { return getJSON(t, j, "/computer/m3/api/json")["offline"] == false })
 	if got := why("anywhere"); got != "‘m3’ is reserved for jobs with matching label expression" {
 		t.Fatalf("composite refusal: %q", got)
@@ -301,8 +300,7 @@ func TestDeletingABusyNodeFailsItsBuildAndOfflineNodesTakeNoNewWork(t *testing.T
 	j := newTestJenkins(t, Config{User: "admin", Token: "t0k3n", QuietPeriod: time.Millisecond})
 	createJob(t, j, "long", freestyle("mesos", "sleep 1000"))
 	createJob(t, j, "short", freestyle("mesos", "sleep 10"))
-	createNode(t, j, "a1", "mesos")
-	startAgent(t, j, "a1")
+	connectedNode(t, j, "a1", "mesos")
 	call(t, j, http.MethodPost, "/job/short/build", nil)
 	waitFor(t, "short to run", func() bool { return getJSON(t, j, "/computer/a1/api/json")["idle"] == false })
 	// Mark the node offline: the running build finishes, nothing new lands.
@@ -454,8 +452,7 @@ func TestPipelineNodeBlockRunsOnALabelledAgent(t *testing.T) {
 	if task["name"] != "part of pipe #1" || task["url"] != "job/pipe/1/" {
 		t.Fatalf("placeholder with a tree: %v", task)
 	}
-	createNode(t, j, "p1", "mesos")
-	startAgent(t, j, "p1")
+	connectedNode(t, j, "p1", "mesos")
 	waitFor(t, "the run to succeed", func() bool {
 		return strings.Contains(call(t, j, http.MethodGet, "/job/pipe/1/api/json", nil).body, `"result":"SUCCESS"`)
 	})
@@ -501,8 +498,7 @@ func TestRestartKeepsTheQueue(t *testing.T) {
 	j := newTestJenkins(t, Config{User: "admin", Token: "t0k3n", QuietPeriod: time.Millisecond})
 	createJob(t, j, "waits", freestyle("nowhere", "sleep 1"))
 	createJob(t, j, "runs", freestyle("mesos", "sleep 100000"))
-	createNode(t, j, "r1", "mesos")
-	startAgent(t, j, "r1")
+	connectedNode(t, j, "r1", "mesos")
 	call(t, j, http.MethodPost, "/job/waits/build", nil)
 	call(t, j, http.MethodPost, "/job/runs/build", nil)
 	waitFor(t, "runs #1 running", func() bool {

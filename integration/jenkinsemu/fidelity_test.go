@@ -41,8 +41,7 @@ func TestQueueIDsAndBuildNumbersNeverRepeatAcrossAKill(t *testing.T) {
 	home := t.TempDir()
 	j := newTestJenkins(t, Config{User: "admin", Token: "t0k3n", Home: home, QuietPeriod: time.Millisecond})
 	createJob(t, j, "run", freestyle("mesos", "sleep 100000"))
-	createNode(t, j, "k1", "mesos")
-	startAgent(t, j, "k1")
+	connectedNode(t, j, "k1", "mesos")
 	first := queueIDOf(t, call(t, j, http.MethodPost, "/job/run/build", nil))
 	waitFor(t, "run #1 to start", func() bool { return call(t, j, http.MethodGet, "/job/run/1/api/json", nil).code == 200 })
 	killed := copyHome(t, home) // kill -9 now: nothing more is written
@@ -67,8 +66,7 @@ func TestQueueSurvivesARestartWithItsIDs(t *testing.T) {
 	createJob(t, j, "quiet", freestyle("mesos", "sleep 1"))
 	createJob(t, j, "now", freestyle("nobody", "sleep 1"))
 	createJob(t, j, "busy", freestyle("mesos", "sleep 100000"))
-	createNode(t, j, "q1", "mesos")
-	startAgent(t, j, "q1")
+	connectedNode(t, j, "q1", "mesos")
 	waiting := queueIDOf(t, call(t, j, http.MethodPost, "/job/quiet/build", nil))
 	buildable := queueIDOf(t, call(t, j, http.MethodPost, "/job/now/build?delay=0sec", nil))
 	call(t, j, http.MethodPost, "/job/busy/build?delay=0sec", nil)
@@ -148,8 +146,7 @@ func TestOfflineMessageFromAFormBodyAndTheUserCause(t *testing.T) {
 func TestNestedBuildsAreFullRunsUnderTree(t *testing.T) {
 	j := newTestJenkins(t, Config{User: "admin", Token: "t0k3n", QuietPeriod: time.Millisecond})
 	createJob(t, j, "one", freestyle("mesos", "sleep 100000"))
-	createNode(t, j, "t1", "mesos")
-	startAgent(t, j, "t1")
+	connectedNode(t, j, "t1", "mesos")
 	id := queueIDOf(t, call(t, j, http.MethodPost, "/job/one/build", nil))
 	waitFor(t, "one #1 to run", func() bool { return call(t, j, http.MethodGet, "/job/one/1/api/json", nil).code == 200 })
 	item := getJSON(t, j, "/queue/item/"+id+"/api/json?tree=executable[number,url,result,building]")
@@ -193,8 +190,7 @@ func TestAssignedLabelsAreASetAndTheBuiltInNodeIsOnline(t *testing.T) {
 func TestBlockedWhyCarriesTheETA(t *testing.T) {
 	j := newTestJenkins(t, Config{User: "admin", Token: "t0k3n", QuietPeriod: time.Millisecond})
 	createJob(t, j, "b", freestyle("mesos", "sleep 100000"))
-	createNode(t, j, "e1", "mesos")
-	startAgent(t, j, "e1")
+	connectedNode(t, j, "e1", "mesos")
 	call(t, j, http.MethodPost, "/job/b/build", nil)
 	waitFor(t, "b #1 to run", func() bool { return call(t, j, http.MethodGet, "/job/b/1/api/json", nil).code == 200 })
 	id := queueIDOf(t, call(t, j, http.MethodPost, "/job/b/build", nil))
@@ -222,8 +218,7 @@ func TestEarlierBuildableStartsBeforeLaterUnblocked(t *testing.T) {
 	j := newTestJenkins(t, Config{User: "admin", Token: "t0k3n", QuietPeriod: time.Millisecond})
 	createJob(t, j, "first", freestyle("mesos", "sleep 100000"))
 	createJob(t, j, "second", freestyle("mesos", "sleep 100000"))
-	createNode(t, j, "s1", "mesos")
-	startAgent(t, j, "s1")
+	connectedNode(t, j, "s1", "mesos")
 	call(t, j, http.MethodPost, "/job/first/build", nil)
 	waitFor(t, "first #1 to run", func() bool { return call(t, j, http.MethodGet, "/job/first/1/api/json", nil).code == 200 })
 	older := queueIDOf(t, call(t, j, http.MethodPost, "/job/first/build", nil)) // blocked behind first #1
@@ -237,8 +232,7 @@ func TestEarlierBuildableStartsBeforeLaterUnblocked(t *testing.T) {
 	// first #1 ends (its node is deleted and recreated): the executor frees
 	// and first's item unblocks in the same maintenance pass.
 	call(t, j, http.MethodPost, "/computer/s1/doDelete", nil)
-	createNode(t, j, "s1", "mesos")
-	startAgent(t, j, "s1")
+	connectedNode(t, j, "s1", "mesos")
 	waitFor(t, "one of the two to start", func() bool {
 		return getJSON(t, j, "/queue/item/"+newer+"/api/json")["_class"] == "hudson.model.Queue$LeftItem" ||
 			getJSON(t, j, "/queue/item/"+older+"/api/json")["_class"] == "hudson.model.Queue$LeftItem"
@@ -257,8 +251,7 @@ func TestWhyNamesTheOneNodeOfALabel(t *testing.T) {
 	j := newTestJenkins(t, Config{User: "admin", Token: "t0k3n", QuietPeriod: time.Millisecond})
 	createJob(t, j, "hold", freestyle("solo", "sleep 100000"))
 	createJob(t, j, "next", freestyle("solo", "sleep 1"))
-	createNode(t, j, "only", "solo")
-	startAgent(t, j, "only")
+	connectedNode(t, j, "only", "solo")
 	call(t, j, http.MethodPost, "/job/hold/build", nil)
 	waitFor(t, "hold to run on only", func() bool { return call(t, j, http.MethodGet, "/job/hold/1/api/json", nil).code == 200 })
 	id := queueIDOf(t, call(t, j, http.MethodPost, "/job/next/build", nil))

@@ -106,6 +106,14 @@ func createNode(t *testing.T, j *Jenkins, name, labels string) {
 	}
 }
 
+// connectedNode creates an inbound node and connects a stand-in agent to
+// it for the rest of the test.
+func connectedNode(t *testing.T, j *Jenkins, name, labels string) {
+	t.Helper()
+	createNode(t, j, name, labels)
+	startAgent(t, j, name)
+}
+
 // startAgent runs the stand-in in-process until the test ends.
 func startAgent(t *testing.T, j *Jenkins, name string, opts ...func(*AgentOptions)) chan error {
 	t.Helper()
