@@ -96,22 +96,31 @@ func (m *Matcher) Match(req *Request) Result {
 	return m.res
 }
 
-// initialState is an offer's matching state before anything is placed.
-func initialState(o *Offer) offerState {
-	st := offerState{resv: o.Reserved, unres: o.Unreserved, portNext: 1}
+// reset sets the state to the offer's before anything is placed, field by
+// field: a composite literal is built on the stack and copied in 16-byte
+// moves that cannot forward from its 8-byte stores (a stall per offer).
+func (s *offerState) reset(o *Offer) {
+	s.resv, s.unres = o.Reserved, o.Unreserved
+	s.portRange, s.placed, s.portNext, s.portEnd, s.portsLeft = 0, 0, 1, 0, 0
 	if len(o.Ports) > 0 {
-		st.portsLeft = -1
+		s.portsLeft = -1 // read on first use: see readPorts
 	}
-	return st
 }
 
 // portsReady reads the port ranges of the offer at position k the first
 // time a class that needs ports considers it.
 func (m *Matcher) portsReady(req *Request, k int32) {
-	s := &m.st[k]
-	if s.portsLeft >= 0 {
-		return
+	if m.st[k].portsLeft < 0 {
+		m.readPorts(req, k)
 	}
+}
+
+// readPorts is the cold path of portsReady and fitsAt, kept out of line so
+// that fitsAt inlines into the matching loops.
+//
+//go:noinline
+func (m *Matcher) readPorts(req *Request, k int32) {
+	s := &m.st[k]
 	o := &req.Offers[m.order[k]]
 	s.portNext, s.portEnd = o.Ports[0].Begin, o.Ports[0].End
 	s.portsLeft = 0
@@ -246,10 +255,11 @@ func staticOK(c *Class, o *Offer) bool {
 // fitsAt is fits for the offer at position k, reading its ports first
 // when the class needs some.
 func (m *Matcher) fitsAt(req *Request, k int32, c *Class) bool {
-	if c.Ports > 0 {
-		m.portsReady(req, k)
+	s := &m.st[k]
+	if c.Ports > 0 && s.portsLeft < 0 {
+		m.readPorts(req, k)
 	}
-	return m.st[k].fits(c)
+	return s.fits(c)
 }
 
 // fits tells whether one more slice of the class fits what is left (its
@@ -393,10 +403,7 @@ func (m *Matcher) spreadOne(req *Request, pos int32, next *int) (placed, keep bo
 		if !m.open[c] && !m.eligible(req, c, pos) {
 			continue
 		}
-		if cl.Ports > 0 {
-			m.portsReady(req, pos)
-		}
-		if !m.st[pos].fits(cl) {
+		if !m.fitsAt(req, pos, cl) {
 			continue
 		}
 		if len(m.counters[c]) > 0 && !m.dynamicOK(req, c, m.order[pos]) {

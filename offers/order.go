@@ -106,7 +106,7 @@ func (m *Matcher) selectNext(req *Request, want int) bool {
 	if want <= 0 || want+1 > left/8 {
 		return false
 	}
-	if !m.selectSmallest(want+1, len(m.order) > 0) {
+	if !m.selectSmallest(want + 1) {
 		return false
 	}
 	sel := m.sel
@@ -157,26 +157,17 @@ func (m *Matcher) appendOrdered(req *Request, keys []uint64) {
 	for i, k := range keys {
 		oi := int32(k & mask)
 		order[i] = oi
-		o := &offers[oi]
-		// Field by field: a composite literal is built on the stack and
-		// copied in 16-byte moves that cannot forward from its 8-byte
-		// stores (a stall per offer).
-		p := &st[i]
-		p.resv, p.unres = o.Reserved, o.Unreserved
-		p.portRange, p.placed, p.portNext, p.portEnd, p.portsLeft = 0, 0, 1, 0, 0
-		if len(o.Ports) > 0 {
-			p.portsLeft = -1
-		}
+		st[i].reset(&offers[oi])
 	}
 }
 
-// selectSmallest puts the s smallest keys (above the threshold when
-// above is set), sorted, in m.sel: a max-heap of s keys that each further
+// selectSmallest puts the s smallest keys not yet ordered (above the
+// threshold, once some are), sorted, in m.sel: a max-heap of s keys that each further
 // key is compared with once. It reports false when the heap would cost
 // more than sorting (keys arriving smallest last make nearly every one an
 // insertion).
-func (m *Matcher) selectSmallest(s int, above bool) bool {
-	keys := m.keys
+func (m *Matcher) selectSmallest(s int) bool {
+	keys, above := m.keys, len(m.order) > 0
 	h := m.sel[:0]
 	i := 0
 	for ; i < len(keys) && len(h) < s; i++ {

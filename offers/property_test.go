@@ -297,7 +297,8 @@ func replay(req *Request, res *Result) *Matcher {
 	m.prepare(req)
 	for i := range req.Offers {
 		m.order = append(m.order, int32(i))
-		m.st = append(m.st, initialState(&req.Offers[i]))
+		m.st = append(m.st, offerState{})
+		m.st[i].reset(&req.Offers[i])
 	}
 	for k := range m.st {
 		m.portsReady(req, int32(k))
