@@ -32,9 +32,12 @@ func ParseZK(url string) (servers []string, root string, err error) {
 	return strings.Split(hosts, ","), "/" + strings.Trim(p, "/"), nil
 }
 
-type zkQuiet struct{}
+// QuietZK is a go-zookeeper logger that drops the library's own lines
+// (every reconnect attempt, at its own format); the callers log what
+// matters with their context.
+type QuietZK struct{}
 
-func (zkQuiet) Printf(string, ...any) {}
+func (QuietZK) Printf(string, ...any) {}
 
 // zkDetector finds the leading master the way Mesos publishes it: the
 // members of the group are ephemeral sequential json.info_NNNNNNNNNN
@@ -45,7 +48,7 @@ type zkDetector struct {
 }
 
 func newZKDetector(servers []string, root string) (*zkDetector, error) {
-	conn, _, err := zk.Connect(servers, 10*time.Second, zk.WithLogger(zkQuiet{}))
+	conn, _, err := zk.Connect(servers, 10*time.Second, zk.WithLogger(QuietZK{}))
 	if err != nil {
 		return nil, fmt.Errorf("driver: ZooKeeper %v: %w", servers, err)
 	}

@@ -35,10 +35,6 @@ import (
 	"github.com/jenkins-mesos/jenkins-mesos/scheduler/driver"
 )
 
-type quiet struct{}
-
-func (quiet) Printf(string, ...any) {}
-
 // ErrNotLeader: a state write by an instance that no longer leads.
 var ErrNotLeader = errors.New("ha: this instance no longer leads (its ZooKeeper member node is gone); the write was refused")
 
@@ -62,7 +58,7 @@ func Dial(url string, sessionTimeout time.Duration) (*Conn, error) {
 		return nil, fmt.Errorf("ha: state.zk: %w", err)
 	}
 	c := &Conn{root: root, sessionTimeout: sessionTimeout}
-	conn, _, err := zk.Connect(servers, sessionTimeout, zk.WithLogger(quiet{}), zk.WithEventCallback(c.onEvent))
+	conn, _, err := zk.Connect(servers, sessionTimeout, zk.WithLogger(driver.QuietZK{}), zk.WithEventCallback(c.onEvent))
 	if err != nil {
 		return nil, fmt.Errorf("ha: state.zk %v: %w", servers, err)
 	}
