@@ -131,9 +131,11 @@ func (m *Matcher) readPorts(req *Request, k int32) {
 
 func (m *Matcher) prepare(req *Request) {
 	n, nc := len(req.Offers), len(req.Classes)
-	m.res = Result{Placements: m.res.Placements[:0], Decline: m.res.Decline[:0], Unmet: nil, ports: m.res.ports[:0], needs: m.res.needs[:0]}
+	m.res = Result{Placements: m.res.Placements[:0], Decline: m.res.Decline[:0], Unmet: nil,
+		ports: m.res.ports[:0], resv: m.res.resv[:0], needs: m.res.needs[:0], nports: m.res.nports[:0]}
 	for c := range req.Classes {
 		m.res.needs = append(m.res.needs, req.Classes[c].Need)
+		m.res.nports = append(m.res.nports, int32(max(req.Classes[c].Ports, 0)))
 	}
 	if cap(m.rem) < nc {
 		m.rem = make([]int, nc)
@@ -292,7 +294,6 @@ func takeFrom(resv, unres *Milli, need Milli) Milli {
 
 func (m *Matcher) place(req *Request, c int, k int32) {
 	s := &m.st[k]
-	oi := m.order[k]
 	cl := &req.Classes[c]
 	// Filled in place (see appendOrdered on composite literals).
 	if n := len(m.res.Placements); n < cap(m.res.Placements) {
@@ -301,17 +302,35 @@ func (m *Matcher) place(req *Request, c int, k int32) {
 		m.res.Placements = append(m.res.Placements, Placement{})
 	}
 	p := &m.res.Placements[len(m.res.Placements)-1]
-	p.Offer, p.Class, p.portsOff, p.portsLen = oi, int32(c), 0, 0
-	p.Reserved.CPUs = takeFrom(&s.resv.CPUs, &s.unres.CPUs, cl.Need.CPUs)
-	p.Reserved.Mem = takeFrom(&s.resv.Mem, &s.unres.Mem, cl.Need.Mem)
-	p.Reserved.Disk = takeFrom(&s.resv.Disk, &s.unres.Disk, cl.Need.Disk)
+	p.Offer, p.Class, p.portsOff, p.resv = m.order[k], int32(c), 0, 0
+	if s.resv == (Amounts{}) {
+		s.unres.CPUs -= cl.Need.CPUs
+		s.unres.Mem -= cl.Need.Mem
+		s.unres.Disk -= cl.Need.Disk
+	} else {
+		m.takeReserved(p, s, cl.Need)
+	}
 	if cl.Ports > 0 {
-		m.takePorts(req, p, s, oi, cl.Ports)
+		m.takePorts(req, p, s, cl.Ports)
 	}
 	s.placed++
 	m.rem[c]--
 	if len(m.counters[c]) > 0 {
-		m.countPlaced(req, c, oi)
+		m.countPlaced(req, c, p.Offer)
+	}
+}
+
+// takeReserved takes need from the offer's reservation first, then from
+// unreserved resources, and records the reserved part.
+func (m *Matcher) takeReserved(p *Placement, s *offerState, need Amounts) {
+	r := Amounts{
+		CPUs: takeFrom(&s.resv.CPUs, &s.unres.CPUs, need.CPUs),
+		Mem:  takeFrom(&s.resv.Mem, &s.unres.Mem, need.Mem),
+		Disk: takeFrom(&s.resv.Disk, &s.unres.Disk, need.Disk),
+	}
+	if r != (Amounts{}) {
+		m.res.resv = append(m.res.resv, r)
+		p.resv = int32(len(m.res.resv))
 	}
 }
 
@@ -325,15 +344,14 @@ func (m *Matcher) countPlaced(req *Request, c int, oi int32) {
 }
 
 // takePorts gives a placement the next n free ports of its offer.
-func (m *Matcher) takePorts(req *Request, p *Placement, s *offerState, oi int32, n int) {
+func (m *Matcher) takePorts(req *Request, p *Placement, s *offerState, n int) {
 	p.portsOff = int32(len(m.res.ports))
-	p.portsLen = int32(n)
 	for k := 0; k < n; k++ {
 		if s.portNext > s.portEnd {
 			// The current range is used up: move to the next one (the
 			// only time the offer's own memory is read here).
 			s.portRange++
-			r := req.Offers[oi].Ports[s.portRange]
+			r := req.Offers[p.Offer].Ports[s.portRange]
 			s.portNext, s.portEnd = r.Begin, r.End
 		}
 		m.res.ports = append(m.res.ports, s.portNext)

@@ -263,10 +263,10 @@ func TestReservedResourcesAreTakenFirst(t *testing.T) {
 	req := &Request{Offers: []Offer{o}, Classes: []Class{cl}, Wanted: []int{2}}
 	res := Match(req)
 	p0, p1 := res.Placements[0], res.Placements[1]
-	if p0.Reserved.CPUs != 200 || res.Unreserved(p0).CPUs != 0 || p1.Reserved.CPUs != 100 || res.Unreserved(p1).CPUs != 100 {
+	if res.Reserved(p0).CPUs != 200 || res.Unreserved(p0).CPUs != 0 || res.Reserved(p1).CPUs != 100 || res.Unreserved(p1).CPUs != 100 {
 		t.Fatalf("cpus taken %+v then %+v, want the reservation used up first", p0, p1)
 	}
-	if p1.Reserved.Mem != ToMilli(10) || res.Unreserved(p1).Mem != ToMilli(20) {
+	if res.Reserved(p1).Mem != ToMilli(10) || res.Unreserved(p1).Mem != ToMilli(20) {
 		t.Fatalf("mem of the second slice %+v, want 10 reserved + 20 unreserved", p1)
 	}
 }

@@ -70,12 +70,12 @@ func reservationRole(r *mesos.Resource) string {
 	return ""
 }
 
-// ToMesos renders what a placement took (unreserved is
-// Result.Unreserved(p), ports Result.PortsOf(p)) as TaskInfo resources in the
+// ToMesos renders what a placement took (Result.Reserved(p),
+// Result.Unreserved(p), Result.PortsOf(p)) as TaskInfo resources in the
 // pre-refinement format a framework without RESERVATION_REFINEMENT uses:
 // reserved resources carry the offer's role, unreserved ones "*";
 // allocation_info names the offer's role when it has one (MULTI_ROLE).
-func ToMesos(o *Offer, p Placement, unreserved Amounts, ports []uint64) mesos.Resources {
+func ToMesos(o *Offer, reserved, unreserved Amounts, ports []uint64) mesos.Resources {
 	var out mesos.Resources
 	scalar := func(name string, v Milli, role string) {
 		if v <= 0 {
@@ -86,7 +86,7 @@ func ToMesos(o *Offer, p Placement, unreserved Amounts, ports []uint64) mesos.Re
 	for _, part := range []struct {
 		a    Amounts
 		role string
-	}{{p.Reserved, o.Role}, {unreserved, "*"}} {
+	}{{reserved, o.Role}, {unreserved, "*"}} {
 		scalar("cpus", part.a.CPUs, part.role)
 		scalar("mem", part.a.Mem, part.role)
 		scalar("disk", part.a.Disk, part.role)

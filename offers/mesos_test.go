@@ -35,7 +35,7 @@ func TestFromMesosSplitsReservedAndUnreserved(t *testing.T) {
 	cl := Class{Need: Amounts{CPUs: ToMilli(0.5), Mem: ToMilli(30)}, Ports: 3, Role: "jenkins"}
 	res := Match(&Request{Offers: []Offer{o}, Classes: []Class{cl}, Wanted: []int{1}})
 	p := res.Placements[0]
-	rs := ToMesos(&o, p, res.Unreserved(p), res.PortsOf(p))
+	rs := ToMesos(&o, res.Reserved(p), res.Unreserved(p), res.PortsOf(p))
 	var cpusReserved, cpusStar float64
 	for _, r := range rs {
 		if r.AllocationInfo.GetRole() != "jenkins" {

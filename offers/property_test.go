@@ -85,11 +85,11 @@ func checkInvariants(t *testing.T, req *Request, res *Result) {
 		cl := &req.Classes[p.Class]
 		placed[p.Class]++
 		unres := res.Unreserved(p)
-		if unres.CPUs < 0 || unres.Mem < 0 || unres.Disk < 0 || !p.Reserved.fits(cl.Need) {
-			t.Fatalf("placement %+v takes reserved %+v, unreserved %+v for a need of %+v", p, p.Reserved, unres, cl.Need)
+		if unres.CPUs < 0 || unres.Mem < 0 || unres.Disk < 0 || !res.Reserved(p).fits(cl.Need) {
+			t.Fatalf("placement %+v takes reserved %+v, unreserved %+v for a need of %+v", p, res.Reserved(p), unres, cl.Need)
 		}
 		u := &used[p.Offer]
-		u.resv = Amounts{u.resv.CPUs + p.Reserved.CPUs, u.resv.Mem + p.Reserved.Mem, u.resv.Disk + p.Reserved.Disk}
+		u.resv = Amounts{u.resv.CPUs + res.Reserved(p).CPUs, u.resv.Mem + res.Reserved(p).Mem, u.resv.Disk + res.Reserved(p).Disk}
 		u.unres = Amounts{u.unres.CPUs + unres.CPUs, u.unres.Mem + unres.Mem, u.unres.Disk + unres.Disk}
 		if !roleOK(cl, o) || !staticOK(cl, o) {
 			t.Fatalf("class %s placed on %s against its role or constraints", cl.Name, o.Hostname)
@@ -222,7 +222,7 @@ type placedKey struct {
 func canonicalResult(req *Request, res *Result) ([]placedKey, map[string]bool, []Unmet) {
 	var ps []placedKey
 	for _, p := range res.Placements {
-		ps = append(ps, placedKey{req.Offers[p.Offer].ID + "/" + req.Offers[p.Offer].AgentID, req.Classes[p.Class].Name, [2]Amounts{p.Reserved, res.Unreserved(p)}, fmt.Sprint(res.PortsOf(p))})
+		ps = append(ps, placedKey{req.Offers[p.Offer].ID + "/" + req.Offers[p.Offer].AgentID, req.Classes[p.Class].Name, [2]Amounts{res.Reserved(p), res.Unreserved(p)}, fmt.Sprint(res.PortsOf(p))})
 	}
 	dec := map[string]bool{}
 	for _, d := range res.Decline {

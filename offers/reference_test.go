@@ -186,7 +186,7 @@ func refCheck(req *Request, sources [][]string, res *Result) error {
 		placedOn[c] = append(placedOn[c], o)
 		s := &st[p.Offer]
 		need := refAmounts(cl.Need)
-		resv := refAmounts(p.Reserved)
+		resv := refAmounts(res.Reserved(p))
 		for d := 0; d < 3; d++ {
 			unres := need[d] - resv[d]
 			if resv[d] < 0 || unres < 0 || resv[d] > s.resv[d] || unres > s.unres[d] {

@@ -129,15 +129,15 @@ type Request struct {
 }
 
 // Placement is one slice placed on one offer. It takes the class's Need:
-// Reserved from the offer's reservation (used first), the rest
-// (Result.Unreserved) from unreserved resources. It is kept small (40
-// bytes) because matching writes one per slice.
+// Result.Reserved from the offer's reservation (used first), the rest
+// (Result.Unreserved) from unreserved resources. It is kept small (16
+// bytes) because matching writes one per slice: the reserved part, which
+// most offers do not have, lives in the Result.
 type Placement struct {
 	Offer    int32 // index into Request.Offers
 	Class    int32 // index into Request.Classes
-	portsOff int32
-	portsLen int32
-	Reserved Amounts
+	portsOff int32 // the class's Ports ports from Result.ports[portsOff]
+	resv     int32 // 1 + index into Result.resv; 0: nothing reserved taken
 }
 
 // Reason says why demand went unmet.
@@ -180,15 +180,25 @@ type Result struct {
 	Decline []int32
 	Unmet   []Unmet
 	ports   []uint64
+	resv    []Amounts
 	needs   []Amounts
+	nports  []int32 // per class
+}
+
+// Reserved is what a placement takes from the offer's reservation.
+func (r *Result) Reserved(p Placement) Amounts {
+	if p.resv == 0 {
+		return Amounts{}
+	}
+	return r.resv[p.resv-1]
 }
 
 // Unreserved is what a placement takes from unreserved resources.
 func (r *Result) Unreserved(p Placement) Amounts {
-	return r.needs[p.Class].minus(p.Reserved)
+	return r.needs[p.Class].minus(r.Reserved(p))
 }
 
 // PortsOf returns the concrete ports a placement took.
 func (r *Result) PortsOf(p Placement) []uint64 {
-	return r.ports[p.portsOff : p.portsOff+p.portsLen]
+	return r.ports[p.portsOff : p.portsOff+r.nports[p.Class]]
 }

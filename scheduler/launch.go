@@ -82,7 +82,7 @@ func (c *Core) match(in []mesos.Offer) {
 		ti := executor.TaskInfo(executor.Agent{
 			Name: a.name, Template: tmpl.Name, FrameworkName: c.cfg.FrameworkName, AgentID: o.AgentID,
 			JenkinsURL: c.cfg.JenkinsURL, Secret: a.secret, WorkDir: tmpl.RemoteFS, WebSocket: tmpl.WebSocket,
-			Resources: offers.ToMesos(o, p, res.Unreserved(p), ports), Ports: ports, Container: tmpl.Container, KillGrace: tmpl.KillGrace,
+			Resources: offers.ToMesos(o, res.Reserved(p), res.Unreserved(p), ports), Ports: ports, Container: tmpl.Container, KillGrace: tmpl.KillGrace,
 		})
 		if _, ok := tasks[p.Offer]; !ok {
 			used = append(used, p.Offer)
