@@ -15,13 +15,16 @@ func (m *Matcher) explain(req *Request, c int) Unmet {
 		u.Reason, u.Message = ReasonNoOffers, "no offers held"
 		return u
 	}
-	var roleMatch, staticMatch, candidates []int32
-	// Canonical order, so that ties name the same offer whatever the
-	// input order.
 	// Positions in canonical order (m.st[pos] is offer m.order[pos]), so
-	// that ties name the same offer whatever the input order.
+	// that ties name the same offer whatever the input order. The lists
+	// reuse the matcher's buffers; an open class may use every offer.
+	roleMatch, staticMatch, candidates := m.explainBuf[0][:0], m.explainBuf[1][:0], m.explainBuf[2][:0]
 	for k, oi := range m.order {
 		pos := int32(k)
+		if m.open[c] {
+			candidates = append(candidates, pos)
+			continue
+		}
 		if !roleOK(cl, &req.Offers[oi]) {
 			continue
 		}
@@ -33,6 +36,10 @@ func (m *Matcher) explain(req *Request, c int) Unmet {
 		if len(m.counters[c]) == 0 || m.dynamicOK(req, c, oi) {
 			candidates = append(candidates, pos)
 		}
+	}
+	m.explainBuf = [3][]int32{roleMatch, staticMatch, candidates}
+	if m.open[c] {
+		roleMatch, staticMatch = candidates, candidates
 	}
 	if len(roleMatch) == 0 {
 		u.Reason = ReasonRole

@@ -24,7 +24,10 @@ type Matcher struct {
 	rem       []int
 	counters  [][]*counter
 	open      []bool // class may use any offer: skip the eligibility cache
-	res       Result
+	// explainBuf: the offers a class's role, static constraints and all
+	// constraints allow, while explaining unmet demand.
+	explainBuf [3][]int32
+	res        Result
 }
 
 type offerState struct {
@@ -369,11 +372,22 @@ func (m *Matcher) spread(req *Request, demand int) {
 	active := m.active[:0]
 	next := 0 // the class to try first, rotated so classes interleave
 	progress := false
+	// plain: no class has a role, constraints or ports (the common case),
+	// so a slice only needs room.
+	plain := true
+	for c := range req.Classes {
+		plain = plain && m.open[c] && req.Classes[c].Ports == 0
+	}
 	for pos := 0; demand > 0; pos++ {
 		if pos == len(m.order) && !m.more(req) {
 			break
 		}
-		placed, keep := m.spreadOne(req, int32(pos), &next)
+		var placed, keep bool
+		if plain {
+			placed = m.spreadPlain(req, int32(pos), &next)
+		} else {
+			placed, keep = m.spreadOne(req, int32(pos), &next)
+		}
 		if placed {
 			demand--
 			progress = true
@@ -381,6 +395,11 @@ func (m *Matcher) spread(req *Request, demand int) {
 		if placed || keep {
 			active = append(active, int32(pos))
 		}
+	}
+	if plain && progress {
+		m.plainRounds(req, active, demand, next)
+		m.active = active[:0]
+		return
 	}
 	for demand > 0 && progress && len(active) > 0 {
 		w := 0
@@ -440,6 +459,116 @@ func (m *Matcher) spreadOne(req *Request, pos int32, next *int) (placed, keep bo
 		return true, keep
 	}
 	return false, keep
+}
+
+// spreadPlain is spreadOne when no class has a role, constraints or
+// ports: an offer without a reservation only needs room, checked and
+// taken here; one with a reservation goes through place.
+func (m *Matcher) spreadPlain(req *Request, pos int32, next *int) bool {
+	s := &m.st[pos]
+	needs := m.res.needs
+	c := *next
+	for k := 0; k < len(needs); k++ {
+		if m.rem[c] > 0 {
+			n := &needs[c]
+			if s.resv != (Amounts{}) {
+				if s.fits(&req.Classes[c]) {
+					m.place(req, c, pos)
+					m.advance(next, c)
+					return true
+				}
+			} else if n.CPUs <= s.unres.CPUs && n.Mem <= s.unres.Mem && n.Disk <= s.unres.Disk {
+				s.unres.CPUs -= n.CPUs
+				s.unres.Mem -= n.Mem
+				s.unres.Disk -= n.Disk
+				s.placed++
+				m.rem[c]--
+				i := len(m.res.Placements)
+				if i < cap(m.res.Placements) {
+					m.res.Placements = m.res.Placements[:i+1] // reserve sized it
+				} else {
+					m.res.Placements = append(m.res.Placements, Placement{})
+				}
+				p := &m.res.Placements[i]
+				p.Offer, p.Class, p.portsOff, p.resv = m.order[pos], int32(c), 0, 0
+				m.advance(next, c)
+				return true
+			}
+		}
+		if c++; c == len(needs) {
+			c = 0
+		}
+	}
+	return false
+}
+
+// plainRounds is spread's later rounds for a plain request: the dealing
+// of spreadPlain, with the loop's state held in locals rather than
+// reloaded through m at every slice. active holds the positions that took
+// a slice in the round before.
+func (m *Matcher) plainRounds(req *Request, active []int32, demand, next int) {
+	ps, st, order, needs, rem := m.res.Placements, m.st, m.order, m.res.needs, m.rem
+	nc := len(needs)
+	for demand > 0 && len(active) > 0 {
+		w := 0
+		for _, pos := range active {
+			s := &st[pos]
+			c := next
+			placed := false
+			for k := 0; k < nc && !placed; k++ {
+				if rem[c] > 0 {
+					n := &needs[c]
+					if s.resv != (Amounts{}) {
+						if s.fits(&req.Classes[c]) {
+							m.res.Placements = ps
+							m.place(req, c, pos)
+							ps = m.res.Placements
+							placed = true
+						}
+					} else if n.CPUs <= s.unres.CPUs && n.Mem <= s.unres.Mem && n.Disk <= s.unres.Disk {
+						s.unres.CPUs -= n.CPUs
+						s.unres.Mem -= n.Mem
+						s.unres.Disk -= n.Disk
+						rem[c]--
+						i := len(ps)
+						if i < cap(ps) {
+							ps = ps[:i+1] // reserve sized it
+						} else {
+							ps = append(ps, Placement{})
+						}
+						p := &ps[i]
+						p.Offer, p.Class, p.portsOff, p.resv = order[pos], int32(c), 0, 0
+						placed = true
+					}
+					if placed {
+						if next = c + 1; next == nc {
+							next = 0
+						}
+						break
+					}
+				}
+				if c++; c == nc {
+					c = 0
+				}
+			}
+			if placed {
+				active[w] = pos
+				w++
+				if demand--; demand == 0 {
+					break
+				}
+			}
+		}
+		active = active[:w]
+	}
+	m.res.Placements = ps
+}
+
+// advance makes the class after c the next to try.
+func (m *Matcher) advance(next *int, c int) {
+	if *next = c + 1; *next == len(m.rem) {
+		*next = 0
+	}
 }
 
 // binpack fills each offer, least free first, before the next.
