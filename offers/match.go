@@ -20,6 +20,7 @@ type Matcher struct {
 	complete  bool    // every offer is in order
 	threshold uint64  // while !complete: the largest key ordered
 	orderAll  bool    // tests: never select a prefix
+	general   bool    // tests: never take spread's plain path
 	elig      []uint8 // class*len(offers)+position: 0 unknown, 1 eligible, 2 not
 	rem       []int
 	counters  [][]*counter
@@ -374,7 +375,7 @@ func (m *Matcher) spread(req *Request, demand int) {
 	progress := false
 	// plain: no class has a role, constraints or ports (the common case),
 	// so a slice only needs room.
-	plain := true
+	plain := !m.general
 	for c := range req.Classes {
 		plain = plain && m.open[c] && req.Classes[c].Ports == 0
 	}

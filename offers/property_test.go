@@ -384,3 +384,43 @@ func TestSelectedPrefixIsTheFullOrdersPrefix(t *testing.T) {
 		t.Fatalf("only %d of 1500 matches kept a selected prefix: the test does not exercise it", selected)
 	}
 }
+
+// A plain request (no class with a role, constraints or ports) is dealt
+// by spread's own fast path. It must give exactly what the general path
+// gives, placement for placement, and pass the naive reference.
+func TestPlainDealingIsTheGeneralDealing(t *testing.T) {
+	r := rand.New(rand.NewSource(5))
+	var m, general Matcher
+	general.general = true
+	deep := 0
+	for iter := 0; iter < 3000; iter++ {
+		req := randomRequest(r)
+		req.Strategy = Spread
+		for c := range req.Classes {
+			req.Classes[c].Role, req.Classes[c].Constraints, req.Classes[c].Ports = "", nil, 0
+			req.Wanted[c] *= 1 + r.Intn(4) // deep enough for later rounds
+		}
+		res := m.Match(req)
+		want := general.Match(req)
+		if !reflect.DeepEqual(res.Placements, want.Placements) || !reflect.DeepEqual(res.Decline, want.Decline) || !reflect.DeepEqual(res.Unmet, want.Unmet) {
+			t.Fatalf("iteration %d: the plain path gives\n%+v\nthe general path\n%+v", iter, res.Placements, want.Placements)
+		}
+		for _, p := range res.Placements {
+			if res.Reserved(p) != want.Reserved(p) {
+				t.Fatalf("iteration %d: reserved part %+v, the general path %+v", iter, res.Reserved(p), want.Reserved(p))
+			}
+		}
+		if err := refCheck(req, make([][]string, len(req.Classes)), &res); err != nil {
+			t.Fatalf("iteration %d: %v", iter, err)
+		}
+		perOffer := map[int32]int{}
+		for _, p := range res.Placements {
+			if perOffer[p.Offer]++; perOffer[p.Offer] == 2 {
+				deep++
+			}
+		}
+	}
+	if deep < 1000 {
+		t.Fatalf("only %d offers took a second slice: the later rounds are not exercised", deep)
+	}
+}
