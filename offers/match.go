@@ -373,11 +373,11 @@ func (m *Matcher) spread(req *Request, demand int) {
 	active := m.active[:0]
 	next := 0 // the class to try first, rotated so classes interleave
 	progress := false
-	// plain: no class has a role, constraints or ports (the common case),
-	// so a slice only needs room.
+	// plain: no class has a role or constraints (the common case), so a
+	// slice only needs room.
 	plain := !m.general
 	for c := range req.Classes {
-		plain = plain && m.open[c] && req.Classes[c].Ports == 0
+		plain = plain && m.open[c]
 	}
 	for pos := 0; demand > 0; pos++ {
 		if pos == len(m.order) && !m.more(req) {
@@ -462,17 +462,20 @@ func (m *Matcher) spreadOne(req *Request, pos int32, next *int) (placed, keep bo
 	return false, keep
 }
 
-// spreadPlain is spreadOne when no class has a role, constraints or
-// ports: an offer without a reservation only needs room, checked and
-// taken here; one with a reservation goes through place.
+// spreadPlain is spreadOne when no class has a role or constraints: a
+// slice without ports on an offer without a reservation only needs room,
+// checked and taken here; the others go through place.
 func (m *Matcher) spreadPlain(req *Request, pos int32, next *int) bool {
 	s := &m.st[pos]
-	needs := m.res.needs
+	needs, nports := m.res.needs, m.res.nports
 	c := *next
 	for k := 0; k < len(needs); k++ {
 		if m.rem[c] > 0 {
 			n := &needs[c]
-			if s.resv != (Amounts{}) {
+			if s.resv != (Amounts{}) || nports[c] > 0 {
+				if nports[c] > 0 {
+					m.portsReady(req, pos)
+				}
 				if s.fits(&req.Classes[c]) {
 					m.place(req, c, pos)
 					m.advance(next, c)
@@ -508,7 +511,7 @@ func (m *Matcher) spreadPlain(req *Request, pos int32, next *int) bool {
 // reloaded through m at every slice. active holds the positions that took
 // a slice in the round before.
 func (m *Matcher) plainRounds(req *Request, active []int32, demand, next int) {
-	ps, st, order, needs, rem := m.res.Placements, m.st, m.order, m.res.needs, m.rem
+	ps, st, order, needs, nports, rem := m.res.Placements, m.st, m.order, m.res.needs, m.res.nports, m.rem
 	nc := len(needs)
 	for demand > 0 && len(active) > 0 {
 		w := 0
@@ -519,7 +522,10 @@ func (m *Matcher) plainRounds(req *Request, active []int32, demand, next int) {
 			for k := 0; k < nc && !placed; k++ {
 				if rem[c] > 0 {
 					n := &needs[c]
-					if s.resv != (Amounts{}) {
+					if s.resv != (Amounts{}) || nports[c] > 0 {
+						if nports[c] > 0 {
+							m.portsReady(req, pos)
+						}
 						if s.fits(&req.Classes[c]) {
 							m.res.Placements = ps
 							m.place(req, c, pos)

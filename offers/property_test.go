@@ -385,7 +385,7 @@ func TestSelectedPrefixIsTheFullOrdersPrefix(t *testing.T) {
 	}
 }
 
-// A plain request (no class with a role, constraints or ports) is dealt
+// A plain request (no class with a role or constraints) is dealt
 // by spread's own fast path. It must give exactly what the general path
 // gives, placement for placement, and pass the naive reference.
 func TestPlainDealingIsTheGeneralDealing(t *testing.T) {
@@ -397,7 +397,7 @@ func TestPlainDealingIsTheGeneralDealing(t *testing.T) {
 		req := randomRequest(r)
 		req.Strategy = Spread
 		for c := range req.Classes {
-			req.Classes[c].Role, req.Classes[c].Constraints, req.Classes[c].Ports = "", nil, 0
+			req.Classes[c].Role, req.Classes[c].Constraints = "", nil
 			req.Wanted[c] *= 1 + r.Intn(4) // deep enough for later rounds
 		}
 		res := m.Match(req)
