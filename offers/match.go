@@ -21,6 +21,10 @@ type Matcher struct {
 	threshold uint64  // while !complete: the largest key ordered
 	orderAll  bool    // tests: never select a prefix
 	general   bool    // tests: never take spread's plain path
+	// eagerPorts: some class wants ports, so offers' port ranges are read
+	// as the offers are laid out (one pass whose cache misses overlap)
+	// rather than at first use.
+	eagerPorts bool
 	elig      []uint8 // class*len(offers)+position: 0 unknown, 1 eligible, 2 not
 	rem       []int
 	counters  [][]*counter
@@ -55,6 +59,7 @@ func (m *Matcher) Match(req *Request) Result {
 	nc := len(req.Classes)
 	m.prepare(req)
 	demand := 0
+	m.eagerPorts = false
 	for c := 0; c < nc; c++ {
 		w := 0
 		if c < len(req.Wanted) && req.Wanted[c] > 0 {
@@ -62,6 +67,7 @@ func (m *Matcher) Match(req *Request) Result {
 		}
 		m.rem[c] = w
 		demand += w
+		m.eagerPorts = m.eagerPorts || (w > 0 && req.Classes[c].Ports > 0)
 	}
 	if demand == 0 || n == 0 {
 		// Nothing to place: no order is needed.
@@ -124,8 +130,12 @@ func (m *Matcher) portsReady(req *Request, k int32) {
 //
 //go:noinline
 func (m *Matcher) readPorts(req *Request, k int32) {
-	s := &m.st[k]
-	o := &req.Offers[m.order[k]]
+	m.st[k].loadPorts(&req.Offers[m.order[k]])
+}
+
+// loadPorts reads the offer's port ranges: where the next port is and how
+// many are left.
+func (s *offerState) loadPorts(o *Offer) {
 	s.portNext, s.portEnd = o.Ports[0].Begin, o.Ports[0].End
 	s.portsLeft = 0
 	for _, r := range o.Ports {

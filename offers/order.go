@@ -154,6 +154,18 @@ func (m *Matcher) appendOrdered(req *Request, keys []uint64) {
 	m.order, m.st = m.order[:to], m.st[:to]
 	order, st, mask := m.order[from:to], m.st[from:to], m.idxMask
 	offers := req.Offers
+	if m.eagerPorts {
+		for i, k := range keys {
+			oi := int32(k & mask)
+			order[i] = oi
+			o := &offers[oi]
+			st[i].reset(o)
+			if len(o.Ports) > 0 {
+				st[i].loadPorts(o)
+			}
+		}
+		return
+	}
 	for i, k := range keys {
 		oi := int32(k & mask)
 		order[i] = oi
