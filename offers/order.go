@@ -19,7 +19,7 @@ import (
 //	          it only makes keys unique and names the offer)
 //
 // Offers whose primary and hash are both equal are ordered by their IDs
-// (fixTies), so the order is total on content.
+// (fixRun), so the order is total on content.
 //
 // Only as much of the order is built as the matching loops visit: with
 // fewer slices wanted than offers held, spread's first round visits one
@@ -114,8 +114,7 @@ func (m *Matcher) selectNext(req *Request, want int) bool {
 		return false
 	}
 	sel = sel[:want]
-	m.threshold = sel[want-1] // the largest: fixTies may move it
-	m.fixTies(req, sel)
+	m.threshold = sel[want-1] // the largest: fixing ties may move it
 	m.appendOrdered(req, sel)
 	return true
 }
@@ -136,13 +135,15 @@ func (m *Matcher) orderRest(req *Request) {
 		m.sel = rest
 	}
 	m.sortKeys(rest)
-	m.fixTies(req, rest)
 	m.appendOrdered(req, rest)
 	m.complete = true
 }
 
-// appendOrdered appends offers, by key, to the order and lays out their
-// matching state in the same order, so the loops walk memory sequentially.
+// appendOrdered appends offers, by sorted key, to the order and lays out
+// their matching state in the same order, so the loops walk memory
+// sequentially. Runs of equal primary and hash (a hash collision, or the
+// same offer twice) are put in ID order first (fixRun): a neighbour check
+// here instead of a pass of its own.
 func (m *Matcher) appendOrdered(req *Request, keys []uint64) {
 	from, to := len(m.order), len(m.order)+len(keys)
 	if cap(m.order) < to {
@@ -152,24 +153,20 @@ func (m *Matcher) appendOrdered(req *Request, keys []uint64) {
 		m.st = append(make([]offerState, 0, max(to, len(req.Offers))), m.st...)
 	}
 	m.order, m.st = m.order[:to], m.st[:to]
-	order, st, mask := m.order[from:to], m.st[from:to], m.idxMask
-	offers := req.Offers
-	if m.eagerPorts {
-		for i, k := range keys {
-			oi := int32(k & mask)
-			order[i] = oi
-			o := &offers[oi]
-			st[i].reset(o)
-			if len(o.Ports) > 0 {
-				st[i].loadPorts(o)
-			}
+	order, st, mask, ib := m.order[from:to], m.st[from:to], m.idxMask, m.idxBits
+	offers, eager := req.Offers, m.eagerPorts
+	fixed := 0 // keys before it are in their final order
+	for i := range keys {
+		if i >= fixed && i+1 < len(keys) && (keys[i]^keys[i+1])>>ib == 0 {
+			fixed = m.fixRun(req, keys, i)
 		}
-		return
-	}
-	for i, k := range keys {
-		oi := int32(k & mask)
+		oi := int32(keys[i] & mask)
 		order[i] = oi
-		st[i].reset(&offers[oi])
+		o := &offers[oi]
+		st[i].reset(o)
+		if eager && len(o.Ports) > 0 {
+			st[i].loadPorts(o)
+		}
 	}
 }
 
@@ -227,25 +224,20 @@ func siftDown(h []uint64, i int) {
 	}
 }
 
-// fixTies orders runs of keys whose primary and hash are equal (a hash
-// collision, or the same offer twice) by the offers' IDs.
-func (m *Matcher) fixTies(req *Request, keys []uint64) {
-	ib := m.idxBits
-	for i := 0; i < len(keys); {
-		j := i + 1
-		for j < len(keys) && keys[j]>>ib == keys[i]>>ib {
-			j++
-		}
-		if j-i > 1 {
-			run := keys[i:j]
-			for a := 1; a < len(run); a++ {
-				for b := a; b > 0 && idLess(&req.Offers[run[b]&m.idxMask], &req.Offers[run[b-1]&m.idxMask]); b-- {
-					run[b], run[b-1] = run[b-1], run[b]
-				}
-			}
-		}
-		i = j
+// fixRun orders the run of keys from i on whose primary and hash are
+// equal by the offers' IDs, and returns where the run ends.
+func (m *Matcher) fixRun(req *Request, keys []uint64, i int) int {
+	j := i + 1
+	for j < len(keys) && (keys[j]^keys[i])>>m.idxBits == 0 {
+		j++
 	}
+	run := keys[i:j]
+	for a := 1; a < len(run); a++ {
+		for b := a; b > 0 && idLess(&req.Offers[run[b]&m.idxMask], &req.Offers[run[b-1]&m.idxMask]); b-- {
+			run[b], run[b-1] = run[b-1], run[b]
+		}
+	}
+	return j
 }
 
 func idLess(a, b *Offer) bool {
@@ -267,7 +259,7 @@ func shortTail(s string) uint64 {
 }
 
 // sortKeys sorts keys ascending by their primary and hash (the index bits
-// are left as they fall: fixTies orders equal runs). Small inputs use a
+// are left as they fall: fixRun orders equal runs). Small inputs use a
 // comparison sort; larger ones an MSD radix sort (radixSort).
 func (m *Matcher) sortKeys(keys []uint64) {
 	if len(keys) <= 64 {
