@@ -17,18 +17,18 @@ type Matcher struct {
 	scratch   []int32 // radix sort bucket counts
 	idxBits   uint
 	idxMask   uint64
-	complete  bool    // every offer is in order
-	threshold uint64  // while !complete: the largest key ordered
-	orderAll  bool    // tests: never select a prefix
-	general   bool    // tests: never take spread's plain path
+	complete  bool   // every offer is in order
+	threshold uint64 // while !complete: the largest key ordered
+	orderAll  bool   // tests: never select a prefix
+	general   bool   // tests: never take spread's plain path
 	// eagerPorts: some class wants ports, so offers' port ranges are read
 	// as the offers are laid out (one pass whose cache misses overlap)
 	// rather than at first use.
 	eagerPorts bool
-	elig      []uint8 // class*len(offers)+position: 0 unknown, 1 eligible, 2 not
-	rem       []int
-	counters  [][]*counter
-	open      []bool // class may use any offer: skip the eligibility cache
+	elig       []uint8 // class*len(offers)+position: 0 unknown, 1 eligible, 2 not
+	rem        []int
+	counters   [][]*counter
+	open       []bool // class may use any offer: skip the eligibility cache
 	// explainBuf: the offers a class's role, static constraints and all
 	// constraints allow, while explaining unmet demand.
 	explainBuf [3][]int32
