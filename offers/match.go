@@ -21,9 +21,9 @@ type Matcher struct {
 	threshold uint64 // while !complete: the largest key ordered
 	orderAll  bool   // tests: never select a prefix
 	general   bool   // tests: never take spread's plain path
-	// eagerPorts: some class wants ports, so offers' port ranges are read
-	// as the offers are laid out (one pass whose cache misses overlap)
-	// rather than at first use.
+	// eagerPorts: some class wants ports and every offer will be visited,
+	// so offers' port ranges are read as the offers are laid out (one pass
+	// whose cache misses overlap) rather than at first use.
 	eagerPorts bool
 	elig       []uint8 // class*len(offers)+position: 0 unknown, 1 eligible, 2 not
 	rem        []int
@@ -69,6 +69,9 @@ func (m *Matcher) Match(req *Request) Result {
 		demand += w
 		m.eagerPorts = m.eagerPorts || (w > 0 && req.Classes[c].Ports > 0)
 	}
+	// Eager reading pays where every offer is visited; with fewer slices
+	// than offers most are never asked for ports.
+	m.eagerPorts = m.eagerPorts && demand >= n
 	if demand == 0 || n == 0 {
 		// Nothing to place: no order is needed.
 		m.order, m.st, m.complete = m.order[:0], m.st[:0], true
