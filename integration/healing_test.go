@@ -365,6 +365,41 @@ func TestPartitionedAgentThatComesBackInTimeKeepsItsBuild(t *testing.T) {
 	}
 }
 
+// TestPartitionedAgentIsGivenUpAfterTheConfiguredGrace: an idle agent
+// (retention idle) whose Mesos agent is partitioned and stays away past
+// limits.unreachable_grace (2 s here, 5 min by default) is given up: its
+// node deleted and its task killed. When the agent comes back later with
+// the task still running, that task has no node and is killed too.
+func TestPartitionedAgentIsGivenUpAfterTheConfiguredGrace(t *testing.T) {
+	w := newWorld(t, worldOpts{agents: 1, limits: "  unreachable_grace: 2s\n", templates: `
+  - {name: mesos, labels: mesos, cpus: 0.2, mem: 30, image: jenkins/inbound-agent, retention: idle, idle_timeout: 1h}`})
+	w.freestyle("q", "mesos", 20) // 1 s at time scale 20
+	w.build("q")
+	w.waitFor("the build to succeed", 60*time.Second, func() bool { return w.result("q").Result == "SUCCESS" })
+	if n := len(w.nodes()); n != 1 {
+		t.Fatalf("%d nodes after the build; want the idle agent kept", n)
+	}
+	post := func(path string) {
+		resp, err := http.Post(w.mesos+path, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 204 {
+			t.Fatalf("POST %s: %d", path, resp.StatusCode)
+		}
+	}
+	post("/emulator/agents/agent1/partition")
+	w.framework.await(t, "the task unreachable", regexp.MustCompile(`unreachable; its node is kept for 2s`))
+	w.framework.await(t, "the agent given up", regexp.MustCompile(`"event":"unreachable"`))
+	w.waitFor("the node deleted", 20*time.Second, func() bool { return len(w.nodes()) == 0 })
+	post("/emulator/agents/agent1/restore")
+	w.waitClean()
+	if n := countLaunches(w.framework.output()); n != 1 {
+		t.Fatalf("%d launches; want 1", n)
+	}
+}
+
 // TestJenkinsProcessRestartWithHomeMidBuild: the Jenkins process itself
 // is stopped while two builds run and started again on the same home and
 // address. The framework stays up through the refused connections; the

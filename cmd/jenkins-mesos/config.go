@@ -62,6 +62,14 @@ type fileConfig struct {
 		// launches for BreakerCooldown (then one probe at a time).
 		BreakerThreshold int      `yaml:"breaker_threshold"`
 		BreakerCooldown  duration `yaml:"breaker_cooldown"`
+		// UnreachableGrace: how long an agent whose Mesos agent is
+		// partitioned (TASK_UNREACHABLE) keeps its node before its task is
+		// killed and its node deleted.
+		UnreachableGrace duration `yaml:"unreachable_grace"`
+		// OrphanGrace: how long after a (re)subscription a task without a
+		// node, or an adopted node without a task, is kept before it is
+		// cleaned up (reconciliation answers and launches in flight).
+		OrphanGrace duration `yaml:"orphan_grace"`
 	} `yaml:"limits"`
 	Log struct {
 		Level  string `yaml:"level"`
@@ -121,6 +129,8 @@ func defaults() fileConfig {
 	c.Limits.MaxAgents = 100
 	c.Limits.BreakerThreshold = 5
 	c.Limits.BreakerCooldown = duration(5 * time.Minute)
+	c.Limits.UnreachableGrace = duration(5 * time.Minute)
+	c.Limits.OrphanGrace = duration(time.Minute)
 	c.Log.Level = "info"
 	c.Log.Format = "auto"
 	return c
@@ -140,6 +150,7 @@ func scalarKeys(c *fileConfig) map[string]any {
 		"jenkins.anchor_node": &c.Jenkins.AnchorNode,
 		"state.dir":           &c.State.Dir, "state.zk": &c.State.ZK, "state.zk_session_timeout": &c.State.ZKSessionTimeout, "http.listen": &c.HTTP.Listen, "strategy": &c.Strategy, "limits.max_agents": &c.Limits.MaxAgents,
 		"limits.breaker_threshold": &c.Limits.BreakerThreshold, "limits.breaker_cooldown": &c.Limits.BreakerCooldown,
+		"limits.unreachable_grace": &c.Limits.UnreachableGrace, "limits.orphan_grace": &c.Limits.OrphanGrace,
 		"log.level": &c.Log.Level, "log.format": &c.Log.Format,
 	}
 }
@@ -346,6 +357,12 @@ func (s *settings) validate() error {
 	if time.Duration(c.Limits.BreakerCooldown) <= 0 {
 		return fmt.Errorf("config: limits.breaker_cooldown %s: must be positive (how long a failing template's launches stop)", time.Duration(c.Limits.BreakerCooldown))
 	}
+	if time.Duration(c.Limits.UnreachableGrace) <= 0 {
+		return fmt.Errorf("config: limits.unreachable_grace %s: must be positive (how long a partitioned agent keeps its node)", time.Duration(c.Limits.UnreachableGrace))
+	}
+	if time.Duration(c.Limits.OrphanGrace) < time.Second {
+		return fmt.Errorf("config: limits.orphan_grace %s: must be at least 1s (how long reconciliation answers have to arrive before tasks and nodes without each other are cleaned up)", time.Duration(c.Limits.OrphanGrace))
+	}
 	if c.Mesos.Principal == "" && s.mesosSecret != "" {
 		return fmt.Errorf("config: a Mesos secret is set but mesos.principal is empty")
 	}
@@ -367,7 +384,8 @@ func (s *settings) validate() error {
 	}
 	core := scheduler.Config{FrameworkName: c.Mesos.FrameworkName, JenkinsURL: strings.TrimSuffix(c.Jenkins.URL, "/") + "/",
 		MaxAgents: c.Limits.MaxAgents, Strategy: strategy, ProvisionDuringQuietPeriod: quiet,
-		BreakerThreshold: c.Limits.BreakerThreshold, BreakerCooldown: time.Duration(c.Limits.BreakerCooldown)}
+		BreakerThreshold: c.Limits.BreakerThreshold, BreakerCooldown: time.Duration(c.Limits.BreakerCooldown),
+		UnreachableGrace: time.Duration(c.Limits.UnreachableGrace), OrphanGrace: time.Duration(c.Limits.OrphanGrace)}
 	seen := map[string]bool{}
 	for i, t := range c.Templates {
 		key := fmt.Sprintf("templates[%d]", i)

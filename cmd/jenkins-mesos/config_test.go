@@ -28,6 +28,24 @@ func TestExampleConfigLoads(t *testing.T) {
 	require.Equal(t, 3*time.Minute, tm.ConnectTimeout)
 	require.Equal(t, 5, s.core.BreakerThreshold)
 	require.Equal(t, 5*time.Minute, s.core.BreakerCooldown)
+	require.Equal(t, 5*time.Minute, s.core.UnreachableGrace)
+	require.Equal(t, time.Minute, s.core.OrphanGrace)
+}
+
+func TestGracesFromFileEnvAndFlags(t *testing.T) {
+	base, err := os.ReadFile("../../examples/jenkins-mesos.yaml")
+	require.NoError(t, err)
+	text := strings.Replace(string(base), "unreachable_grace: 5m", "unreachable_grace: 12m", 1)
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	require.NoError(t, os.WriteFile(p, []byte(text), 0o600))
+	s, err := loadSettings(p, nil, env(nil))
+	require.NoError(t, err)
+	require.Equal(t, 12*time.Minute, s.core.UnreachableGrace, "from the file")
+	s, err = loadSettings(p, map[string]string{"limits.orphan_grace": "90s"},
+		env(map[string]string{"JENKINS_MESOS_LIMITS_UNREACHABLE_GRACE": "30m", "JENKINS_MESOS_LIMITS_ORPHAN_GRACE": "2m"}))
+	require.NoError(t, err)
+	require.Equal(t, 30*time.Minute, s.core.UnreachableGrace, "the environment overrides the file")
+	require.Equal(t, 90*time.Second, s.core.OrphanGrace, "a flag overrides the environment")
 }
 
 func TestFlagsOverrideEnvOverrideFile(t *testing.T) {
@@ -58,6 +76,8 @@ func TestBadConfigsNameTheKeyValueAndExpectation(t *testing.T) {
 		"negative agents":  {"max_agents: 100", "max_agents: -1", "limits.max_agents -1"},
 		"zero threshold":   {"breaker_threshold: 5", "breaker_threshold: 0", "limits.breaker_threshold 0: must be at least 1"},
 		"bad cooldown":     {"breaker_cooldown: 5m", "breaker_cooldown: -1s", "limits.breaker_cooldown -1s: must be positive"},
+		"bad unreachable":  {"unreachable_grace: 5m", "unreachable_grace: 0s", "limits.unreachable_grace 0s: must be positive"},
+		"short orphan":     {"orphan_grace: 1m", "orphan_grace: 10ms", "limits.orphan_grace 10ms: must be at least 1s"},
 		"bad zk":           {"master: http://mesos-master:5050", "master: zk://zk:2181", "expected zk://host:port[,host:port...]/path"},
 		"name param":       {"docker_parameters: {}", "docker_parameters: {name: x}", `docker_parameters "name"`},
 		"duplicate name":   {"templates:\n", "templates:\n  - {name: mesos, labels: a, cpus: 1, mem: 1, image: i}\n", `name "mesos": used by an earlier template`},
