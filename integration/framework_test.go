@@ -140,6 +140,7 @@ type worldOpts struct {
 	mesosSecret  string
 	limits       string   // more keys under limits:, indented by two spaces
 	stateZK      string   // state.zk (and a 3 s session timeout) when set
+	stateZKCreds string   // JENKINS_MESOS_STATE_ZK_CREDENTIALS when set
 	images       []string // more IMAGE=PROGRAM mappings for the Mesos emulator
 	zk           string   // a ZooKeeper host:port: 3 masters contend there, the framework finds the leader there
 	jenkinsHome  bool     // the Jenkins emulator keeps its home in a directory
@@ -234,6 +235,9 @@ templates:%s
 	env := []string{"JENKINS_MESOS_JENKINS_TOKEN=" + w.token}
 	if o.mesosSecret != "" {
 		env = append(env, "JENKINS_MESOS_MESOS_SECRET="+o.mesosSecret)
+	}
+	if o.stateZKCreds != "" {
+		env = append(env, "JENKINS_MESOS_STATE_ZK_CREDENTIALS="+o.stateZKCreds)
 	}
 	w.configPath, w.config, w.env = path, cfg, env
 	w.bin = "jenkins-mesos"

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
 	"github.com/jenkins-mesos/jenkins-mesos/integration/zktest"
+	"github.com/jenkins-mesos/jenkins-mesos/scheduler/driver"
 )
 
 // frameworkStatus reads the framework's /status.
@@ -195,7 +198,8 @@ func (w *world) startInstance() (*proc, string) {
 // launch, every build succeeds, nothing left behind, one framework.
 func TestTwoInstancesOneLeadsAndAStandbyTakesOver(t *testing.T) {
 	zkAddr := zktest.Start(t)
-	w := newWorld(t, worldOpts{stateZK: "zk://" + zkAddr + "/jenkins-mesos"})
+	const zkPass = "zk-digest-pass-7"
+	w := newWorld(t, worldOpts{stateZK: "zk://" + zkAddr + "/jenkins-mesos", stateZKCreds: "jenkins-mesos:" + zkPass})
 	leader := w.framework
 	standby, standbyHTTP := w.startInstance()
 	standby.await(t, "the second instance to stand by", regexp.MustCompile(`standby; another instance leads`))
@@ -241,6 +245,24 @@ func TestTwoInstancesOneLeadsAndAStandbyTakesOver(t *testing.T) {
 	}
 	if fws := w.state().Frameworks; len(fws) != 1 {
 		t.Fatalf("%d frameworks registered; want one", len(fws))
+	}
+	// With credentials the state can be read by anyone but changed only by
+	// the instances, and the password shows in no log.
+	raw, _, err := zk.Connect([]string{zkAddr}, 4*time.Second, zk.WithLogger(driver.QuietZK{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, _, err := raw.Get("/jenkins-mesos/state"); err != nil {
+		t.Fatalf("reading the state without credentials: %v", err)
+	}
+	if _, err := raw.Set("/jenkins-mesos/state", []byte("x"), -1); !errors.Is(err, zk.ErrNoAuth) {
+		t.Fatalf("changing the state without credentials: %v; want ErrNoAuth", err)
+	}
+	for _, p := range []*proc{leader, standby} {
+		if strings.Contains(p.output(), zkPass) {
+			t.Fatal("the ZooKeeper password appears in an instance's log")
+		}
 	}
 }
 

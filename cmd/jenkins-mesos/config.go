@@ -36,6 +36,9 @@ type fileConfig struct {
 		Encoding        string   `yaml:"encoding"`
 		Hostname        string   `yaml:"hostname"`
 		WebUIURL        string   `yaml:"webui_url"`
+		// ZKCredentialsFile holds user:password for a zk:// master group
+		// that needs digest authentication.
+		ZKCredentialsFile string `yaml:"zk_credentials_file"`
 	} `yaml:"mesos"`
 	Jenkins struct {
 		URL                        string   `yaml:"url"`
@@ -51,6 +54,9 @@ type fileConfig struct {
 		// elects one leader among the instances that share it.
 		ZK               string   `yaml:"zk"`
 		ZKSessionTimeout duration `yaml:"zk_session_timeout"`
+		// ZKCredentialsFile holds user:password: the session authenticates
+		// with it and the nodes it creates can be changed only with it.
+		ZKCredentialsFile string `yaml:"zk_credentials_file"`
 	} `yaml:"state"`
 	HTTP struct {
 		Listen string `yaml:"listen"`
@@ -144,11 +150,12 @@ func scalarKeys(c *fileConfig) map[string]any {
 		"mesos.master": &c.Mesos.Master, "mesos.framework_name": &c.Mesos.FrameworkName, "mesos.role": &c.Mesos.Role,
 		"mesos.user": &c.Mesos.User, "mesos.failover_timeout": &c.Mesos.FailoverTimeout, "mesos.principal": &c.Mesos.Principal,
 		"mesos.secret_file": &c.Mesos.SecretFile, "mesos.encoding": &c.Mesos.Encoding, "mesos.hostname": &c.Mesos.Hostname,
-		"mesos.webui_url": &c.Mesos.WebUIURL,
-		"jenkins.url":     &c.Jenkins.URL, "jenkins.user": &c.Jenkins.User, "jenkins.token_file": &c.Jenkins.TokenFile,
+		"mesos.webui_url": &c.Mesos.WebUIURL, "mesos.zk_credentials_file": &c.Mesos.ZKCredentialsFile,
+		"jenkins.url": &c.Jenkins.URL, "jenkins.user": &c.Jenkins.User, "jenkins.token_file": &c.Jenkins.TokenFile,
 		"jenkins.poll_interval": &c.Jenkins.PollInterval, "jenkins.provision_during_quiet_period": &c.Jenkins.ProvisionDuringQuietPeriod,
 		"jenkins.anchor_node": &c.Jenkins.AnchorNode,
-		"state.dir":           &c.State.Dir, "state.zk": &c.State.ZK, "state.zk_session_timeout": &c.State.ZKSessionTimeout, "http.listen": &c.HTTP.Listen, "strategy": &c.Strategy, "limits.max_agents": &c.Limits.MaxAgents,
+		"state.dir":           &c.State.Dir, "state.zk": &c.State.ZK, "state.zk_session_timeout": &c.State.ZKSessionTimeout,
+		"state.zk_credentials_file": &c.State.ZKCredentialsFile, "http.listen": &c.HTTP.Listen, "strategy": &c.Strategy, "limits.max_agents": &c.Limits.MaxAgents,
 		"limits.breaker_threshold": &c.Limits.BreakerThreshold, "limits.breaker_cooldown": &c.Limits.BreakerCooldown,
 		"limits.unreachable_grace": &c.Limits.UnreachableGrace, "limits.orphan_grace": &c.Limits.OrphanGrace,
 		"log.level": &c.Log.Level, "log.format": &c.Log.Format,
@@ -190,6 +197,8 @@ type settings struct {
 	file         fileConfig
 	jenkinsToken string
 	mesosSecret  string
+	mesosZKCreds string // user:password for the masters' ZooKeeper
+	stateZKCreds string // user:password for state.zk
 	masters      []string
 	core         scheduler.Config
 	pollInterval time.Duration
@@ -198,7 +207,7 @@ type settings struct {
 }
 
 // errSecretFlag: secrets come from the environment or files only.
-var errSecretFlag = errors.New("secrets are never taken from flags (they would show in ps and shell history): use JENKINS_MESOS_JENKINS_TOKEN / JENKINS_MESOS_MESOS_SECRET or jenkins.token_file / mesos.secret_file")
+var errSecretFlag = errors.New("secrets are never taken from flags (they would show in ps and shell history): use JENKINS_MESOS_JENKINS_TOKEN / JENKINS_MESOS_MESOS_SECRET / JENKINS_MESOS_MESOS_ZK_CREDENTIALS / JENKINS_MESOS_STATE_ZK_CREDENTIALS or jenkins.token_file / mesos.secret_file / mesos.zk_credentials_file / state.zk_credentials_file")
 
 // loadSettings reads the file, then the environment, then flags (each
 // overriding the one before), then the secrets, and validates it all.
@@ -247,6 +256,12 @@ func loadSettings(path string, flags map[string]string, getenv func(string) stri
 		return nil, err
 	}
 	if s.mesosSecret, err = secret(getenv, "JENKINS_MESOS_MESOS_SECRET", "mesos.secret_file", c.Mesos.SecretFile); err != nil {
+		return nil, err
+	}
+	if s.mesosZKCreds, err = secret(getenv, "JENKINS_MESOS_MESOS_ZK_CREDENTIALS", "mesos.zk_credentials_file", c.Mesos.ZKCredentialsFile); err != nil {
+		return nil, err
+	}
+	if s.stateZKCreds, err = secret(getenv, "JENKINS_MESOS_STATE_ZK_CREDENTIALS", "state.zk_credentials_file", c.State.ZKCredentialsFile); err != nil {
 		return nil, err
 	}
 	if err := s.validate(); err != nil {
@@ -306,6 +321,9 @@ func (s *settings) validate() error {
 	}
 	if m := strings.TrimSpace(c.Mesos.Master); strings.HasPrefix(m, "zk://") {
 		if _, _, err := driver.ParseZK(m); err != nil {
+			if strings.Contains(m, "@") {
+				return fmt.Errorf("config: mesos.master %q: credentials in the URL are refused (they would show in files and logs): give user:password in JENKINS_MESOS_MESOS_ZK_CREDENTIALS or mesos.zk_credentials_file", driver.RedactZK(m))
+			}
 			return fmt.Errorf("config: mesos.master %q: expected zk://host:port[,host:port...]/path (the masters' ZooKeeper group, e.g. zk://zk1:2181,zk2:2181/mesos)", m)
 		}
 		s.masters = []string{m}
@@ -327,8 +345,27 @@ func (s *settings) validate() error {
 	}
 	if z := strings.TrimSpace(c.State.ZK); z != "" {
 		if _, _, err := driver.ParseZK(z); err != nil {
+			if strings.Contains(z, "@") {
+				return fmt.Errorf("config: state.zk %q: credentials in the URL are refused (they would show in files and logs): give user:password in JENKINS_MESOS_STATE_ZK_CREDENTIALS or state.zk_credentials_file", driver.RedactZK(z))
+			}
 			return fmt.Errorf("config: state.zk %q: expected zk://host:port[,host:port...]/path (where the instances keep their state and elect a leader, e.g. zk://zk1:2181/jenkins-mesos)", z)
 		}
+	}
+	for _, zc := range []struct{ creds, what string }{
+		{s.mesosZKCreds, "the masters' ZooKeeper credentials (JENKINS_MESOS_MESOS_ZK_CREDENTIALS or mesos.zk_credentials_file)"},
+		{s.stateZKCreds, "the state.zk credentials (JENKINS_MESOS_STATE_ZK_CREDENTIALS or state.zk_credentials_file)"},
+	} {
+		if zc.creds != "" {
+			if err := driver.CheckZKCredentials(zc.creds); err != nil {
+				return fmt.Errorf("config: %s: %w", zc.what, err)
+			}
+		}
+	}
+	if s.mesosZKCreds != "" && !strings.HasPrefix(strings.TrimSpace(c.Mesos.Master), "zk://") {
+		return fmt.Errorf("config: ZooKeeper credentials for the masters are set but mesos.master is not a zk:// group")
+	}
+	if s.stateZKCreds != "" && strings.TrimSpace(c.State.ZK) == "" {
+		return fmt.Errorf("config: ZooKeeper credentials for the state are set but state.zk is empty")
 	}
 	if d := time.Duration(c.State.ZKSessionTimeout); d < time.Second || d > 60*time.Second {
 		return fmt.Errorf("config: state.zk_session_timeout %s: expected 1s to 60s (a standby takes over within it)", d)
@@ -496,7 +533,7 @@ func flagSet(name string, out map[string]string) (*flag.FlagSet, *string) {
 		fs.Func(k, fmt.Sprintf("overrides %s (env %s; default %s)", k, envName(k), def), func(v string) error { out[k] = v; return nil })
 	}
 	fs.Func("templates", "overrides templates with a YAML/JSON list (env JENKINS_MESOS_TEMPLATES)", func(v string) error { out["templates"] = v; return nil })
-	for _, k := range []string{"jenkins.token", "mesos.secret"} {
+	for _, k := range []string{"jenkins.token", "mesos.secret", "mesos.zk_credentials", "state.zk_credentials"} {
 		fs.Func(k, "refused: "+errSecretFlag.Error(), func(string) error { return errSecretFlag })
 	}
 	return fs, path

@@ -109,7 +109,7 @@ func TestSecretsNeverComeFromFlags(t *testing.T) {
 	out := map[string]string{}
 	fs, _ := flagSet("t", out)
 	fs.SetOutput(&strings.Builder{})
-	for _, f := range []string{"--jenkins.token=abc", "--mesos.secret=abc"} {
+	for _, f := range []string{"--jenkins.token=abc", "--mesos.secret=abc", "--state.zk_credentials=a:b", "--mesos.zk_credentials=a:b"} {
 		err := fs.Parse([]string{f})
 		require.ErrorContains(t, err, "never taken from flags", f)
 	}
@@ -165,4 +165,47 @@ func TestTakeOverReadsTheOldStateOnlyWhileTheNewHasNone(t *testing.T) {
 	dir.st = &proto.State{FrameworkId: "fw-stale"}
 	st, _ = to.Load()
 	require.Equal(t, "fw-old", st.GetFrameworkId(), "ZooKeeper's state wins once it has one")
+}
+
+// ZooKeeper digest credentials come from the environment or a file, are
+// checked for their form, never echoed, and never taken from the URL.
+func TestZooKeeperCredentials(t *testing.T) {
+	base, err := os.ReadFile("../../examples/jenkins-mesos.yaml")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(text), 0o600))
+		return p
+	}
+	withZK := strings.Replace(string(base), "dir: /var/lib/jenkins-mesos", "dir: /var/lib/jenkins-mesos\n  zk: zk://zk1:2181/jenkins-mesos", 1)
+	require.NotEqual(t, string(base), withZK)
+	credsFile := write("zk-creds", "jenkins-mesos:from-file-pw\n")
+	p := write("c.yaml", strings.Replace(withZK, "zk: zk://zk1:2181/jenkins-mesos", "zk: zk://zk1:2181/jenkins-mesos\n  zk_credentials_file: "+credsFile, 1))
+	s, err := loadSettings(p, nil, env(nil))
+	require.NoError(t, err)
+	require.Equal(t, "jenkins-mesos:from-file-pw", s.stateZKCreds, "from state.zk_credentials_file")
+	s, err = loadSettings(p, nil, env(map[string]string{"JENKINS_MESOS_STATE_ZK_CREDENTIALS": "jenkins-mesos:from-env-pw"}))
+	require.NoError(t, err)
+	require.Equal(t, "jenkins-mesos:from-env-pw", s.stateZKCreds, "the environment wins over the file")
+
+	_, err = loadSettings(write("bad.yaml", withZK), nil, env(map[string]string{"JENKINS_MESOS_STATE_ZK_CREDENTIALS": "only-a-secret-word"}))
+	require.ErrorContains(t, err, "expected user:password")
+	require.NotContains(t, err.Error(), "only-a-secret-word")
+
+	_, err = loadSettings(write("url.yaml", strings.Replace(withZK, "zk: zk://zk1:2181/", "zk: zk://jm:url-pw@zk1:2181/", 1)), nil, env(nil))
+	require.ErrorContains(t, err, `state.zk "zk://***@zk1:2181/jenkins-mesos": credentials in the URL are refused`)
+	require.NotContains(t, err.Error(), "url-pw")
+	_, err = loadSettings(write("murl.yaml", strings.Replace(string(base), "master: http://mesos-master:5050", "master: zk://m:murl-pw@zk1:2181/mesos", 1)), nil, env(nil))
+	require.ErrorContains(t, err, "JENKINS_MESOS_MESOS_ZK_CREDENTIALS")
+	require.NotContains(t, err.Error(), "murl-pw")
+
+	_, err = loadSettings("../../examples/jenkins-mesos.yaml", nil, env(map[string]string{"JENKINS_MESOS_STATE_ZK_CREDENTIALS": "a:b"}))
+	require.ErrorContains(t, err, "state.zk is empty")
+	_, err = loadSettings("../../examples/jenkins-mesos.yaml", nil, env(map[string]string{"JENKINS_MESOS_MESOS_ZK_CREDENTIALS": "a:b"}))
+	require.ErrorContains(t, err, "mesos.master is not a zk:// group")
+	masters := strings.Replace(string(base), "master: http://mesos-master:5050", "master: zk://zk1:2181/mesos", 1)
+	s, err = loadSettings(write("m.yaml", masters), nil, env(map[string]string{"JENKINS_MESOS_MESOS_ZK_CREDENTIALS": "mesos:m-pw"}))
+	require.NoError(t, err)
+	require.Equal(t, "mesos:m-pw", s.mesosZKCreds)
 }

@@ -100,7 +100,7 @@ func serve(ctx context.Context, s *settings, log *logrus.Logger, hooks *driver.C
 		conn *ha.Conn
 	)
 	if z := strings.TrimSpace(s.file.State.ZK); z != "" {
-		if conn, err = ha.Dial(z, time.Duration(s.file.State.ZKSessionTimeout)); err != nil {
+		if conn, err = ha.Dial(z, time.Duration(s.file.State.ZKSessionTimeout), s.stateZKCreds); err != nil {
 			return err
 		}
 		defer conn.Close()
@@ -159,7 +159,7 @@ func serve(ctx context.Context, s *settings, log *logrus.Logger, hooks *driver.C
 			log.Info("elected leader; starting the framework")
 		}
 		dcfg := driver.Config{Masters: s.masters, Encoding: s.file.Mesos.Encoding, User: s.file.Mesos.User, Role: s.file.Mesos.Role,
-			Hostname: s.file.Mesos.Hostname, WebUIURL: s.file.Mesos.WebUIURL, Principal: s.file.Mesos.Principal, Secret: s.mesosSecret,
+			Hostname: s.file.Mesos.Hostname, WebUIURL: s.file.Mesos.WebUIURL, Principal: s.file.Mesos.Principal, Secret: s.mesosSecret, ZKCredentials: s.mesosZKCreds,
 			FailoverTimeout: s.failover, PollInterval: s.pollInterval, Log: log, Anchor: s.file.Jenkins.AnchorNode == nil || *s.file.Jenkins.AnchorNode}
 		dcfg.Core = inst.core()
 		dcfg.ForgetFrameworkID = s.newFramework
@@ -372,14 +372,14 @@ func watchReload(ctx context.Context, in *instance, reload func() (*settings, er
 // reload cannot apply.
 func restartOnly(a, b *settings) []string {
 	var out []string
-	if !reflect.DeepEqual(a.file.Mesos, b.file.Mesos) || a.mesosSecret != b.mesosSecret {
+	if !reflect.DeepEqual(a.file.Mesos, b.file.Mesos) || a.mesosSecret != b.mesosSecret || a.mesosZKCreds != b.mesosZKCreds {
 		out = append(out, "mesos.*")
 	}
 	if a.file.Jenkins.URL != b.file.Jenkins.URL || a.file.Jenkins.User != b.file.Jenkins.User || a.jenkinsToken != b.jenkinsToken ||
 		a.file.Jenkins.PollInterval != b.file.Jenkins.PollInterval || !reflect.DeepEqual(a.file.Jenkins.AnchorNode, b.file.Jenkins.AnchorNode) {
 		out = append(out, "jenkins.url/user/token/poll_interval/anchor_node")
 	}
-	if !reflect.DeepEqual(a.file.State, b.file.State) {
+	if !reflect.DeepEqual(a.file.State, b.file.State) || a.stateZKCreds != b.stateZKCreds {
 		out = append(out, "state.*")
 	}
 	if a.file.HTTP != b.file.HTTP {

@@ -45,7 +45,10 @@ type Config struct {
 	Core scheduler.Config
 	// Masters are the masters' base URLs (http(s)://host:port); the
 	// leader is found through /master/redirect.
-	Masters         []string
+	Masters []string
+	// ZKCredentials (user:password) authenticate to the masters'
+	// ZooKeeper with the digest scheme when Masters is a zk:// group.
+	ZKCredentials   string
 	Encoding        string // "protobuf" (default) or "json"
 	User            string
 	Role            string
@@ -593,7 +596,7 @@ func (d *Driver) subscribeLoop(ctx context.Context) {
 	if len(d.cfg.Masters) == 1 && strings.HasPrefix(d.cfg.Masters[0], "zk://") {
 		servers, root, err := ParseZK(d.cfg.Masters[0])
 		if err == nil {
-			zkd, err = newZKDetector(servers, root)
+			zkd, err = newZKDetector(servers, root, d.cfg.ZKCredentials)
 		}
 		if err != nil {
 			select {

@@ -14,15 +14,18 @@ import (
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 )
 
-// ParseZK reads zk://host:port[,host:port...]/path.
+// ParseZK reads zk://host:port[,host:port...]/path. Credentials in the
+// URL (zk://user:password@…, as Mesos takes them) are refused: they would
+// sit in configuration files and logs; they come separately (AuthZK).
+// Errors show the URL through RedactZK.
 func ParseZK(url string) (servers []string, root string, err error) {
 	rest, ok := strings.CutPrefix(url, "zk://")
 	hosts, p, cut := strings.Cut(rest, "/")
+	if strings.Contains(hosts, "@") {
+		return nil, "", fmt.Errorf("%q: credentials in a zk:// URL are refused (they would show in files and logs); give user:password as a secret instead", RedactZK(url))
+	}
 	if !ok || !cut || hosts == "" || strings.Trim(p, "/") == "" {
 		return nil, "", fmt.Errorf("%q: expected zk://host:port[,host:port...]/path", url)
-	}
-	if strings.Contains(hosts, "@") {
-		return nil, "", fmt.Errorf("%q: ZooKeeper credentials in the URL are not supported", url)
 	}
 	for _, h := range strings.Split(hosts, ",") {
 		if _, port, ok := strings.Cut(h, ":"); !ok || port == "" {
@@ -30,6 +33,40 @@ func ParseZK(url string) (servers []string, root string, err error) {
 		}
 	}
 	return strings.Split(hosts, ","), "/" + strings.Trim(p, "/"), nil
+}
+
+// RedactZK hides the credentials of a zk://user:password@hosts/path URL.
+func RedactZK(url string) string {
+	rest, ok := strings.CutPrefix(url, "zk://")
+	if !ok {
+		return url
+	}
+	hosts, p, _ := strings.Cut(rest, "/")
+	if i := strings.LastIndex(hosts, "@"); i >= 0 {
+		return "zk://***@" + hosts[i+1:] + "/" + p
+	}
+	return url
+}
+
+// CheckZKCredentials tells whether creds is ZooKeeper digest credentials,
+// user:password; the error never repeats the value.
+func CheckZKCredentials(creds string) error {
+	if u, p, ok := strings.Cut(creds, ":"); !ok || u == "" || p == "" {
+		return fmt.Errorf("expected user:password (ZooKeeper digest credentials)")
+	}
+	return nil
+}
+
+// AuthZK sends digest credentials (user:password) on a session; ""
+// sends none. go-zookeeper sends them again after every reconnect.
+func AuthZK(conn *zk.Conn, creds string) error {
+	if creds == "" {
+		return nil
+	}
+	if err := conn.AddAuth("digest", []byte(creds)); err != nil {
+		return fmt.Errorf("ZooKeeper digest authentication: %w", err)
+	}
+	return nil
 }
 
 // QuietZK is a go-zookeeper logger that drops the library's own lines
@@ -47,9 +84,13 @@ type zkDetector struct {
 	root string
 }
 
-func newZKDetector(servers []string, root string) (*zkDetector, error) {
+func newZKDetector(servers []string, root, creds string) (*zkDetector, error) {
 	conn, _, err := zk.Connect(servers, 10*time.Second, zk.WithLogger(QuietZK{}))
 	if err != nil {
+		return nil, fmt.Errorf("driver: ZooKeeper %v: %w", servers, err)
+	}
+	if err := AuthZK(conn, creds); err != nil {
+		conn.Close()
 		return nil, fmt.Errorf("driver: ZooKeeper %v: %w", servers, err)
 	}
 	return &zkDetector{conn: conn, root: root}, nil

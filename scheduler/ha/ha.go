@@ -43,6 +43,7 @@ type Conn struct {
 	zk             *zk.Conn
 	root           string
 	sessionTimeout time.Duration
+	acl            []zk.ACL // of every node this session creates
 
 	mu    sync.Mutex
 	me    string        // our member node, "" when none
@@ -52,17 +53,32 @@ type Conn struct {
 }
 
 // Dial connects to the ZooKeeper ensemble of url (zk://h:p,.../path).
-func Dial(url string, sessionTimeout time.Duration) (*Conn, error) {
+// With creds (user:password) the session authenticates with the digest
+// scheme and every node it creates may be changed only by those
+// credentials (anyone may read it: nothing stored is secret); without,
+// nodes are open to all.
+func Dial(url string, sessionTimeout time.Duration, creds string) (*Conn, error) {
 	servers, root, err := driver.ParseZK(url)
 	if err != nil {
 		return nil, fmt.Errorf("ha: state.zk: %w", err)
 	}
-	c := &Conn{root: root, sessionTimeout: sessionTimeout}
+	c := &Conn{root: root, sessionTimeout: sessionTimeout, acl: zk.WorldACL(zk.PermAll)}
+	if creds != "" {
+		if err := driver.CheckZKCredentials(creds); err != nil {
+			return nil, fmt.Errorf("ha: state.zk credentials: %w", err)
+		}
+		user, pass, _ := strings.Cut(creds, ":")
+		c.acl = append(zk.DigestACL(zk.PermAll, user, pass), zk.WorldACL(zk.PermRead)...)
+	}
 	conn, _, err := zk.Connect(servers, sessionTimeout, zk.WithLogger(driver.QuietZK{}), zk.WithEventCallback(c.onEvent))
 	if err != nil {
 		return nil, fmt.Errorf("ha: state.zk %v: %w", servers, err)
 	}
 	c.zk = conn
+	if err := driver.AuthZK(conn, creds); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("ha: state.zk %v: %w", servers, err)
+	}
 	for _, p := range []string{root, path.Join(root, "leader")} {
 		if err := c.ensure(p); err != nil {
 			conn.Close()
@@ -72,18 +88,27 @@ func Dial(url string, sessionTimeout time.Duration) (*Conn, error) {
 	return c, nil
 }
 
-// ensure creates p and its parents (persistent, open ACL).
+// ensure creates p and its parents (persistent, with the session's ACL).
 func (c *Conn) ensure(p string) error {
 	parts := strings.Split(strings.Trim(p, "/"), "/")
 	cur := ""
 	for _, part := range parts {
 		cur += "/" + part
-		_, err := c.zk.Create(cur, nil, 0, zk.WorldACL(zk.PermAll))
+		_, err := c.zk.Create(cur, nil, 0, c.acl)
 		if err != nil && !errors.Is(err, zk.ErrNodeExists) {
-			return fmt.Errorf("ha: creating %s in ZooKeeper: %w", cur, err)
+			return c.zkError("creating "+cur, err)
 		}
 	}
 	return nil
+}
+
+// zkError names what failed; a refusal for want of permission says where
+// the credentials come from.
+func (c *Conn) zkError(what string, err error) error {
+	if errors.Is(err, zk.ErrNoAuth) {
+		return fmt.Errorf("ha: %s in ZooKeeper: %w (the node belongs to other credentials: check JENKINS_MESOS_STATE_ZK_CREDENTIALS or state.zk_credentials_file)", what, err)
+	}
+	return fmt.Errorf("ha: %s in ZooKeeper: %w", what, err)
 }
 
 // onEvent follows the session: a whole session timeout disconnected, or
@@ -155,7 +180,7 @@ func (c *Conn) Campaign(ctx context.Context, data string, onStandby func(leader 
 			c.mu.Unlock()
 		}
 		if me == "" {
-			p, err := c.zk.CreateProtectedEphemeralSequential(prefix, []byte(data), zk.WorldACL(zk.PermAll))
+			p, err := c.zk.CreateProtectedEphemeralSequential(prefix, []byte(data), c.acl)
 			if err != nil {
 				if err := sleep(ctx, time.Second); err != nil {
 					return nil, err
@@ -306,8 +331,8 @@ func (s *Store) Save(st *proto.State) error {
 	if me == "" || !leading {
 		return ErrNotLeader
 	}
-	if _, err := s.c.zk.Create(s.path, nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
-		return fmt.Errorf("ha: creating %s: %w", s.path, err)
+	if _, err := s.c.zk.Create(s.path, nil, 0, s.c.acl); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+		return s.c.zkError("creating "+s.path, err)
 	}
 	mr, err := s.c.zk.Multi(&zk.CheckVersionRequest{Path: me, Version: 0}, &zk.SetDataRequest{Path: s.path, Data: b, Version: -1})
 	fenced := func(e error) bool { return errors.Is(e, zk.ErrNoNode) || errors.Is(e, zk.ErrBadVersion) }
@@ -315,7 +340,7 @@ func (s *Store) Save(st *proto.State) error {
 		return ErrNotLeader
 	}
 	if err != nil {
-		return fmt.Errorf("ha: writing %s: %w", s.path, err)
+		return s.c.zkError("writing "+s.path, err)
 	}
 	return nil
 }

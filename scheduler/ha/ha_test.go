@@ -3,17 +3,21 @@ package ha
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
 	"github.com/jenkins-mesos/jenkins-mesos/integration/zktest"
 	"github.com/jenkins-mesos/jenkins-mesos/proto"
+	"github.com/jenkins-mesos/jenkins-mesos/scheduler/driver"
 )
 
-func dial(t *testing.T, addr string) *Conn {
+func dial(t *testing.T, addr string) *Conn { return dialAs(t, addr, "") }
+
+func dialAs(t *testing.T, addr, creds string) *Conn {
 	t.Helper()
-	c, err := Dial("zk://"+addr+"/jenkins-mesos", 4*time.Second)
+	c, err := Dial("zk://"+addr+"/jenkins-mesos", 4*time.Second, creds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,5 +136,74 @@ func TestLeadershipLostWithTheSessionAliveLeadsAgain(t *testing.T) {
 	}
 	if err := a.Store().Save(&proto.State{SchemaVersion: 1, FrameworkId: "again"}); err != nil {
 		t.Fatalf("a write in the new term: %v", err)
+	}
+}
+
+// With credentials, the nodes the instances create can be changed only
+// with those credentials: a session without them (or with others) reads
+// the state but cannot overwrite it, delete the leader's member node or
+// join the election; instances sharing the credentials lead and hand over
+// as without them. The password never shows in an error.
+func TestCredentialsGuardTheStateAndTheElection(t *testing.T) {
+	addr := zktest.Start(t)
+	const creds = "jenkins-mesos:s3cret-zk-pass"
+	a, b := dialAs(t, addr, creds), dialAs(t, addr, creds)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := a.Campaign(ctx, "instance-a", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Store().Save(&proto.State{SchemaVersion: 1, FrameworkId: "fw-guarded"}); err != nil {
+		t.Fatal(err)
+	}
+	a.mu.Lock()
+	member := a.me
+	a.mu.Unlock()
+
+	raw, _, err := zk.Connect([]string{addr}, 4*time.Second, zk.WithLogger(driver.QuietZK{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, _, err := raw.Get("/jenkins-mesos/state"); err != nil {
+		t.Fatalf("reading the state without credentials: %v; want it readable", err)
+	}
+	if _, err := raw.Set("/jenkins-mesos/state", []byte("garbage"), -1); !errors.Is(err, zk.ErrNoAuth) {
+		t.Fatalf("overwriting the state without credentials: %v; want ErrNoAuth", err)
+	}
+	if err := raw.Delete(member, -1); !errors.Is(err, zk.ErrNoAuth) {
+		t.Fatalf("deleting the leader's member node without credentials: %v; want ErrNoAuth", err)
+	}
+	if _, err := raw.Create("/jenkins-mesos/leader/member-0000000000", nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); !errors.Is(err, zk.ErrNoAuth) {
+		t.Fatalf("joining the election without credentials: %v; want ErrNoAuth", err)
+	}
+	acl, _, err := raw.GetACL("/jenkins-mesos/state")
+	if err != nil || len(acl) != 2 || acl[0].Scheme != "digest" || acl[0].Perms != zk.PermAll || acl[1].Scheme != "world" || acl[1].Perms != zk.PermRead {
+		t.Fatalf("the state's ACL %+v (%v); want digest all + world read", acl, err)
+	}
+
+	if _, err := Dial("zk://"+addr+"/jenkins-mesos", 4*time.Second, "jenkins-mesos:wrong-pass"); err == nil {
+		t.Fatal("an instance with other credentials joined")
+	} else if !errors.Is(err, zk.ErrNoAuth) || !strings.Contains(err.Error(), "JENKINS_MESOS_STATE_ZK_CREDENTIALS") || strings.Contains(err.Error(), "wrong-pass") {
+		t.Fatalf("other credentials: %v; want ErrNoAuth naming where credentials come from, without the password", err)
+	}
+	if _, err := Dial("zk://"+addr+"/jenkins-mesos", 4*time.Second, "no-colon-here"); err == nil || strings.Contains(err.Error(), "no-colon-here") {
+		t.Fatalf("malformed credentials: %v; want an error that does not repeat them", err)
+	}
+
+	bLeads := make(chan (<-chan struct{}), 1)
+	go func() {
+		if lost, err := b.Campaign(ctx, "instance-b", nil); err == nil {
+			bLeads <- lost
+		}
+	}()
+	a.Resign()
+	select {
+	case <-bLeads:
+	case <-ctx.Done():
+		t.Fatal("b, with the same credentials, did not take over")
+	}
+	if err := b.Store().Save(&proto.State{SchemaVersion: 1, FrameworkId: "fw-from-b"}); err != nil {
+		t.Fatalf("the new leader's write: %v", err)
 	}
 }
