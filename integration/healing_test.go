@@ -343,6 +343,20 @@ func TestAgentThatNeverConnectsIsCleanedUp(t *testing.T) {
 	}
 }
 
+// mesosFault posts to one of the Mesos emulator's fault endpoints, which
+// answer 204.
+func (w *world) mesosFault(path string) {
+	w.t.Helper()
+	resp, err := http.Post(w.mesos+path, "", nil)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 204 {
+		w.t.Fatalf("POST %s: %d", path, resp.StatusCode)
+	}
+}
+
 // TestPartitionedAgentThatComesBackInTimeKeepsItsBuild: the Mesos agent
 // under a running build is partitioned from the master (TASK_UNREACHABLE)
 // and comes back within the unreachable grace: its node and task are
@@ -352,20 +366,10 @@ func TestPartitionedAgentThatComesBackInTimeKeepsItsBuild(t *testing.T) {
 	w.freestyle("p", "mesos", 200) // 10 s at time scale 20
 	w.build("p")
 	w.waitFor("the build running", 60*time.Second, func() bool { return w.result("p").Building })
-	post := func(path string) {
-		resp, err := http.Post(w.mesos+path, "", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 204 {
-			t.Fatalf("POST %s: %d", path, resp.StatusCode)
-		}
-	}
-	post("/emulator/agents/agent1/partition")
+	w.mesosFault("/emulator/agents/agent1/partition")
 	w.framework.await(t, "the task unreachable", regexp.MustCompile(`unreachable; its node is kept for 5m0s`))
 	time.Sleep(2 * time.Second) // polls go on; nothing may be killed
-	post("/emulator/agents/agent1/restore")
+	w.mesosFault("/emulator/agents/agent1/restore")
 	// The master tells the framework the task's state when the agent
 	// re-registers (TASK_RUNNING, REASON_AGENT_REREGISTERED).
 	w.framework.await(t, "the task reachable again", regexp.MustCompile(`task \S+ reachable again`))
@@ -401,21 +405,11 @@ func TestPartitionedAgentIsGivenUpAfterTheConfiguredGrace(t *testing.T) {
 	if n := len(w.nodes()); n != 1 {
 		t.Fatalf("%d nodes after the build; want the idle agent kept", n)
 	}
-	post := func(path string) {
-		resp, err := http.Post(w.mesos+path, "", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 204 {
-			t.Fatalf("POST %s: %d", path, resp.StatusCode)
-		}
-	}
-	post("/emulator/agents/agent1/partition")
+	w.mesosFault("/emulator/agents/agent1/partition")
 	w.framework.await(t, "the task unreachable", regexp.MustCompile(`unreachable; its node is kept for 2s`))
 	w.framework.await(t, "the agent given up", regexp.MustCompile(`"event":"unreachable"`))
 	w.waitFor("the node deleted", 20*time.Second, func() bool { return len(w.nodes()) == 0 })
-	post("/emulator/agents/agent1/restore")
+	w.mesosFault("/emulator/agents/agent1/restore")
 	w.waitClean()
 	if n := countLaunches(w.framework.output()); n != 1 {
 		t.Fatalf("%d launches; want 1", n)
