@@ -279,27 +279,38 @@ func (d *Driver) handle(ctx context.Context, rd scheduler.Ready) ([]scheduler.Ev
 	for _, k := range append(d.sendAccepts(ctx, accepts), d.sendInOrder(ctx, rest)...) {
 		failed = append(failed, k)
 	}
-	for _, n := range rd.Notes {
-		entry := d.log.WithField("event", n.Kind)
-		for k, v := range n.Fields {
-			if v != "" {
-				entry = entry.WithField(k, v)
+	if d.log.IsLevelEnabled(logrus.InfoLevel) {
+		for _, n := range rd.Notes {
+			// One Fields map per line: WithField per field would copy the
+			// map once per field (a launch note has five).
+			fields := make(logrus.Fields, len(n.Fields)+1)
+			fields["event"] = n.Kind
+			for k, v := range n.Fields {
+				if v != "" {
+					fields[k] = v
+				}
 			}
+			d.log.WithFields(fields).Info(n.Text)
 		}
-		entry.Info(n.Text)
 	}
+	debug := d.log.IsLevelEnabled(logrus.DebugLevel)
 	for _, t := range rd.Templates {
-		entry := d.log.WithFields(logrus.Fields{"template": t.Template, "waiting": t.Waiting, "agents": t.Agents, "reason_code": t.Code})
+		level := logrus.InfoLevel
 		switch t.Code {
 		case "ok", "pending":
-			entry.Debug("template " + t.Template + ": " + t.Reason)
+			level = logrus.DebugLevel
 		case "breaker_open", "launch_backoff", "backoff", "launch_retry", "breaker_probe":
-			entry.Warn("template " + t.Template + ": " + t.Reason)
-		default:
-			entry.Info("template " + t.Template + ": " + t.Reason)
+			level = logrus.WarnLevel
+		}
+		if d.log.IsLevelEnabled(level) {
+			d.log.WithFields(logrus.Fields{"template": t.Template, "waiting": t.Waiting, "agents": t.Agents, "reason_code": t.Code}).
+				Log(level, "template "+t.Template+": "+t.Reason)
 		}
 	}
 	for _, w := range rd.Waiting {
+		if !debug {
+			break
+		}
 		d.log.WithFields(logrus.Fields{"build": w.Build, "job": w.Name, "reason_code": w.Code}).Debug(w.Reason)
 	}
 	if d.log.IsLevelEnabled(logrus.TraceLevel) {
