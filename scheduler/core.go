@@ -83,6 +83,10 @@ type Core struct {
 	matcher  offers.Matcher
 	needs    []offers.Amounts
 	agents   map[string]*agent
+	// byName caches the agents in name order; nil after the set changed
+	// (putAgent, dropAgent). Callers only read it, and a rebuild makes a
+	// new slice, so a loop over an older one stays valid.
+	byName []*agent
 	queue    []QueueItem
 	exprs    map[string]*labelExpr // parsed label expressions, by text
 	badExprs map[string]string
@@ -252,11 +256,26 @@ func (c *Core) note(kind, text string, fields map[string]string) {
 }
 
 func (c *Core) sortedAgents() []*agent {
-	out := make([]*agent, 0, len(c.agents))
-	for _, a := range c.agents {
-		out = append(out, a)
+	if c.byName == nil {
+		out := make([]*agent, 0, len(c.agents))
+		for _, a := range c.agents {
+			out = append(out, a)
+		}
+		c.byName = sortByName(out)
 	}
-	return sortByName(out)
+	return c.byName
+}
+
+// putAgent adds an agent to the set.
+func (c *Core) putAgent(a *agent) {
+	c.agents[a.name] = a
+	c.byName = nil
+}
+
+// dropAgent removes an agent from the set.
+func (c *Core) dropAgent(name string) {
+	delete(c.agents, name)
+	c.byName = nil
 }
 
 // agentsWhere returns the agents for which keep is true, in name order.

@@ -140,7 +140,7 @@ func (c *Core) createAgent(t int) {
 			break
 		}
 	}
-	c.agents[name] = &agent{name: name, tmpl: t, state: stCreating, nodeGone: true}
+	c.putAgent(&agent{name: name, tmpl: t, state: stCreating, nodeGone: true})
 	c.jenkins(NodeOp{Kind: NodeCreate, Name: name, Template: tmpl.Name, Labels: strings.Join(tmpl.Labels, " "), Executors: tmpl.Executors,
 		RemoteFS: tmpl.RemoteFS, WebSocket: tmpl.WebSocket, Description: c.nodeDescription(tmpl.Name)})
 	c.note("node_create", "creating node "+name, map[string]string{"node": name})

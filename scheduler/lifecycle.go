@@ -203,7 +203,7 @@ func (c *Core) kill(a *agent) {
 // forget drops an agent once both its node and its task are gone.
 func (c *Core) forget(a *agent) {
 	if a.state == stDeleting && a.nodeGone && !a.taskLive {
-		delete(c.agents, a.name)
+		c.dropAgent(a.name)
 	}
 }
 

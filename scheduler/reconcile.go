@@ -66,7 +66,7 @@ func (c *Core) adopt(n Node) {
 		a.agentID, a.taskLive = o.agentID, true
 		delete(c.orphans, n.Name)
 	}
-	c.agents[a.name] = a
+	c.putAgent(a)
 	if c.subscribed && c.lastReconcile.Before(c.now) {
 		// Ask every task to report, so that this node's task (if it has
 		// one) is heard from within the grace.
