@@ -75,18 +75,18 @@ type orphan struct {
 
 // Core is the deterministic decision logic: events in, Ready out.
 type Core struct {
-	cfg      Config
-	rnd      Rand
-	now      time.Time
-	state    proto.State
-	persist  bool
-	matcher  offers.Matcher
-	needs    []offers.Amounts
-	agents   map[string]*agent
+	cfg     Config
+	rnd     Rand
+	now     time.Time
+	state   proto.State
+	persist bool
+	matcher offers.Matcher
+	needs   []offers.Amounts
+	agents  map[string]*agent
 	// byName caches the agents in name order; nil after the set changed
 	// (putAgent, dropAgent). Callers only read it, and a rebuild makes a
 	// new slice, so a loop over an older one stays valid.
-	byName []*agent
+	byName   []*agent
 	queue    []QueueItem
 	exprs    map[string]*labelExpr // parsed label expressions, by text
 	badExprs map[string]string
