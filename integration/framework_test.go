@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -452,6 +453,55 @@ func TestFrameworkEndToEndAsThreeProcesses(t *testing.T) {
 	if resp, err := http.Get("http://" + w.httpListen + "/healthz"); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("/healthz while subscribed: %v %v", resp, err)
 	}
+	m := w.metrics(w.httpListen)
+	for series, want := range map[string]float64{
+		`jenkins_mesos_launches_total{template="mesos"}`:           5,
+		`jenkins_mesos_events_total{event="launch"}`:               5,
+		`jenkins_mesos_events_total{event="reclaimed"}`:            5,
+		`jenkins_mesos_jenkins_node_operations_total{op="create"}`: 5,
+		`jenkins_mesos_leader`:                                     1,
+		`jenkins_mesos_subscribed`:                                 1,
+	} {
+		if m[series] != want {
+			t.Errorf("/metrics %s = %v; want %v", series, m[series], want)
+		}
+	}
+	if m[`jenkins_mesos_task_updates_total{state="TASK_RUNNING"}`] < 5 || m[`jenkins_mesos_offers_received_total`] < m[`jenkins_mesos_offers_accepted_total`] || m[`jenkins_mesos_offers_accepted_total`] < 1 {
+		t.Errorf("/metrics: %v TASK_RUNNING updates (want at least 5), %v offers received, %v accepted", m[`jenkins_mesos_task_updates_total{state="TASK_RUNNING"}`], m[`jenkins_mesos_offers_received_total`], m[`jenkins_mesos_offers_accepted_total`])
+	}
+	for series, v := range m {
+		if strings.HasPrefix(series, "jenkins_mesos_agents{") && v != 0 {
+			t.Errorf("/metrics %s = %v after every agent was reclaimed", series, v)
+		}
+	}
+}
+
+// metrics scrapes the /metrics of the instance listening on addr: series
+// (name and labels, as written) to value.
+func (w *world) metrics(addr string) map[string]float64 {
+	w.t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+		w.t.Fatalf("/metrics: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			w.t.Fatalf("/metrics line %q: %v", line, err)
+		}
+		out[line[:i]] = v
+	}
+	return out
 }
 
 // TestTwoOneCPUAgentsHoldExactlyTenSlices: 12 builds on two agents of

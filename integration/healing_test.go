@@ -212,6 +212,9 @@ func TestTwoInstancesOneLeadsAndAStandbyTakesOver(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.HasPrefix(string(body), "standby; the leader is") {
 		t.Fatalf("standby /healthz: %d %q; want 200 naming the leader", resp.StatusCode, body)
 	}
+	if l, s := w.metrics(w.httpListen)["jenkins_mesos_leader"], w.metrics(standbyHTTP)["jenkins_mesos_leader"]; l != 1 || s != 0 {
+		t.Fatalf("jenkins_mesos_leader: %v on the leader, %v on the standby; want 1 and 0", l, s)
+	}
 	jobs := numbered("ha", 3)
 	for _, j := range jobs {
 		w.freestyle(j, "mesos", 300)
@@ -235,6 +238,9 @@ func TestTwoInstancesOneLeadsAndAStandbyTakesOver(t *testing.T) {
 		t.Fatalf("handover took %s; want within the 3 s session timeout (plus slack)", took)
 	}
 	w.framework = standby
+	if m := w.metrics(standbyHTTP); m["jenkins_mesos_leader"] != 1 || m[`jenkins_mesos_launches_total{template="mesos"}`] != 0 {
+		t.Fatalf("the new leader's /metrics: leader %v, launches %v; want 1 and 0 (it adopts)", m["jenkins_mesos_leader"], m[`jenkins_mesos_launches_total{template="mesos"}`])
+	}
 	w.waitSucceeded("3 builds to succeed", 90*time.Second, jobs...)
 	w.waitClean()
 	if a, b := countLaunches(leader.output()), countLaunches(standby.output()); a != 3 || b != 0 {

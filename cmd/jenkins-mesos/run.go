@@ -22,6 +22,7 @@ import (
 	"github.com/jenkins-mesos/jenkins-mesos/scheduler/driver"
 	"github.com/jenkins-mesos/jenkins-mesos/scheduler/ha"
 	"github.com/jenkins-mesos/jenkins-mesos/scheduler/store"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sirupsen/logrus"
 )
 
@@ -119,6 +120,7 @@ func serve(ctx context.Context, s *settings, log *logrus.Logger, hooks *driver.C
 		return fmt.Errorf("http.listen %s: %w", s.file.HTTP.Listen, err)
 	}
 	inst := &instance{s: s}
+	inst.metrics = newMetrics(inst)
 	srv := &http.Server{Handler: inst.mux(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer func() {
@@ -163,8 +165,16 @@ func serve(ctx context.Context, s *settings, log *logrus.Logger, hooks *driver.C
 			FailoverTimeout: s.failover, PollInterval: s.pollInterval, Log: log, Anchor: s.file.Jenkins.AnchorNode == nil || *s.file.Jenkins.AnchorNode}
 		dcfg.Core = inst.core()
 		dcfg.ForgetFrameworkID = s.newFramework
+		dcfg.OnReady = func(rd scheduler.Ready, t time.Time) { inst.metrics.ready(rd) }
+		dcfg.OnEvent = inst.metrics.event
 		if hooks != nil {
-			dcfg.OnReady, dcfg.OnEvent, dcfg.Seed = hooks.OnReady, hooks.OnEvent, hooks.Seed
+			dcfg.Seed = hooks.Seed
+			if hooks.OnReady != nil {
+				dcfg.OnReady = func(rd scheduler.Ready, t time.Time) { inst.metrics.ready(rd); hooks.OnReady(rd, t) }
+			}
+			if hooks.OnEvent != nil {
+				dcfg.OnEvent = func(ev scheduler.Event) { inst.metrics.event(ev); hooks.OnEvent(ev) }
+			}
 		}
 		d := driver.New(dcfg, adaptJenkins(jc), st)
 		inst.setRole("leader", d)
@@ -247,11 +257,12 @@ var adaptJenkins = func(j driver.Jenkins) driver.Jenkins { return j }
 // instance is what the HTTP endpoints and the reload see of serve: the
 // running settings and the driver of the current leadership term.
 type instance struct {
-	mu     sync.Mutex
-	s      *settings
-	d      *driver.Driver
-	role   string
-	leader string
+	mu      sync.Mutex
+	s       *settings
+	d       *driver.Driver
+	role    string
+	leader  string
+	metrics *metrics
 }
 
 func (in *instance) setRole(role string, d *driver.Driver) {
@@ -317,6 +328,9 @@ func (in *instance) mux() *http.ServeMux {
 		}
 		_ = json.NewEncoder(w).Encode(out)
 	})
+	if in.metrics != nil {
+		mux.Handle("/metrics", promhttp.HandlerFor(in.metrics.reg, promhttp.HandlerOpts{ErrorLog: nil}))
+	}
 	mux.HandleFunc("/version", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]string{"version": version})
