@@ -522,7 +522,10 @@ func (m *Matcher) spreadPlain(req *Request, pos int32, next *int) bool {
 // plainRounds is spread's later rounds for a plain request: the dealing
 // of spreadPlain, with the loop's state held in locals rather than
 // reloaded through m at every slice. active holds the positions that took
-// a slice in the round before.
+// a slice in the round before. The dealing is spelled out again rather
+// than shared with spreadPlain: a call per slice here measured up to 30%
+// slower in the 1-class rows with many rounds (1,000 × 10,000: 71 → 92
+// µs, alternating runs).
 func (m *Matcher) plainRounds(req *Request, active []int32, demand, next int) {
 	ps, st, order, needs, nports, rem := m.res.Placements, m.st, m.order, m.res.needs, m.res.nports, m.rem
 	nc := len(needs)
