@@ -3,9 +3,14 @@ package integration
 import (
 	"bufio"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	stdlog "log"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -641,4 +646,39 @@ func (w *world) allRunning(jobs ...string) bool {
 		}
 	}
 	return true
+}
+
+// TestHTTPSJenkinsWithAPrivateCA: an https:// jenkins.url behind a
+// certificate of a private CA is verified against SSL_CERT_FILE (Go's
+// standard lookup, documented in the README): with the CA the framework
+// reaches Jenkins, without it the certificate is refused.
+func TestHTTPSJenkinsWithAPrivateCA(t *testing.T) {
+	w := newWorld(t, worldOpts{agents: 1})
+	target, err := url.Parse(w.jenkins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httptest.NewUnstartedServer(httputil.NewSingleHostReverseProxy(target))
+	proxy.Config.ErrorLog = stdlog.New(io.Discard, "", 0) // the refused handshakes below
+	proxy.StartTLS()
+	defer proxy.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: proxy.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	instance := func(env ...string) *proc {
+		cfg := strings.Replace(w.config, "url: "+w.jenkins, "url: "+proxy.URL+"/", 1)
+		cfg = strings.Replace(cfg, "listen: "+w.httpListen, "listen: "+freeAddr(t), 1)
+		cfg = strings.Replace(cfg, "master: "+w.mesos, "master: http://127.0.0.1:1", 1) // Jenkins is what is checked here
+		cfg = regexp.MustCompile(`dir: \S+`).ReplaceAllString(cfg, "dir: "+t.TempDir())
+		path := filepath.Join(t.TempDir(), "tls.yaml")
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return start(t, append(append([]string(nil), w.env...), env...), "jenkins-mesos", "run", "--config", path)
+	}
+	with := instance("SSL_CERT_FILE=" + ca)
+	with.await(t, "Jenkins reached over https with the CA", regexp.MustCompile(`Jenkins reachable`))
+	without := instance("SSL_CERT_FILE=" + filepath.Join(t.TempDir(), "none.pem"))
+	without.await(t, "the certificate refused without the CA", regexp.MustCompile(`x509: certificate signed by unknown authority.*Jenkins does not answer yet|Jenkins does not answer yet.*x509: certificate signed by unknown authority`))
 }
