@@ -307,6 +307,7 @@ func (m *Master) wireOffer(o *Offer) mesos.Offer {
 		role := o.role
 		out.AllocationInfo = &mesos.Resource_AllocationInfo{Role: &role}
 	}
+	out.Unavailability = m.c.unavailabilityLocked(o.agent)
 	return out
 }
 

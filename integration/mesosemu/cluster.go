@@ -15,6 +15,7 @@ import (
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/maintenance"
 	"github.com/sirupsen/logrus"
 )
 
@@ -41,6 +42,7 @@ type Cluster struct {
 	nextAgent    int
 	rng          *mrand.Rand
 	imageFaults  map[string]int // image → launches still to fail
+	schedule     maintenance.Schedule
 	sandboxRoot  string
 	ownSandbox   bool
 	shimDir      string

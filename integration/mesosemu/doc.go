@@ -30,6 +30,7 @@
 //	faults.go      fault injection (Go API and admin endpoint)
 //	zk.go          master contention and detection through ZooKeeper
 //	operator.go    /master/state, /master/redirect, /health
+//	maintenance.go /master/maintenance/schedule and offers' unavailability
 //	cluster.go     masters sharing agents, leadership and failover,
 //	               ordered shutdown
 package mesosemu

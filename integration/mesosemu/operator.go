@@ -19,6 +19,9 @@ func (m *Master) registerOperatorRoutes(mux *http.ServeMux) {
 	for _, p := range []string{"/health", "/master/health"} {
 		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	}
+	for _, p := range []string{"/master/maintenance/schedule", "/maintenance/schedule"} {
+		mux.HandleFunc(p, m.handleMaintenanceSchedule)
+	}
 	mux.HandleFunc("/version", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"version": Version, "build_user": "mesos-emulator", "git_sha": "", "build_date": ""})
 	})
