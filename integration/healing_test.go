@@ -422,6 +422,40 @@ func TestPartitionedAgentIsGivenUpAfterTheConfiguredGrace(t *testing.T) {
 	}
 }
 
+// TestNoNewAgentOnAnAgentGoingIntoMaintenance: the operator schedules
+// maintenance for agent1 starting in 2 minutes (POST
+// /master/maintenance/schedule, as on a real master). Its offers carry
+// the window; within limits.maintenance_horizon (10 min by default) no
+// agent is launched there, so all three builds run on agent2.
+func TestNoNewAgentOnAnAgentGoingIntoMaintenance(t *testing.T) {
+	w := newWorld(t, worldOpts{agents: 2})
+	start := time.Now().Add(2 * time.Minute).UnixNano()
+	body := fmt.Sprintf(`{"windows":[{"machine_ids":[{"hostname":"agent1","ip":"127.0.0.1"}],"unavailability":{"start":{"nanoseconds":%d},"duration":{"nanoseconds":3600000000000}}}]}`, start)
+	resp, err := http.Post(w.mesos+"/master/maintenance/schedule", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("POST /master/maintenance/schedule: %d", resp.StatusCode)
+	}
+	jobs := numbered("m", 3)
+	for _, j := range jobs {
+		w.freestyle(j, "mesos", 20)
+		w.build(j)
+	}
+	w.waitSucceeded("3 builds to succeed", 90*time.Second, jobs...)
+	w.waitClean()
+	for _, host := range w.launches() {
+		if host != "agent2" {
+			t.Fatalf("launches on %v; want every one on agent2 (agent1 goes into maintenance within the horizon)", w.launches())
+		}
+	}
+	if len(w.launches()) != 3 {
+		t.Fatalf("%d launches; want 3", len(w.launches()))
+	}
+}
+
 // TestJenkinsProcessRestartWithHomeMidBuild: the Jenkins process itself
 // is stopped while two builds run and started again on the same home and
 // address. The framework stays up through the refused connections; the

@@ -78,6 +78,13 @@ type Config struct {
 	// back with the task (PARTITION_AWARE). Then its task is killed and
 	// its node deleted (default 5 min).
 	UnreachableGrace time.Duration
+	// MaintenanceHorizon: an offer whose agent is scheduled for
+	// maintenance (its unavailability window) within this much of now, or
+	// is in the window, gets no new agent and is declined: a build started
+	// there would be cut when the machine goes down. 0 refuses only
+	// windows that have begun (the 1.x plugin's rule); the program's
+	// default (limits.maintenance_horizon) is 10 min.
+	MaintenanceHorizon time.Duration
 	// HoldForCreate is the longest an offer is kept while the nodes that
 	// could use it are being created (default 2 s); then it is declined.
 	HoldForCreate time.Duration

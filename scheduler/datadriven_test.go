@@ -75,6 +75,7 @@ func (h *harness) handle(t *testing.T, d *datadriven.TestData) string {
 	case "init":
 		h.cfg = Config{FrameworkName: "jenkins-mesos", JenkinsURL: "http://jenkins:8080/", ProvisionDuringQuietPeriod: arg(d, "quiet", "true") == "true"}
 		h.cfg.MaxAgents, _ = strconv.Atoi(arg(d, "max-agents", "0"))
+		h.cfg.MaintenanceHorizon = dur(arg(d, "maintenance-horizon", "0s"))
 		if arg(d, "strategy", "spread") == "binpack" {
 			h.cfg.Strategy = offers.Binpack
 		}
@@ -123,7 +124,18 @@ func (h *harness) handle(t *testing.T, d *datadriven.TestData) string {
 		var os []mesos.Offer
 		for _, line := range nonEmpty(d.Input) {
 			name, kv := fields(line)
-			os = append(os, testOffer(name, kv))
+			o := testOffer(name, kv)
+			if m, ok := kv["maint"]; ok { // maint=+5m or maint=-1m: the window starts then (from now)
+				start := h.now.Add(dur(m))
+				if strings.HasPrefix(m, "-") {
+					start = h.now.Add(-dur(m[1:]))
+				}
+				o.Unavailability = &mesos.Unavailability{Start: mesos.TimeInfo{Nanoseconds: start.UnixNano()}}
+				if dd, ok := kv["maint-for"]; ok {
+					o.Unavailability.Duration = &mesos.DurationInfo{Nanoseconds: int64(dur(dd))}
+				}
+			}
+			os = append(os, o)
 		}
 		return h.step(t, Offers{Offers: os})
 	case "rescind":

@@ -2,7 +2,9 @@ package scheduler
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/jenkins-mesos/jenkins-mesos/executor"
@@ -54,8 +56,19 @@ func (c *Core) match(in []mesos.Offer) {
 		c.call(calls.Decline(ids...).With(calls.RefuseSeconds(refuse)))
 		return
 	}
+	// Offers from agents going into maintenance take nothing; the rest
+	// are matched, req.Offers[k] being in[usable[k]].
 	req := &offers.Request{Strategy: c.cfg.Strategy}
+	var usable []int
+	var maint []mesos.OfferID
+	var maintHosts []string
 	for i := range in {
+		if c.inMaintenance(&in[i]) {
+			maint = append(maint, in[i].ID)
+			maintHosts = append(maintHosts, in[i].Hostname)
+			continue
+		}
+		usable = append(usable, i)
 		req.Offers = append(req.Offers, offers.FromMesos(&in[i]))
 	}
 	for t := range c.cfg.Templates {
@@ -98,6 +111,10 @@ func (c *Core) match(in []mesos.Offer) {
 	c.unmet = map[int]string{}
 	for _, u := range res.Unmet {
 		c.unmet[u.Class] = u.Message
+		if u.Reason == offers.ReasonNoOffers && len(maint) > 0 {
+			sort.Strings(maintHosts)
+			c.unmet[u.Class] = fmt.Sprintf("the only offers are from agents scheduled for maintenance within %s (%s)", c.cfg.MaintenanceHorizon, strings.Join(slices.Compact(maintHosts), ", "))
+		}
 	}
 	refuse := c.refuse()
 	if refuse == c.cfg.RefuseLong {
@@ -106,15 +123,33 @@ func (c *Core) match(in []mesos.Offer) {
 	sort.Slice(used, func(i, j int) bool { return used[i] < used[j] })
 	for _, oi := range used {
 		op := calls.OpLaunch(tasks[oi]...)
-		c.call(calls.Accept(calls.OfferOperations{op}.WithOffers(in[oi].ID)).With(calls.RefuseSeconds(refuse)))
+		c.call(calls.Accept(calls.OfferOperations{op}.WithOffers(in[usable[oi]].ID)).With(calls.RefuseSeconds(refuse)))
 	}
-	if len(res.Decline) > 0 {
-		ids := make([]mesos.OfferID, 0, len(res.Decline))
+	if len(res.Decline)+len(maint) > 0 {
+		ids := make([]mesos.OfferID, 0, len(res.Decline)+len(maint))
 		for _, d := range res.Decline {
-			ids = append(ids, in[d].ID)
+			ids = append(ids, in[usable[d]].ID)
 		}
+		ids = append(ids, maint...)
 		c.call(calls.Decline(ids...).With(calls.RefuseSeconds(refuse)))
 	}
+}
+
+// inMaintenance: the offer's agent is in, or within MaintenanceHorizon
+// of, a maintenance window (Mesos sets the offer's unavailability from
+// the operator's schedule).
+func (c *Core) inMaintenance(o *mesos.Offer) bool {
+	u := o.GetUnavailability()
+	if u == nil {
+		return false
+	}
+	// The window [start, start+duration) meets [now, now+horizon]; a
+	// window without a duration lasts until the schedule changes.
+	start := time.Unix(0, u.Start.Nanoseconds)
+	if start.After(c.now.Add(c.cfg.MaintenanceHorizon)) {
+		return false
+	}
+	return u.Duration == nil || start.Add(time.Duration(u.Duration.Nanoseconds)).After(c.now)
 }
 
 // refuse is the filter for what the framework does not take: short while

@@ -76,6 +76,9 @@ type fileConfig struct {
 		// node, or an adopted node without a task, is kept before it is
 		// cleaned up (reconciliation answers and launches in flight).
 		OrphanGrace duration `yaml:"orphan_grace"`
+		// MaintenanceHorizon: offers from agents whose maintenance window
+		// has begun or begins within it get no new agent.
+		MaintenanceHorizon duration `yaml:"maintenance_horizon"`
 	} `yaml:"limits"`
 	Log struct {
 		Level  string `yaml:"level"`
@@ -137,6 +140,7 @@ func defaults() fileConfig {
 	c.Limits.BreakerCooldown = duration(5 * time.Minute)
 	c.Limits.UnreachableGrace = duration(5 * time.Minute)
 	c.Limits.OrphanGrace = duration(time.Minute)
+	c.Limits.MaintenanceHorizon = duration(10 * time.Minute)
 	c.Log.Level = "info"
 	c.Log.Format = "auto"
 	return c
@@ -158,7 +162,8 @@ func scalarKeys(c *fileConfig) map[string]any {
 		"state.zk_credentials_file": &c.State.ZKCredentialsFile, "http.listen": &c.HTTP.Listen, "strategy": &c.Strategy, "limits.max_agents": &c.Limits.MaxAgents,
 		"limits.breaker_threshold": &c.Limits.BreakerThreshold, "limits.breaker_cooldown": &c.Limits.BreakerCooldown,
 		"limits.unreachable_grace": &c.Limits.UnreachableGrace, "limits.orphan_grace": &c.Limits.OrphanGrace,
-		"log.level": &c.Log.Level, "log.format": &c.Log.Format,
+		"limits.maintenance_horizon": &c.Limits.MaintenanceHorizon,
+		"log.level":                  &c.Log.Level, "log.format": &c.Log.Format,
 	}
 }
 
@@ -400,6 +405,9 @@ func (s *settings) validate() error {
 	if time.Duration(c.Limits.OrphanGrace) < time.Second {
 		return fmt.Errorf("config: limits.orphan_grace %s: must be at least 1s (how long reconciliation answers have to arrive before tasks and nodes without each other are cleaned up)", time.Duration(c.Limits.OrphanGrace))
 	}
+	if time.Duration(c.Limits.MaintenanceHorizon) < 0 {
+		return fmt.Errorf("config: limits.maintenance_horizon %s: must be zero (only windows that have begun) or positive", time.Duration(c.Limits.MaintenanceHorizon))
+	}
 	if c.Mesos.Principal == "" && s.mesosSecret != "" {
 		return fmt.Errorf("config: a Mesos secret is set but mesos.principal is empty")
 	}
@@ -422,7 +430,8 @@ func (s *settings) validate() error {
 	core := scheduler.Config{FrameworkName: c.Mesos.FrameworkName, JenkinsURL: strings.TrimSuffix(c.Jenkins.URL, "/") + "/",
 		MaxAgents: c.Limits.MaxAgents, Strategy: strategy, ProvisionDuringQuietPeriod: quiet,
 		BreakerThreshold: c.Limits.BreakerThreshold, BreakerCooldown: time.Duration(c.Limits.BreakerCooldown),
-		UnreachableGrace: time.Duration(c.Limits.UnreachableGrace), OrphanGrace: time.Duration(c.Limits.OrphanGrace)}
+		UnreachableGrace: time.Duration(c.Limits.UnreachableGrace), OrphanGrace: time.Duration(c.Limits.OrphanGrace),
+		MaintenanceHorizon: time.Duration(c.Limits.MaintenanceHorizon)}
 	seen := map[string]bool{}
 	for i, t := range c.Templates {
 		key := fmt.Sprintf("templates[%d]", i)

@@ -30,6 +30,7 @@ func TestExampleConfigLoads(t *testing.T) {
 	require.Equal(t, 5*time.Minute, s.core.BreakerCooldown)
 	require.Equal(t, 5*time.Minute, s.core.UnreachableGrace)
 	require.Equal(t, time.Minute, s.core.OrphanGrace)
+	require.Equal(t, 10*time.Minute, s.core.MaintenanceHorizon)
 }
 
 func TestGracesFromFileEnvAndFlags(t *testing.T) {
@@ -77,6 +78,7 @@ func TestBadConfigsNameTheKeyValueAndExpectation(t *testing.T) {
 		"zero threshold":   {"breaker_threshold: 5", "breaker_threshold: 0", "limits.breaker_threshold 0: must be at least 1"},
 		"bad cooldown":     {"breaker_cooldown: 5m", "breaker_cooldown: -1s", "limits.breaker_cooldown -1s: must be positive"},
 		"bad unreachable":  {"unreachable_grace: 5m", "unreachable_grace: 0s", "limits.unreachable_grace 0s: must be positive"},
+		"bad horizon":      {"maintenance_horizon: 10m", "maintenance_horizon: -1m", "limits.maintenance_horizon -1m0s: must be zero"},
 		"short orphan":     {"orphan_grace: 1m", "orphan_grace: 10ms", "limits.orphan_grace 10ms: must be at least 1s"},
 		"bad zk":           {"master: http://mesos-master:5050", "master: zk://zk:2181", "expected zk://host:port[,host:port...]/path"},
 		"name param":       {"docker_parameters: {}", "docker_parameters: {name: x}", `docker_parameters "name"`},
