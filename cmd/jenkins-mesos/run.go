@@ -329,7 +329,7 @@ func (in *instance) mux() *http.ServeMux {
 		_ = json.NewEncoder(w).Encode(out)
 	})
 	if in.metrics != nil {
-		mux.Handle("/metrics", promhttp.HandlerFor(in.metrics.reg, promhttp.HandlerOpts{ErrorLog: nil}))
+		mux.Handle("/metrics", promhttp.HandlerFor(in.metrics.reg, promhttp.HandlerOpts{}))
 	}
 	mux.HandleFunc("/version", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
