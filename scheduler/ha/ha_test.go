@@ -3,6 +3,7 @@ package ha
 import (
 	"context"
 	"errors"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -205,5 +206,45 @@ func TestCredentialsGuardTheStateAndTheElection(t *testing.T) {
 	}
 	if err := b.Store().Save(&proto.State{SchemaVersion: 1, FrameworkId: "fw-from-b"}); err != nil {
 		t.Fatalf("the new leader's write: %v", err)
+	}
+}
+
+// docs/operations.md: nodes made without credentials are guarded later
+// with zkCli.sh's addauth and setAcl -R, keeping the state (and so the
+// framework ID). Run here against the real ZooKeeper as written there.
+func TestOpenNodesGuardedWithSetAclAsDocumented(t *testing.T) {
+	addr := zktest.Start(t)
+	open := dial(t, addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := open.Campaign(ctx, "open", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := open.Store().Save(&proto.State{SchemaVersion: 1, FrameworkId: "fw-kept"}); err != nil {
+		t.Fatal(err)
+	}
+	open.Resign()
+	cli := exec.Command("/usr/share/zookeeper/bin/zkCli.sh", "-server", addr)
+	cli.Stdin = strings.NewReader("addauth digest jenkins-mesos:later-pass\nsetAcl -R /jenkins-mesos auth::cdrwa,world:anyone:r\nquit\n")
+	if out, err := cli.CombinedOutput(); err != nil {
+		t.Fatalf("zkCli.sh: %v\n%s", err, out)
+	}
+	raw, _, err := zk.Connect([]string{addr}, 4*time.Second, zk.WithLogger(driver.QuietZK{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Set("/jenkins-mesos/state", []byte("x"), -1); !errors.Is(err, zk.ErrNoAuth) {
+		t.Fatalf("changing the state without credentials after setAcl: %v; want ErrNoAuth", err)
+	}
+	guarded := dialAs(t, addr, "jenkins-mesos:later-pass")
+	if _, err := guarded.Campaign(ctx, "guarded", nil); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := guarded.Store().Load(); err != nil || st.GetFrameworkId() != "fw-kept" {
+		t.Fatalf("the guarded instance loads %v, %v; want the framework ID kept", st, err)
+	}
+	if err := guarded.Store().Save(&proto.State{SchemaVersion: 1, FrameworkId: "fw-kept"}); err != nil {
+		t.Fatalf("the guarded instance's write: %v", err)
 	}
 }
