@@ -88,6 +88,7 @@ type allocCandidate struct {
 // offer; each framework gets one OFFERS event for the cycle.
 func (m *Master) allocateLocked() int {
 	now := m.c.clock.Now()
+	m.inverseOffersLocked(now)
 	var cands []*allocCandidate
 	for _, id := range m.frameworkIDs() {
 		fw := m.frameworks[id]

@@ -30,6 +30,7 @@ type Master struct {
 	frameworks  map[string]*Framework
 	completed   []*Framework // most recent last, bounded
 	offers      map[string]*Offer
+	maint       map[string]*agentMaint // agent ID → maintenance view (maintenance.go)
 	nextFw      int
 	nextOffer   int
 }
@@ -83,6 +84,7 @@ func (m *Master) resetLocked() {
 	m.frameworks = map[string]*Framework{}
 	m.completed = nil
 	m.offers = map[string]*Offer{}
+	m.maint = nil
 	m.nextFw = 0
 	m.nextOffer = 0
 	m.elected = false

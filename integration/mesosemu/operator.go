@@ -22,6 +22,9 @@ func (m *Master) registerOperatorRoutes(mux *http.ServeMux) {
 	for _, p := range []string{"/master/maintenance/schedule", "/maintenance/schedule"} {
 		mux.HandleFunc(p, m.handleMaintenanceSchedule)
 	}
+	for _, p := range []string{"/master/maintenance/status", "/maintenance/status"} {
+		mux.HandleFunc(p, m.handleMaintenanceStatus)
+	}
 	mux.HandleFunc("/version", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"version": Version, "build_user": "mesos-emulator", "git_sha": "", "build_date": ""})
 	})

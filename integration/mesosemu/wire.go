@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mesos/mesos-go/api/v1/lib/allocator"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 )
 
@@ -141,9 +142,10 @@ func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
 		m.acceptLocked(fw, call.Accept)
 	case scheduler.Call_DECLINE:
 		m.declineLocked(fw, call.Decline.OfferIDs, call.Decline.Filters)
-	case scheduler.Call_ACCEPT_INVERSE_OFFERS, scheduler.Call_DECLINE_INVERSE_OFFERS:
-		// The emulator sends no inverse offers; their IDs are unknown and
-		// ignored, as the master ignores unknown inverse offer IDs.
+	case scheduler.Call_ACCEPT_INVERSE_OFFERS:
+		m.respondInverseLocked(fw, call.AcceptInverseOffers.InverseOfferIDs, call.AcceptInverseOffers.Filters, allocator.InverseOfferStatus_ACCEPT)
+	case scheduler.Call_DECLINE_INVERSE_OFFERS:
+		m.respondInverseLocked(fw, call.DeclineInverseOffers.InverseOfferIDs, call.DeclineInverseOffers.Filters, allocator.InverseOfferStatus_DECLINE)
 	case scheduler.Call_REVIVE:
 		m.reviveLocked(fw, call.Revive.GetRoles())
 	case scheduler.Call_SUPPRESS:
