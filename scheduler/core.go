@@ -83,6 +83,9 @@ type Core struct {
 	matcher offers.Matcher
 	needs   []offers.Amounts
 	agents  map[string]*agent
+	// inverse holds the unanswered inverse offers: ID → Mesos agent ID
+	// (maintenance.go).
+	inverse map[string]string
 	// byName caches the agents in name order; nil after the set changed
 	// (putAgent, dropAgent). Callers only read it, and a rebuild makes a
 	// new slice, so a loop over an older one stays valid.
@@ -164,7 +167,8 @@ func (c *Core) Step(ev Event) error {
 		c.onSubscribed(e)
 	case Disconnected:
 		c.subscribed = false
-		c.held = nil // offers die with the subscription
+		c.held = nil    // offers die with the subscription
+		c.inverse = nil // and so do inverse offers
 		c.note("disconnected", "event stream ended; re-subscribing", nil)
 	case Offers:
 		c.onOffers(e.Offers)
@@ -176,6 +180,10 @@ func (c *Core) Step(ev Event) error {
 				break
 			}
 		}
+	case InverseOffers:
+		c.onInverseOffers(e.Offers)
+	case RescindInverseOffer:
+		delete(c.inverse, e.ID)
 	case Update:
 		c.onUpdate(e.Status)
 	case QueueObserved:
@@ -211,6 +219,7 @@ func (c *Core) settle() {
 	// out, whatever the event was (a fresh node listing, a subscription):
 	// the Wake it carries is then always in the future.
 	c.onTick()
+	c.answerInverse()
 	if len(c.held) > 0 && (!c.anyAgent(stCreating) || !c.now.Before(c.heldUntil)) {
 		held := c.held
 		c.held = nil

@@ -138,6 +138,16 @@ func (h *harness) handle(t *testing.T, d *datadriven.TestData) string {
 			os = append(os, o)
 		}
 		return h.step(t, Offers{Offers: os})
+	case "inverse":
+		var ios []mesos.InverseOffer
+		for _, line := range nonEmpty(d.Input) {
+			name, kv := fields(line)
+			ios = append(ios, mesos.InverseOffer{OfferID: mesos.OfferID{Value: name}, FrameworkID: mesos.FrameworkID{Value: "fw-1"},
+				AgentID: &mesos.AgentID{Value: kv["agent"]}, Unavailability: mesos.Unavailability{Start: mesos.TimeInfo{Nanoseconds: h.now.Add(time.Hour).UnixNano()}}})
+		}
+		return h.step(t, InverseOffers{Offers: ios})
+	case "rescind-inverse":
+		return h.step(t, RescindInverseOffer{ID: d.CmdArgs[0].Key})
 	case "rescind":
 		return h.step(t, Rescind{OfferID: d.CmdArgs[0].Key})
 	case "status":

@@ -80,11 +80,11 @@ func DescribeCall(k *scheduler.Call) string {
 		}
 		return "ACCEPT " + strings.Join(parts, " ") + refuseOf(k.Accept.Filters)
 	case scheduler.Call_DECLINE:
-		var ids []string
-		for _, id := range k.Decline.OfferIDs {
-			ids = append(ids, id.Value)
-		}
-		return "DECLINE " + strings.Join(ids, ",") + refuseOf(k.Decline.Filters)
+		return "DECLINE " + joinIDs(k.Decline.OfferIDs) + refuseOf(k.Decline.Filters)
+	case scheduler.Call_ACCEPT_INVERSE_OFFERS:
+		return "ACCEPT_INVERSE_OFFERS " + joinIDs(k.AcceptInverseOffers.InverseOfferIDs) + refuseOf(k.AcceptInverseOffers.Filters)
+	case scheduler.Call_DECLINE_INVERSE_OFFERS:
+		return "DECLINE_INVERSE_OFFERS " + joinIDs(k.DeclineInverseOffers.InverseOfferIDs) + refuseOf(k.DeclineInverseOffers.Filters)
 	case scheduler.Call_KILL:
 		return fmt.Sprintf("KILL %s agent=%s", k.Kill.TaskID.Value, k.Kill.GetAgentID().GetValue())
 	case scheduler.Call_ACKNOWLEDGE:
@@ -101,6 +101,14 @@ func DescribeCall(k *scheduler.Call) string {
 		return "RECONCILE " + strings.Join(ids, ",")
 	}
 	return k.Type.String()
+}
+
+func joinIDs(ids []mesos.OfferID) string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id.Value
+	}
+	return strings.Join(out, ",")
 }
 
 func refuseOf(f *mesos.Filters) string {

@@ -24,6 +24,11 @@ type (
 	Offers struct{ Offers []mesos.Offer }
 	// Rescind withdraws an offer.
 	Rescind struct{ OfferID string }
+	// InverseOffers is one INVERSE_OFFERS event: Mesos asks for agents
+	// scheduled for maintenance back.
+	InverseOffers struct{ Offers []mesos.InverseOffer }
+	// RescindInverseOffer withdraws an inverse offer.
+	RescindInverseOffer struct{ ID string }
 	// Update is a task status update.
 	Update struct{ Status mesos.TaskStatus }
 	// QueueObserved is one poll of the Jenkins queue.
@@ -47,17 +52,19 @@ type (
 	}
 )
 
-func (Tick) isEvent()          {}
-func (Subscribed) isEvent()    {}
-func (Disconnected) isEvent()  {}
-func (Offers) isEvent()        {}
-func (Rescind) isEvent()       {}
-func (Update) isEvent()        {}
-func (QueueObserved) isEvent() {}
-func (NodesObserved) isEvent() {}
-func (NodeDone) isEvent()      {}
-func (CallFailed) isEvent()    {}
-func (Reconfigured) isEvent()  {}
+func (Tick) isEvent()                {}
+func (Subscribed) isEvent()          {}
+func (Disconnected) isEvent()        {}
+func (Offers) isEvent()              {}
+func (Rescind) isEvent()             {}
+func (InverseOffers) isEvent()       {}
+func (RescindInverseOffer) isEvent() {}
+func (Update) isEvent()              {}
+func (QueueObserved) isEvent()       {}
+func (NodesObserved) isEvent()       {}
+func (NodeDone) isEvent()            {}
+func (CallFailed) isEvent()          {}
+func (Reconfigured) isEvent()        {}
 
 // QueueItem is a build waiting in the Jenkins queue, as the adapter read it.
 type QueueItem struct {

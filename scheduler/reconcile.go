@@ -20,6 +20,7 @@ func (c *Core) onSubscribed(e Subscribed) {
 	c.subscribed = true
 	c.subscribeAt = c.now
 	c.held = nil
+	c.inverse = nil      // the master offers again to the new subscription
 	c.suppressed = false // a subscription starts unsuppressed
 	c.lastRevive = time.Time{}
 	c.nodesSeen = false

@@ -785,6 +785,10 @@ func (d *Driver) subscribeOnce(ctx context.Context, leader string) error {
 			d.push(ctx, scheduler.Offers{Offers: ev.GetOffers().Offers})
 		case msched.Event_RESCIND:
 			d.push(ctx, scheduler.Rescind{OfferID: ev.GetRescind().OfferID.Value})
+		case msched.Event_INVERSE_OFFERS:
+			d.push(ctx, scheduler.InverseOffers{Offers: ev.GetInverseOffers().InverseOffers})
+		case msched.Event_RESCIND_INVERSE_OFFER:
+			d.push(ctx, scheduler.RescindInverseOffer{ID: ev.GetRescindInverseOffer().InverseOfferID.Value})
 		case msched.Event_UPDATE:
 			d.push(ctx, scheduler.Update{Status: ev.GetUpdate().Status})
 		case msched.Event_ERROR:
