@@ -456,6 +456,43 @@ func TestNoNewAgentOnAnAgentGoingIntoMaintenance(t *testing.T) {
 	}
 }
 
+// TestInverseOfferAcceptedOnceTheBuildThereEnds: maintenance is scheduled
+// for the agent under a running build. Mesos sends an inverse offer; the
+// framework leaves it unanswered while the build runs (the build is not
+// cut), and accepts it once the build has ended and its agent is
+// reclaimed: /master/maintenance/status then shows ACCEPT for it.
+func TestInverseOfferAcceptedOnceTheBuildThereEnds(t *testing.T) {
+	w := newWorld(t, worldOpts{agents: 1})
+	w.freestyle("long", "mesos", 100) // 5 s at time scale 20
+	w.build("long")
+	w.waitFor("the build running", 60*time.Second, func() bool { return w.result("long").Building })
+	body := fmt.Sprintf(`{"windows":[{"machine_ids":[{"hostname":"agent1","ip":"127.0.0.1"}],"unavailability":{"start":{"nanoseconds":%d}}}]}`, time.Now().Add(time.Hour).UnixNano())
+	resp, err := http.Post(w.mesos+"/master/maintenance/schedule", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	w.framework.await(t, "the inverse offer", regexp.MustCompile(`"event":"inverse_offer"`))
+	status := func() string {
+		resp, err := http.Get(w.mesos + "/master/maintenance/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if st := status(); strings.Contains(st, `"status"`) {
+		t.Fatalf("the inverse offer was answered while the build runs: %s", st)
+	}
+	w.waitFor("the build to succeed", 60*time.Second, func() bool { return w.result("long").Result == "SUCCESS" })
+	w.waitFor("the inverse offer accepted", 30*time.Second, func() bool { return strings.Contains(status(), `"status":"ACCEPT"`) })
+	w.waitClean()
+	if strings.Contains(w.framework.output(), `"call":"DECLINE_INVERSE_OFFERS"`) {
+		t.Fatal("the framework declined an inverse offer")
+	}
+}
+
 // TestJenkinsProcessRestartWithHomeMidBuild: the Jenkins process itself
 // is stopped while two builds run and started again on the same home and
 // address. The framework stays up through the refused connections; the
