@@ -4,8 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -209,7 +210,7 @@ func (m *Master) handleMaintenanceStatus(w http.ResponseWriter, r *http.Request)
 		}
 		statuses := []map[string]any{}
 		if am := m.maint[a.id]; am != nil {
-			for _, fwID := range sortedKeys(am.statuses) {
+			for _, fwID := range slices.Sorted(maps.Keys(am.statuses)) {
 				st := am.statuses[fwID]
 				statuses = append(statuses, map[string]any{"status": st.GetStatus().String(), "framework_id": map[string]string{"value": fwID},
 					"timestamp": map[string]int64{"nanoseconds": st.Timestamp.Nanoseconds}})
@@ -220,14 +221,6 @@ func (m *Master) handleMaintenanceStatus(w http.ResponseWriter, r *http.Request)
 	writeJSON(w, map[string]any{"draining_machines": draining, "down_machines": []any{}})
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
 
 // validateSchedule returns maintenance::validation::schedule's error
 // message, or "".
