@@ -221,7 +221,6 @@ func (m *Master) handleMaintenanceStatus(w http.ResponseWriter, r *http.Request)
 	writeJSON(w, map[string]any{"draining_machines": draining, "down_machines": []any{}})
 }
 
-
 // validateSchedule returns maintenance::validation::schedule's error
 // message, or "".
 func validateSchedule(s *maintenance.Schedule) string {
