@@ -531,3 +531,57 @@ func TestJenkinsProcessRestartWithHomeMidBuild(t *testing.T) {
 		t.Fatal("the framework did not stay up")
 	}
 }
+
+// TestTeardownRemovesTheFrameworkForGood: decommissioning. With a build
+// running, `jenkins-mesos teardown` refuses and changes nothing. Once the
+// framework is stopped with an idle agent left (retention: idle), it tears
+// the framework down in Mesos (the agent's task killed, the framework
+// gone), deletes the Jenkins node and clears the stored ID: the next start
+// registers a new framework.
+func TestTeardownRemovesTheFrameworkForGood(t *testing.T) {
+	w := newWorld(t, worldOpts{agents: 1, templates: `
+  - {name: mesos, labels: mesos, cpus: 0.2, mem: 30, image: jenkins/inbound-agent, retention: idle, idle_timeout: 1h}`})
+	teardown := func(args ...string) (string, int) {
+		cmd := exec.Command(filepath.Join(binaries(t), "jenkins-mesos"), append([]string{"teardown", "--config", w.configPath}, args...)...)
+		cmd.Env = append(os.Environ(), w.env...)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			code = exit.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	w.freestyle("busy", "mesos", 200) // 10 s at time scale 20
+	w.build("busy")
+	w.waitFor("the build running", 60*time.Second, func() bool { return w.result("busy").Building })
+	out, code := teardown()
+	if code != 1 || !strings.Contains(out, "builds run on mesos-") || !strings.Contains(out, "--force") {
+		t.Fatalf("teardown with a build running: exit %d, %q; want a refusal naming the busy node", code, out)
+	}
+	w.waitFor("the build to succeed", 60*time.Second, func() bool { return w.result("busy").Result == "SUCCESS" })
+	first := subscribedAs.FindStringSubmatch(w.framework.output())[1]
+	_ = w.framework.cmd.Process.Signal(syscall.SIGTERM)
+	_ = w.framework.cmd.Wait()
+	if len(w.nodes()) != 1 || w.liveTasks() != 1 {
+		t.Fatalf("after SIGTERM: %d nodes, %d tasks; want the idle agent still there", len(w.nodes()), w.liveTasks())
+	}
+	out, code = teardown()
+	if code != 0 || !strings.Contains(out, "framework "+first+" torn down") || !strings.Contains(out, "1 Jenkins node(s)") {
+		t.Fatalf("teardown: exit %d, %q", code, out)
+	}
+	w.waitFor("the task killed and the framework gone", 30*time.Second, func() bool { return w.liveTasks() == 0 && len(w.state().Frameworks) == 0 })
+	if n := len(w.nodes()); n != 0 {
+		t.Fatalf("%d nodes left after teardown", n)
+	}
+	if out, code = teardown(); code != 0 || !strings.Contains(out, "nothing to tear down") {
+		t.Fatalf("teardown again: exit %d, %q; want nothing to do", code, out)
+	}
+	w.restartFramework()
+	m := w.framework.await(t, "a new subscription", subscribedAs)
+	if m[1] == first {
+		t.Fatalf("restarted as %s again; want a new framework", first)
+	}
+}

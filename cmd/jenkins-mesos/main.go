@@ -3,6 +3,7 @@
 //
 //	jenkins-mesos run --config jenkins-mesos.yaml [--mesos.master URL ...]
 //	jenkins-mesos demo [--jobs 5] [--agents 2] [--sleep 100s] [--time-scale 20] [--keep]
+//	jenkins-mesos teardown --config jenkins-mesos.yaml [--force]
 //	jenkins-mesos version
 package main
 
@@ -30,6 +31,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, `Usage:
   jenkins-mesos run --config FILE [--KEY VALUE ...]   run the framework (see run --help)
   jenkins-mesos demo [flags]                          emulated Mesos + Jenkins + the framework (see demo --help)
+  jenkins-mesos teardown --config FILE [--force]      remove the framework for good: Mesos tasks, Jenkins nodes, stored ID
   jenkins-mesos version                               print the version`)
 }
 
@@ -44,6 +46,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runFramework(ctx, args[1:], getenv, stdout, stderr)
 	case "demo":
 		err = runDemo(ctx, args[1:], stdout, stderr)
+	case "teardown":
+		err = runTeardown(ctx, args[1:], getenv, stdout, stderr)
 	case "agent-standin":
 		err = runAgentStandin(ctx, args[1:], getenv, stdout)
 	case "version", "--version":

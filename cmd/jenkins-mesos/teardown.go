@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jenkins-mesos/jenkins-mesos/jenkins"
+	"github.com/jenkins-mesos/jenkins-mesos/scheduler"
+	"github.com/jenkins-mesos/jenkins-mesos/scheduler/driver"
+	"github.com/jenkins-mesos/jenkins-mesos/scheduler/ha"
+	"github.com/jenkins-mesos/jenkins-mesos/scheduler/store"
+)
+
+// runTeardown is `jenkins-mesos teardown`: remove the framework for good,
+// for decommissioning. With the instances stopped, it refuses while a
+// build runs on one of the framework's agents (unless --force), then
+// tears the framework down in Mesos (every task killed, the framework
+// forgotten), deletes the framework's Jenkins nodes, and clears the stored
+// framework ID so that a later start registers anew.
+func runTeardown(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	flags := map[string]string{}
+	fs, path := flagSet("jenkins-mesos teardown", flags)
+	force := fs.Bool("force", false, "tear down even while builds run on the framework's agents (they fail as Jenkins fails a build whose agent vanished)")
+	timeout := fs.Duration("timeout", time.Minute, "give up after this long (with state.zk, waiting to lead counts)")
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("teardown: unexpected argument %q (keys are flags: --mesos.master URL)", fs.Arg(0))
+	}
+	if *path == "" && getenv("JENKINS_MESOS_CONFIG") != "" {
+		*path = getenv("JENKINS_MESOS_CONFIG")
+	}
+	s, err := loadSettings(*path, flags, getenv)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	jc, err := jenkins.New(jenkins.Config{URL: s.file.Jenkins.URL, User: s.file.Jenkins.User, Token: s.jenkinsToken,
+		DescriptionPrefix: scheduler.NodeDescriptionPrefix + s.file.Mesos.FrameworkName + " "})
+	if err != nil {
+		return err
+	}
+	nodes, err := jc.Nodes(ctx)
+	if err != nil {
+		return fmt.Errorf("teardown: listing the framework's Jenkins nodes: %w", err)
+	}
+	var busy []string
+	for _, n := range nodes {
+		if n.Busy > 0 {
+			busy = append(busy, n.Name)
+		}
+	}
+	sort.Strings(busy)
+	if len(busy) > 0 && !*force {
+		return fmt.Errorf("teardown: builds run on %s; wait for them, or use --force (they would fail as builds whose agent vanished)", strings.Join(busy, ", "))
+	}
+	var st driver.Store
+	if z := strings.TrimSpace(s.file.State.ZK); z != "" {
+		conn, err := ha.Dial(z, time.Duration(s.file.State.ZKSessionTimeout), s.stateZKCreds)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		// The state is written only by a leader: waiting to lead is also
+		// how a running instance is noticed.
+		if _, err := conn.Campaign(ctx, "teardown", nil); err != nil {
+			return fmt.Errorf("teardown: another instance leads (stop the framework's instances first, e.g. scale the Marathon app to 0): %w", err)
+		}
+		defer conn.Resign()
+		st = conn.Store()
+	} else if st, err = store.NewFile(s.file.State.Dir); err != nil {
+		return err
+	}
+	dcfg := driver.Config{Masters: s.masters, Encoding: s.file.Mesos.Encoding, User: s.file.Mesos.User, Role: s.file.Mesos.Role,
+		Principal: s.file.Mesos.Principal, Secret: s.mesosSecret, ZKCredentials: s.mesosZKCreds, FailoverTimeout: s.failover}
+	dcfg.Core.FrameworkName = s.file.Mesos.FrameworkName
+	id, err := driver.Teardown(ctx, dcfg, st)
+	switch {
+	case errors.Is(err, driver.ErrNotRegistered):
+		fmt.Fprintln(stdout, "no framework ID is stored; nothing to tear down in Mesos")
+	case err != nil:
+		return err
+	default:
+		fmt.Fprintf(stdout, "framework %s torn down in Mesos: its tasks are killed and the master forgets it\n", id)
+	}
+	deleted := 0
+	for _, n := range nodes {
+		if err := jc.DeleteNode(ctx, n.Name); err != nil {
+			return fmt.Errorf("teardown: deleting node %s: %w (run teardown again to finish)", n.Name, err)
+		}
+		deleted++
+	}
+	fmt.Fprintf(stdout, "%d Jenkins node(s) of framework %q deleted; the stored framework ID is cleared\n", deleted, s.file.Mesos.FrameworkName)
+	return nil
+}
