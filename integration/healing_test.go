@@ -270,6 +270,16 @@ func TestTwoInstancesOneLeadsAndAStandbyTakesOver(t *testing.T) {
 			t.Fatal("the ZooKeeper password appears in an instance's log")
 		}
 	}
+	// Decommissioning with state.zk: teardown waits to lead, so it runs
+	// only once the last instance is stopped.
+	_ = standby.cmd.Process.Signal(syscall.SIGTERM)
+	_ = standby.cmd.Wait()
+	if out, code := w.teardown(); code != 0 || !strings.Contains(out, "framework "+id+" torn down") {
+		t.Fatalf("teardown with state.zk: exit %d, %q", code, out)
+	}
+	if fws := w.state().Frameworks; len(fws) != 0 {
+		t.Fatalf("%d frameworks registered after teardown", len(fws))
+	}
 }
 
 // TestJenkinsUnavailableLongerThanConnectTimeoutKillsNothing: Jenkins
@@ -532,6 +542,23 @@ func TestJenkinsProcessRestartWithHomeMidBuild(t *testing.T) {
 	}
 }
 
+// teardown runs `jenkins-mesos teardown` on the world's configuration and
+// returns its output and exit code.
+func (w *world) teardown(args ...string) (string, int) {
+	w.t.Helper()
+	cmd := exec.Command(filepath.Join(binaries(w.t), "jenkins-mesos"), append([]string{"teardown", "--config", w.configPath}, args...)...)
+	cmd.Env = append(os.Environ(), w.env...)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		code = exit.ExitCode()
+	} else if err != nil {
+		w.t.Fatal(err)
+	}
+	return string(out), code
+}
+
 // TestTeardownRemovesTheFrameworkForGood: decommissioning. With a build
 // running, `jenkins-mesos teardown` refuses and changes nothing. Once the
 // framework is stopped with an idle agent left (retention: idle), it tears
@@ -541,23 +568,10 @@ func TestJenkinsProcessRestartWithHomeMidBuild(t *testing.T) {
 func TestTeardownRemovesTheFrameworkForGood(t *testing.T) {
 	w := newWorld(t, worldOpts{agents: 1, templates: `
   - {name: mesos, labels: mesos, cpus: 0.2, mem: 30, image: jenkins/inbound-agent, retention: idle, idle_timeout: 1h}`})
-	teardown := func(args ...string) (string, int) {
-		cmd := exec.Command(filepath.Join(binaries(t), "jenkins-mesos"), append([]string{"teardown", "--config", w.configPath}, args...)...)
-		cmd.Env = append(os.Environ(), w.env...)
-		out, err := cmd.CombinedOutput()
-		code := 0
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			code = exit.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return string(out), code
-	}
 	w.freestyle("busy", "mesos", 200) // 10 s at time scale 20
 	w.build("busy")
 	w.waitFor("the build running", 60*time.Second, func() bool { return w.result("busy").Building })
-	out, code := teardown()
+	out, code := w.teardown()
 	if code != 1 || !strings.Contains(out, "builds run on mesos-") || !strings.Contains(out, "--force") {
 		t.Fatalf("teardown with a build running: exit %d, %q; want a refusal naming the busy node", code, out)
 	}
@@ -568,7 +582,7 @@ func TestTeardownRemovesTheFrameworkForGood(t *testing.T) {
 	if len(w.nodes()) != 1 || w.liveTasks() != 1 {
 		t.Fatalf("after SIGTERM: %d nodes, %d tasks; want the idle agent still there", len(w.nodes()), w.liveTasks())
 	}
-	out, code = teardown()
+	out, code = w.teardown()
 	if code != 0 || !strings.Contains(out, "framework "+first+" torn down") || !strings.Contains(out, "1 Jenkins node(s)") {
 		t.Fatalf("teardown: exit %d, %q", code, out)
 	}
@@ -576,7 +590,7 @@ func TestTeardownRemovesTheFrameworkForGood(t *testing.T) {
 	if n := len(w.nodes()); n != 0 {
 		t.Fatalf("%d nodes left after teardown", n)
 	}
-	if out, code = teardown(); code != 0 || !strings.Contains(out, "nothing to tear down") {
+	if out, code = w.teardown(); code != 0 || !strings.Contains(out, "nothing to tear down") {
 		t.Fatalf("teardown again: exit %d, %q; want nothing to do", code, out)
 	}
 	w.restartFramework()
