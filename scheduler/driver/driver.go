@@ -683,7 +683,9 @@ func (d *Driver) subscribeLoop(ctx context.Context) {
 	}
 }
 
-func (d *Driver) subscribeOnce(ctx context.Context, leader string) error {
+// wire is the codec (mesos.encoding) and the client options (HTTP basic
+// authentication with the principal and secret) of calls to the master.
+func (d *Driver) wire() (httpcli.Opt, []httpcli.ConfigOpt) {
 	codec := codecs.ByMediaType[codecs.MediaTypeProtobuf]
 	if d.cfg.Encoding == "json" {
 		codec = codecs.ByMediaType[codecs.MediaTypeJSON]
@@ -692,6 +694,11 @@ func (d *Driver) subscribeOnce(ctx context.Context, leader string) error {
 	if d.cfg.Principal != "" && d.cfg.Secret != "" {
 		opts = append(opts, httpcli.BasicAuth(d.cfg.Principal, d.cfg.Secret))
 	}
+	return httpcli.Codec(codec), opts
+}
+
+func (d *Driver) subscribeOnce(ctx context.Context, leader string) error {
+	codec, opts := d.wire()
 	var streamID, servedBy atomic.Value
 	capture := func(next httpcli.DoFunc) httpcli.DoFunc {
 		return func(r *http.Request) (*http.Response, error) {
@@ -705,10 +712,10 @@ func (d *Driver) subscribeOnce(ctx context.Context, leader string) error {
 			return resp, err
 		}
 	}
-	cli := httpcli.New(httpcli.Endpoint(leader+"/api/v1/scheduler"), httpcli.Codec(codec), httpcli.Do(httpcli.With(opts...)), httpcli.WrapDoer(capture))
+	cli := httpcli.New(httpcli.Endpoint(leader+"/api/v1/scheduler"), codec, httpcli.Do(httpcli.With(opts...)), httpcli.WrapDoer(capture))
 	caller := httpsched.NewCaller(cli, httpsched.MaxRedirects(3))
 	wide := append(append([]httpcli.ConfigOpt(nil), opts...), httpcli.Transport(func(t *http.Transport) { t.MaxIdleConnsPerHost = d.cfg.AcceptWorkers }))
-	parallel := httpcli.New(httpcli.Endpoint(leader+"/api/v1/scheduler"), httpcli.Codec(codec), httpcli.Do(httpcli.With(wide...)))
+	parallel := httpcli.New(httpcli.Endpoint(leader+"/api/v1/scheduler"), codec, httpcli.Do(httpcli.With(wide...)))
 	fi := d.frameworkInfo()
 	sub := calls.Subscribe(&fi)
 	if fi.ID != nil {

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
-	"github.com/mesos/mesos-go/api/v1/lib/encoding/codecs"
 	"github.com/mesos/mesos-go/api/v1/lib/httpcli"
 	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpsched"
 	msched "github.com/mesos/mesos-go/api/v1/lib/scheduler"
@@ -43,15 +42,8 @@ func Teardown(ctx context.Context, cfg Config, st Store) (string, error) {
 	if err != nil {
 		return id, err
 	}
-	codec := codecs.ByMediaType[codecs.MediaTypeProtobuf]
-	if cfg.Encoding == "json" {
-		codec = codecs.ByMediaType[codecs.MediaTypeJSON]
-	}
-	var opts []httpcli.ConfigOpt
-	if cfg.Principal != "" && cfg.Secret != "" {
-		opts = append(opts, httpcli.BasicAuth(cfg.Principal, cfg.Secret))
-	}
-	cli := httpcli.New(httpcli.Endpoint(leader+"/api/v1/scheduler"), httpcli.Codec(codec), httpcli.Do(httpcli.With(opts...)))
+	codec, opts := d.wire()
+	cli := httpcli.New(httpcli.Endpoint(leader+"/api/v1/scheduler"), codec, httpcli.Do(httpcli.With(opts...)))
 	caller := httpsched.NewCaller(cli, httpsched.MaxRedirects(3))
 	fi := d.frameworkInfo()
 	sub := calls.Subscribe(&fi)
