@@ -105,10 +105,11 @@ type world struct {
 	reconcile  bool // a RECONCILE was sent and not answered
 	uuid       int
 	violation  string
+	maintOn    int // the agent Mesos asked back with an inverse offer (io<N>), -1 none
 }
 
 func newWorld() *world {
-	w := &world{now: epoch, nodes: map[string]*wNode{}, offers: map[string]*wOffer{}, tasks: map[string]*wTask{}}
+	w := &world{now: epoch, nodes: map[string]*wNode{}, offers: map[string]*wOffer{}, tasks: map[string]*wTask{}, maintOn: -1}
 	for i := range w.free {
 		w.free[i] = [2]float64{agentCPU, agentMem}
 	}
@@ -224,6 +225,16 @@ func (s *sim) apply(rd Ready) {
 			// comes back.
 			if t := w.tasks[id]; t != nil && t.state != "unreachable" {
 				t.killing = true
+			}
+		case scheduler.Call_ACCEPT_INVERSE_OFFERS:
+			for _, id := range k.AcceptInverseOffers.InverseOfferIDs {
+				var a int
+				fmt.Sscanf(id.Value, "io%d", &a)
+				for i, b := range w.builds {
+					if t := w.tasks[b.node]; b.state == "running" && t != nil && t.agent == a {
+						w.fail("accepted the inverse offer for a%d while build %d runs there", a, i+1)
+					}
+				}
 			}
 		case scheduler.Call_ACKNOWLEDGE:
 			if w.persisted != "fw-1" {
@@ -510,6 +521,19 @@ func (s *sim) actions(withFaults bool) []action {
 	if withFaults && w.restarts == 0 {
 		add("framework restarts", func(s *sim) { s.restart() })
 	}
+	if withFaults && w.subscribed && w.maintOn < 0 {
+		// Maintenance scheduled once per world, for an agent that runs a
+		// task of ours: Mesos sends an inverse offer.
+		for _, id := range sortedKeys(w.tasks) {
+			a := w.tasks[id].agent
+			add(fmt.Sprintf("maintenance on a%d", a), func(s *sim) {
+				s.w.maintOn = a
+				s.step(InverseOffers{Offers: []mesos.InverseOffer{{OfferID: mesos.OfferID{Value: fmt.Sprintf("io%d", a)},
+					FrameworkID: mesos.FrameworkID{Value: "fw-1"}, AgentID: &mesos.AgentID{Value: fmt.Sprintf("a%d", a)}}}})
+			})
+			break
+		}
+	}
 	add("a minute passes", func(s *sim) { s.w.now = s.w.now.Add(61 * time.Second); s.step(Tick{Now: s.w.now}) })
 	return out
 }
@@ -606,7 +630,7 @@ func (s *sim) drain() string {
 func (s *sim) fingerprint() uint64 {
 	h := fnv.New64a()
 	w := s.w
-	fmt.Fprintf(h, "%v|%v|%v|%s|%d|%v|%d|", w.now.Sub(epoch), w.subscribed, w.suppressed, w.persisted, w.restarts, w.reconcile, len(w.offers))
+	fmt.Fprintf(h, "%v|%v|%v|%s|%d|%v|%d|%d|", w.now.Sub(epoch), w.subscribed, w.suppressed, w.persisted, w.restarts, w.reconcile, len(w.offers), w.maintOn)
 	for _, k := range sortedKeys(w.nodes) {
 		fmt.Fprintf(h, "n%s%+v|", k, *w.nodes[k])
 	}
@@ -625,7 +649,7 @@ func (s *sim) fingerprint() uint64 {
 		fmt.Fprintf(h, "b%s%s|", b.state, b.node)
 	}
 	c := s.core
-	fmt.Fprintf(h, "C%v%v%v%v%v%v%d%d%v|", c.subscribed, c.suppressed, c.filtered, c.queueStale, c.nodesSeen, c.reviveDue, len(c.held), len(c.orphans), c.persist)
+	fmt.Fprintf(h, "C%v%v%v%v%v%v%d%d%v%d|", c.subscribed, c.suppressed, c.filtered, c.queueStale, c.nodesSeen, c.reviveDue, len(c.held), len(c.orphans), c.persist, len(c.inverse))
 	for _, a := range c.sortedAgents() {
 		fmt.Fprintf(h, "a%s%d%v%v%v%v%d%v%s|", a.name, a.state, a.nodeGone, a.taskLive, a.taskKilled, a.adopted, a.busy, a.unreachableSince.IsZero(), a.agentID)
 	}
@@ -736,6 +760,25 @@ func TestExhaustiveCatchesACoreThatForgetsToDeleteNodes(t *testing.T) {
 	}
 	res := explore(max(depth(), 9), broken) // the shortest interleaving that shows it is 9 events long
 	if !strings.Contains(res.failure, "has no task") {
+		t.Fatalf("the broken core was not caught (failure %q after %d states)", res.failure, res.states)
+	}
+	t.Logf("caught after %d states: %s\n  %s", res.states, res.failure, strings.Join(res.trace, "\n  "))
+}
+
+// A core that accepts an inverse offer the moment it arrives, whatever
+// runs on the agent, must be caught.
+func TestExhaustiveCatchesACoreThatAcceptsInverseOffersAtOnce(t *testing.T) {
+	broken := func(rd Ready) Ready {
+		for _, n := range rd.Notes {
+			if n.Kind == "inverse_offer" {
+				rd.Calls = append(rd.Calls, &scheduler.Call{Type: scheduler.Call_ACCEPT_INVERSE_OFFERS, AcceptInverseOffers: &scheduler.Call_AcceptInverseOffers{
+					InverseOfferIDs: []mesos.OfferID{{Value: n.Fields["inverse_offer_id"]}}}})
+			}
+		}
+		return rd
+	}
+	res := explore(max(depth(), 9), broken)
+	if !strings.Contains(res.failure, "accepted the inverse offer") {
 		t.Fatalf("the broken core was not caught (failure %q after %d states)", res.failure, res.states)
 	}
 	t.Logf("caught after %d states: %s\n  %s", res.states, res.failure, strings.Join(res.trace, "\n  "))
