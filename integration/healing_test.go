@@ -568,6 +568,9 @@ func (w *world) teardown(args ...string) (string, int) {
 func TestTeardownRemovesTheFrameworkForGood(t *testing.T) {
 	w := newWorld(t, worldOpts{agents: 1, templates: `
   - {name: mesos, labels: mesos, cpus: 0.2, mem: 30, image: jenkins/inbound-agent, retention: idle, idle_timeout: 1h}`})
+	if out, code := w.teardown("--jenkins.url", "http://127.0.0.1:1/"); code != 1 || !strings.Contains(out, "with --force the framework is torn down in Mesos anyway") {
+		t.Fatalf("teardown with Jenkins unreachable: exit %d, %q; want a refusal that names --force", code, out)
+	}
 	w.freestyle("busy", "mesos", 200) // 10 s at time scale 20
 	w.build("busy")
 	w.waitFor("the build running", 60*time.Second, func() bool { return w.result("busy").Building })

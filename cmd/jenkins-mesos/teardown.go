@@ -25,7 +25,7 @@ import (
 func runTeardown(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	flags := map[string]string{}
 	fs, path := flagSet("jenkins-mesos teardown", flags)
-	force := fs.Bool("force", false, "tear down even while builds run on the framework's agents (they fail as Jenkins fails a build whose agent vanished)")
+	force := fs.Bool("force", false, "tear down even while builds run on the framework's agents (they fail as Jenkins fails a build whose agent vanished), or while Jenkins does not answer (its nodes are then left)")
 	timeout := fs.Duration("timeout", time.Minute, "give up after this long (with state.zk, waiting to lead counts)")
 	fs.SetOutput(stderr)
 	if err := fs.Parse(args); err != nil {
@@ -49,8 +49,12 @@ func runTeardown(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	nodes, err := jc.Nodes(ctx)
+	listed := err == nil
 	if err != nil {
-		return fmt.Errorf("teardown: listing the framework's Jenkins nodes: %w", err)
+		if !*force {
+			return fmt.Errorf("teardown: listing the framework's Jenkins nodes: %w (with --force the framework is torn down in Mesos anyway and its nodes are left to delete by hand)", err)
+		}
+		fmt.Fprintf(stderr, "jenkins-mesos: teardown: Jenkins does not answer (%v); tearing down in Mesos only, the framework's nodes are left\n", err)
 	}
 	var busy []string
 	for _, n := range nodes {
@@ -97,6 +101,10 @@ func runTeardown(ctx context.Context, args []string, getenv func(string) string,
 			return fmt.Errorf("teardown: deleting node %s: %w (run teardown again to finish)", n.Name, err)
 		}
 		deleted++
+	}
+	if !listed {
+		fmt.Fprintf(stdout, "the stored framework ID is cleared; the Jenkins nodes of framework %q are NOT deleted (Jenkins did not answer): run teardown again once it does\n", s.file.Mesos.FrameworkName)
+		return nil
 	}
 	fmt.Fprintf(stdout, "%d Jenkins node(s) of framework %q deleted; the stored framework ID is cleared\n", deleted, s.file.Mesos.FrameworkName)
 	return nil
