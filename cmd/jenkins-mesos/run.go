@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -30,17 +31,7 @@ func runFramework(ctx context.Context, args []string, getenv func(string) string
 	flags := map[string]string{}
 	fs, path := flagSet("jenkins-mesos run", flags)
 	newFramework := fs.String("new-framework", "", "after \"Framework has been removed\": the removed framework's ID, forgotten at the start so a new framework registers (only that ID: harmless if left in place)")
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("run: unexpected argument %q (keys are flags: --mesos.master URL)", fs.Arg(0))
-	}
-	if *path == "" && getenv("JENKINS_MESOS_CONFIG") != "" {
-		*path = getenv("JENKINS_MESOS_CONFIG")
-	}
-	s, err := loadSettings(*path, flags, getenv)
+	s, err := parseSettings("run", fs, path, flags, args, getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -51,6 +42,23 @@ func runFramework(ctx context.Context, args []string, getenv func(string) string
 	}
 	reload := func() (*settings, error) { return loadSettings(*path, flags, getenv) }
 	return serve(ctx, s, log, nil, reload)
+}
+
+// parseSettings parses a command's flags (made by flagSet, with the
+// command's own added) and loads the configuration they name, the file
+// given by --config or JENKINS_MESOS_CONFIG.
+func parseSettings(cmd string, fs *flag.FlagSet, path *string, flags map[string]string, args []string, getenv func(string) string, stderr io.Writer) (*settings, error) {
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("%s: unexpected argument %q (keys are flags: --mesos.master URL)", cmd, fs.Arg(0))
+	}
+	if *path == "" && getenv("JENKINS_MESOS_CONFIG") != "" {
+		*path = getenv("JENKINS_MESOS_CONFIG")
+	}
+	return loadSettings(*path, flags, getenv)
 }
 
 func newLogger(level, format string, out io.Writer) (*logrus.Logger, error) {

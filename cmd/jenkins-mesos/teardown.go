@@ -27,17 +27,7 @@ func runTeardown(ctx context.Context, args []string, getenv func(string) string,
 	fs, path := flagSet("jenkins-mesos teardown", flags)
 	force := fs.Bool("force", false, "tear down even while builds run on the framework's agents (they fail as Jenkins fails a build whose agent vanished), or while Jenkins does not answer (its nodes are then left)")
 	timeout := fs.Duration("timeout", time.Minute, "give up after this long (with state.zk, waiting to lead counts)")
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("teardown: unexpected argument %q (keys are flags: --mesos.master URL)", fs.Arg(0))
-	}
-	if *path == "" && getenv("JENKINS_MESOS_CONFIG") != "" {
-		*path = getenv("JENKINS_MESOS_CONFIG")
-	}
-	s, err := loadSettings(*path, flags, getenv)
+	s, err := parseSettings("teardown", fs, path, flags, args, getenv, stderr)
 	if err != nil {
 		return err
 	}
