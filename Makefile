@@ -15,7 +15,8 @@ BENCHTIME ?= 1s
 
 .PHONY: all build test test-deps unit race vet fmt fmt-check bench emulator proto demo
 
-PROTOC_GEN_GO_VERSION := v1.33.0
+# protoc-gen-go is the version of the protobuf runtime go.mod requires.
+PROTOC_GEN_GO_VERSION = $(shell $(GO) list -m -f '{{.Version}}' google.golang.org/protobuf)
 
 all: build
 
