@@ -270,7 +270,8 @@ func (c *Core) sortedAgents() []*agent {
 		for _, a := range c.agents {
 			out = append(out, a)
 		}
-		c.byName = sortByName(out)
+		sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+		c.byName = out
 	}
 	return c.byName
 }
@@ -287,20 +288,16 @@ func (c *Core) dropAgent(name string) {
 	c.byName = nil
 }
 
-// agentsWhere returns the agents for which keep is true, in name order.
+// agentsWhere returns the agents for which keep is true, in name order
+// (a new slice: the caller may change the set while it walks it).
 func (c *Core) agentsWhere(keep func(*agent) bool) []*agent {
 	var out []*agent
-	for _, a := range c.agents {
+	for _, a := range c.sortedAgents() {
 		if keep(a) {
 			out = append(out, a)
 		}
 	}
-	return sortByName(out)
-}
-
-func sortByName(as []*agent) []*agent {
-	sort.Slice(as, func(i, j int) bool { return as[i].name < as[j].name })
-	return as
+	return out
 }
 
 // Status is a read-only summary, for /status and metrics.

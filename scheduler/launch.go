@@ -109,11 +109,15 @@ func (c *Core) match(in []mesos.Offer) {
 			map[string]string{"node": a.name, "task_id": a.name, "agent_id": o.AgentID, "offer_id": o.ID, "host": o.Hostname})
 	}
 	c.unmet = map[int]string{}
+	onlyMaint := ""
+	if len(maint) > 0 && len(req.Offers) == 0 {
+		sort.Strings(maintHosts)
+		onlyMaint = fmt.Sprintf("the only offers are from agents scheduled for maintenance within %s (%s)", c.cfg.MaintenanceHorizon, strings.Join(slices.Compact(maintHosts), ", "))
+	}
 	for _, u := range res.Unmet {
 		c.unmet[u.Class] = u.Message
-		if u.Reason == offers.ReasonNoOffers && len(maint) > 0 {
-			sort.Strings(maintHosts)
-			c.unmet[u.Class] = fmt.Sprintf("the only offers are from agents scheduled for maintenance within %s (%s)", c.cfg.MaintenanceHorizon, strings.Join(slices.Compact(maintHosts), ", "))
+		if onlyMaint != "" {
+			c.unmet[u.Class] = onlyMaint
 		}
 	}
 	refuse := c.refuse()
