@@ -16,7 +16,7 @@ import (
 
 // ParseZK reads zk://host:port[,host:port...]/path. Credentials in the
 // URL (zk://user:password@…, as Mesos takes them) are refused: they would
-// sit in configuration files and logs; they come separately (AuthZK).
+// sit in configuration files and logs; they come separately (DialZK).
 // Errors show the URL through RedactZK.
 func ParseZK(url string) (servers []string, root string, err error) {
 	rest, ok := strings.CutPrefix(url, "zk://")
@@ -57,16 +57,22 @@ func CheckZKCredentials(creds string) error {
 	return nil
 }
 
-// AuthZK sends digest credentials (user:password) on a session; ""
-// sends none. go-zookeeper sends them again after every reconnect.
-func AuthZK(conn *zk.Conn, creds string) error {
-	if creds == "" {
-		return nil
+// DialZK opens a ZooKeeper session (the library's own log lines dropped;
+// onEvent, when not nil, follows the session) and, with creds
+// (user:password), authenticates it with the digest scheme; go-zookeeper
+// sends the credentials again after every reconnect.
+func DialZK(servers []string, sessionTimeout time.Duration, creds string, onEvent zk.EventCallback) (*zk.Conn, error) {
+	conn, _, err := zk.Connect(servers, sessionTimeout, zk.WithLogger(QuietZK{}), zk.WithEventCallback(onEvent)) // a nil callback is never called
+	if err != nil {
+		return nil, fmt.Errorf("ZooKeeper %v: %w", servers, err)
 	}
-	if err := conn.AddAuth("digest", []byte(creds)); err != nil {
-		return fmt.Errorf("ZooKeeper digest authentication: %w", err)
+	if creds != "" {
+		if err := conn.AddAuth("digest", []byte(creds)); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("ZooKeeper %v: digest authentication: %w", servers, err)
+		}
 	}
-	return nil
+	return conn, nil
 }
 
 // QuietZK is a go-zookeeper logger that drops the library's own lines
@@ -85,13 +91,9 @@ type zkDetector struct {
 }
 
 func newZKDetector(servers []string, root, creds string) (*zkDetector, error) {
-	conn, _, err := zk.Connect(servers, 10*time.Second, zk.WithLogger(QuietZK{}))
+	conn, err := DialZK(servers, 10*time.Second, creds, nil)
 	if err != nil {
-		return nil, fmt.Errorf("driver: ZooKeeper %v: %w", servers, err)
-	}
-	if err := AuthZK(conn, creds); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("driver: ZooKeeper %v: %w", servers, err)
+		return nil, fmt.Errorf("driver: %w", err)
 	}
 	return &zkDetector{conn: conn, root: root}, nil
 }

@@ -70,15 +70,11 @@ func Dial(url string, sessionTimeout time.Duration, creds string) (*Conn, error)
 		user, pass, _ := strings.Cut(creds, ":")
 		c.acl = append(zk.DigestACL(zk.PermAll, user, pass), zk.WorldACL(zk.PermRead)...)
 	}
-	conn, _, err := zk.Connect(servers, sessionTimeout, zk.WithLogger(driver.QuietZK{}), zk.WithEventCallback(c.onEvent))
+	conn, err := driver.DialZK(servers, sessionTimeout, creds, c.onEvent)
 	if err != nil {
-		return nil, fmt.Errorf("ha: state.zk %v: %w", servers, err)
+		return nil, fmt.Errorf("ha: state.zk: %w", err)
 	}
 	c.zk = conn
-	if err := driver.AuthZK(conn, creds); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("ha: state.zk %v: %w", servers, err)
-	}
 	for _, p := range []string{root, path.Join(root, "leader")} {
 		if err := c.ensure(p); err != nil {
 			conn.Close()
