@@ -26,7 +26,6 @@ type chaos struct {
 	w      *world
 	rng    *rand.Rand
 	agents int // agents added so far (the emulator names them agentN)
-	log    []string
 }
 
 func (c *chaos) post(base, path string) {

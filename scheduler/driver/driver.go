@@ -255,7 +255,6 @@ func (d *Driver) Run(ctx context.Context) error {
 // returns the calls that failed, as events for the core.
 func (d *Driver) handle(ctx context.Context, rd scheduler.Ready) ([]scheduler.Event, error) {
 	now := time.Now()
-	var failed []scheduler.Event
 	if rd.Persist != nil {
 		if err := d.store.Save(rd.Persist); err != nil {
 			return nil, fmt.Errorf("driver: saving the state (nothing was sent or acknowledged): %w", err)
@@ -276,9 +275,7 @@ func (d *Driver) handle(ctx context.Context, rd scheduler.Ready) ([]scheduler.Ev
 			rest = append(rest, k)
 		}
 	}
-	for _, k := range append(d.sendAccepts(ctx, accepts), d.sendInOrder(ctx, rest)...) {
-		failed = append(failed, k)
-	}
+	failed := append(d.sendAccepts(ctx, accepts), d.sendInOrder(ctx, rest)...)
 	if d.log.IsLevelEnabled(logrus.InfoLevel) {
 		for _, n := range rd.Notes {
 			// One Fields map per line: WithField per field would copy the
