@@ -44,6 +44,21 @@ func runFramework(ctx context.Context, args []string, getenv func(string) string
 	return serve(ctx, s, log, nil, reload)
 }
 
+// jenkinsClient is the Jenkins adapter for the settings: it sees only
+// this framework's nodes.
+func (s *settings) jenkinsClient() (*jenkins.Client, error) {
+	return jenkins.New(jenkins.Config{URL: s.file.Jenkins.URL, User: s.file.Jenkins.User, Token: s.jenkinsToken,
+		DescriptionPrefix: scheduler.NodeDescriptionPrefix + s.file.Mesos.FrameworkName + " "})
+}
+
+// driverConfig is the driver's part of the settings, without the core's
+// (the caller sets Core).
+func (s *settings) driverConfig(log *logrus.Logger) driver.Config {
+	return driver.Config{Masters: s.masters, Encoding: s.file.Mesos.Encoding, User: s.file.Mesos.User, Role: s.file.Mesos.Role,
+		Hostname: s.file.Mesos.Hostname, WebUIURL: s.file.Mesos.WebUIURL, Principal: s.file.Mesos.Principal, Secret: s.mesosSecret, ZKCredentials: s.mesosZKCreds,
+		FailoverTimeout: s.failover, PollInterval: s.pollInterval, Log: log, Anchor: s.file.Jenkins.AnchorNode == nil || *s.file.Jenkins.AnchorNode}
+}
+
 // parseSettings parses a command's flags (made by flagSet, with the
 // command's own added) and loads the configuration they name, the file
 // given by --config or JENKINS_MESOS_CONFIG.
@@ -99,8 +114,7 @@ func isTerminal(w io.Writer) bool {
 // reload, when not nil, is called on SIGHUP: the templates and limits it
 // returns replace the running ones (see watchReload).
 func serve(ctx context.Context, s *settings, log *logrus.Logger, hooks *driver.Config, reload func() (*settings, error)) error {
-	jc, err := jenkins.New(jenkins.Config{URL: s.file.Jenkins.URL, User: s.file.Jenkins.User, Token: s.jenkinsToken,
-		DescriptionPrefix: scheduler.NodeDescriptionPrefix + s.file.Mesos.FrameworkName + " "})
+	jc, err := s.jenkinsClient()
 	if err != nil {
 		return err
 	}
@@ -168,9 +182,7 @@ func serve(ctx context.Context, s *settings, log *logrus.Logger, hooks *driver.C
 			}
 			log.Info("elected leader; starting the framework")
 		}
-		dcfg := driver.Config{Masters: s.masters, Encoding: s.file.Mesos.Encoding, User: s.file.Mesos.User, Role: s.file.Mesos.Role,
-			Hostname: s.file.Mesos.Hostname, WebUIURL: s.file.Mesos.WebUIURL, Principal: s.file.Mesos.Principal, Secret: s.mesosSecret, ZKCredentials: s.mesosZKCreds,
-			FailoverTimeout: s.failover, PollInterval: s.pollInterval, Log: log, Anchor: s.file.Jenkins.AnchorNode == nil || *s.file.Jenkins.AnchorNode}
+		dcfg := s.driverConfig(log)
 		dcfg.Core = inst.core()
 		dcfg.ForgetFrameworkID = s.newFramework
 		dcfg.OnReady = func(rd scheduler.Ready, t time.Time) { inst.metrics.ready(rd) }

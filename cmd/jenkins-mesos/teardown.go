@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jenkins-mesos/jenkins-mesos/jenkins"
-	"github.com/jenkins-mesos/jenkins-mesos/scheduler"
 	"github.com/jenkins-mesos/jenkins-mesos/scheduler/driver"
 	"github.com/jenkins-mesos/jenkins-mesos/scheduler/ha"
 	"github.com/jenkins-mesos/jenkins-mesos/scheduler/store"
@@ -33,8 +31,7 @@ func runTeardown(ctx context.Context, args []string, getenv func(string) string,
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	jc, err := jenkins.New(jenkins.Config{URL: s.file.Jenkins.URL, User: s.file.Jenkins.User, Token: s.jenkinsToken,
-		DescriptionPrefix: scheduler.NodeDescriptionPrefix + s.file.Mesos.FrameworkName + " "})
+	jc, err := s.jenkinsClient()
 	if err != nil {
 		return err
 	}
@@ -73,9 +70,8 @@ func runTeardown(ctx context.Context, args []string, getenv func(string) string,
 	} else if st, err = store.NewFile(s.file.State.Dir); err != nil {
 		return err
 	}
-	dcfg := driver.Config{Masters: s.masters, Encoding: s.file.Mesos.Encoding, User: s.file.Mesos.User, Role: s.file.Mesos.Role,
-		Principal: s.file.Mesos.Principal, Secret: s.mesosSecret, ZKCredentials: s.mesosZKCreds, FailoverTimeout: s.failover}
-	dcfg.Core.FrameworkName = s.file.Mesos.FrameworkName
+	dcfg := s.driverConfig(nil)
+	dcfg.Core = s.core
 	id, err := driver.Teardown(ctx, dcfg, st)
 	switch {
 	case errors.Is(err, driver.ErrNotRegistered):
