@@ -326,7 +326,7 @@ func (s *settings) validate() error {
 	}
 	if m := strings.TrimSpace(c.Mesos.Master); strings.HasPrefix(m, "zk://") {
 		if _, _, err := driver.ParseZK(m); err != nil {
-			if strings.Contains(m, "@") {
+			if errors.Is(err, driver.ErrCredentialsInURL) {
 				return fmt.Errorf("config: mesos.master %q: credentials in the URL are refused (they would show in files and logs): give user:password in JENKINS_MESOS_MESOS_ZK_CREDENTIALS or mesos.zk_credentials_file", driver.RedactZK(m))
 			}
 			return fmt.Errorf("config: mesos.master %q: expected zk://host:port[,host:port...]/path (the masters' ZooKeeper group, e.g. zk://zk1:2181,zk2:2181/mesos)", m)
@@ -350,7 +350,7 @@ func (s *settings) validate() error {
 	}
 	if z := strings.TrimSpace(c.State.ZK); z != "" {
 		if _, _, err := driver.ParseZK(z); err != nil {
-			if strings.Contains(z, "@") {
+			if errors.Is(err, driver.ErrCredentialsInURL) {
 				return fmt.Errorf("config: state.zk %q: credentials in the URL are refused (they would show in files and logs): give user:password in JENKINS_MESOS_STATE_ZK_CREDENTIALS or state.zk_credentials_file", driver.RedactZK(z))
 			}
 			return fmt.Errorf("config: state.zk %q: expected zk://host:port[,host:port...]/path (where the instances keep their state and elect a leader, e.g. zk://zk1:2181/jenkins-mesos)", z)

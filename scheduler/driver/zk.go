@@ -3,6 +3,7 @@ package driver
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path"
 	"sort"
@@ -22,7 +23,7 @@ func ParseZK(url string) (servers []string, root string, err error) {
 	rest, ok := strings.CutPrefix(url, "zk://")
 	hosts, p, cut := strings.Cut(rest, "/")
 	if strings.Contains(hosts, "@") {
-		return nil, "", fmt.Errorf("%q: credentials in a zk:// URL are refused (they would show in files and logs); give user:password as a secret instead", RedactZK(url))
+		return nil, "", fmt.Errorf("%q: %w", RedactZK(url), ErrCredentialsInURL)
 	}
 	if !ok || !cut || hosts == "" || strings.Trim(p, "/") == "" {
 		return nil, "", fmt.Errorf("%q: expected zk://host:port[,host:port...]/path", url)
@@ -34,6 +35,9 @@ func ParseZK(url string) (servers []string, root string, err error) {
 	}
 	return strings.Split(hosts, ","), "/" + strings.Trim(p, "/"), nil
 }
+
+// ErrCredentialsInURL: a zk:// URL carries user:password.
+var ErrCredentialsInURL = errors.New("credentials in a zk:// URL are refused (they would show in files and logs); give user:password as a secret instead")
 
 // RedactZK hides the credentials of a zk://user:password@hosts/path URL.
 func RedactZK(url string) string {
