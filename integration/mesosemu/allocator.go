@@ -380,16 +380,9 @@ func (m *Master) rescindOfferLocked(id string) { m.removeOfferLocked(id, true) }
 // refuseLocked installs a refusal filter for resources given back by a
 // DECLINE or the unused part of an ACCEPT.
 func (m *Master) refuseLocked(fw *Framework, role string, a *Agent, rs mesos.Resources, filters *mesos.Filters) {
-	secs := filters.GetRefuseSeconds() // 5.0 when unset, as in the proto
-	if secs < 0 {
-		secs = 5
-	}
-	if secs == 0 || !hasPositive(rs) {
+	d := refuseDuration(filters)
+	if d == 0 || !hasPositive(rs) {
 		return
-	}
-	d := time.Duration(secs * float64(time.Second))
-	if secs > maxRefuse.Seconds() {
-		d = maxRefuse
 	}
 	if d < m.c.cfg.AllocationInterval {
 		// A filter lasts at least one allocation interval (MESOS-4302).
@@ -397,6 +390,20 @@ func (m *Master) refuseLocked(fw *Framework, role string, a *Agent, rs mesos.Res
 	}
 	key := filterKey(role, a.id)
 	fw.filters[key] = &refusalFilter{resources: rs, expires: m.c.clock.Now().Add(d)}
+}
+
+// refuseDuration is how long a refusal filter lasts: refuse_seconds
+// (5 when unset, as in the proto, and when negative), at most maxRefuse;
+// 0 installs none.
+func refuseDuration(filters *mesos.Filters) time.Duration {
+	secs := filters.GetRefuseSeconds()
+	if secs < 0 {
+		secs = 5
+	}
+	if secs > maxRefuse.Seconds() {
+		return maxRefuse
+	}
+	return time.Duration(secs * float64(time.Second))
 }
 
 func (m *Master) declineLocked(fw *Framework, ids []mesos.OfferID, filters *mesos.Filters) {

@@ -183,12 +183,8 @@ func (m *Master) respondInverseLocked(fw *Framework, ids []mesos.OfferID, filter
 			delete(am.outstanding, fw.id)
 			fwID := mesos.FrameworkID{Value: fw.id}
 			am.statuses[fw.id] = allocator.InverseOfferStatus{Status: status.Enum(), FrameworkID: fwID, Timestamp: mesos.TimeInfo{Nanoseconds: now.UnixNano()}}
-			if filters != nil {
-				refuse := 5.0 // Filters' default refuse_seconds
-				if filters.RefuseSeconds != nil && *filters.RefuseSeconds >= 0 {
-					refuse = *filters.RefuseSeconds
-				}
-				am.filtered[fw.id] = now.Add(time.Duration(refuse * float64(time.Second)))
+			if filters != nil { // no filters: none installed (updateInverseOffer)
+				am.filtered[fw.id] = now.Add(refuseDuration(filters))
 			}
 		}
 	}
