@@ -28,14 +28,38 @@ type Volume struct {
 }
 
 // Container is how an agent template runs: the image and its Docker
-// options.
+// options, the extra environment and what the Mesos fetcher puts in the
+// sandbox first.
 type Container struct {
 	Image      string
 	Network    Network
 	Volumes    []Volume
 	Parameters map[string]string // docker run --key=value
 	ForcePull  bool
+	// Env is added to the agent's environment after the JENKINS_*
+	// variables the framework sets (which it may not name).
+	Env map[string]string
+	// URIs are fetched into the task's sandbox before the container
+	// starts (mounted at $MESOS_SANDBOX inside it). A docker.tar.gz
+	// holding .docker/config.json is how the Docker containerizer pulls
+	// from a private registry.
+	URIs []URI
 }
+
+// URI is one file for the Mesos fetcher (CommandInfo.URI). Extract is
+// Mesos' default: an archive (.tar, .tgz, .tar.gz, .tar.bz2, .tar.xz,
+// .zip, .gz) is unpacked into the sandbox.
+type URI struct {
+	Value      string
+	Extract    bool
+	Executable bool // chmod 755 (then it is not extracted)
+	Cache      bool // through the agent's fetcher cache
+	OutputFile string
+}
+
+// Reserved are the environment variables the framework sets on every
+// agent; a template's Env may not set them.
+var Reserved = []string{"JENKINS_URL", "JENKINS_SECRET", "JENKINS_AGENT_NAME", "JENKINS_AGENT_WORKDIR", "JENKINS_WEB_SOCKET"}
 
 // Agent is one inbound agent to launch: everything the TaskInfo needs.
 type Agent struct {
@@ -81,6 +105,9 @@ func TaskInfo(a Agent) mesos.TaskInfo {
 	if a.WebSocket {
 		env = append(env, envVar("JENKINS_WEB_SOCKET", "true"))
 	}
+	for _, k := range sortedKeys(a.Container.Env) {
+		env = append(env, envVar(k, a.Container.Env[k]))
+	}
 	shell := false
 	network := mesos.ContainerInfo_DockerInfo_HOST
 	if a.Container.Network == Bridge {
@@ -98,12 +125,7 @@ func TaskInfo(a Agent) mesos.TaskInfo {
 				HostPort: uint32(p), ContainerPort: uint32(p), Protocol: &tcp})
 		}
 	}
-	keys := make([]string, 0, len(a.Container.Parameters))
-	for k := range a.Container.Parameters {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range sortedKeys(a.Container.Parameters) {
 		docker.Parameters = append(docker.Parameters, mesos.Parameter{Key: k, Value: a.Container.Parameters[k]})
 	}
 	ct := mesos.ContainerInfo_DOCKER
@@ -128,6 +150,7 @@ func TaskInfo(a Agent) mesos.TaskInfo {
 		Command: &mesos.CommandInfo{
 			Shell:       &shell,
 			Environment: &mesos.Environment{Variables: env},
+			URIs:        commandURIs(a.Container.URIs),
 		},
 		Container: ci,
 		Labels: &mesos.Labels{Labels: []mesos.Label{
@@ -140,6 +163,35 @@ func TaskInfo(a Agent) mesos.TaskInfo {
 		ti.KillPolicy = &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: int64(a.KillGrace)}}
 	}
 	return ti
+}
+
+func commandURIs(us []URI) []mesos.CommandInfo_URI {
+	var out []mesos.CommandInfo_URI
+	for _, u := range us {
+		cu := mesos.CommandInfo_URI{Value: u.Value, Extract: ptr(u.Extract)}
+		if u.Executable {
+			cu.Executable = ptr(true)
+		}
+		if u.Cache {
+			cu.Cache = ptr(true)
+		}
+		if u.OutputFile != "" {
+			cu.OutputFile = ptr(u.OutputFile)
+		}
+		out = append(out, cu)
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func envVar(name, value string) mesos.Environment_Variable {

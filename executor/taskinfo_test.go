@@ -37,7 +37,10 @@ func TestTaskInfoGolden(t *testing.T) {
 		Ranges: &mesos.Value_Ranges{Range: []mesos.Value_Range{{Begin: 31005, End: 31005}}}})
 	bridge.Container = Container{Image: "jenkins/inbound-agent:latest-jdk17", Network: Bridge, ForcePull: true,
 		Volumes:    []Volume{{HostPath: "/var/run/docker.sock", ContainerPath: "/var/run/docker.sock"}, {HostPath: "/cache", ContainerPath: "/cache", ReadOnly: true}},
-		Parameters: map[string]string{"init": "true", "add-host": "jenkins:10.0.0.1"}}
+		Parameters: map[string]string{"init": "true", "add-host": "jenkins:10.0.0.1"},
+		Env:        map[string]string{"JAVA_OPTS": "-Xmx256m", "HTTPS_PROXY": "http://proxy:3128"},
+		URIs: []URI{{Value: "https://files.example.com/docker.tar.gz", Extract: true},
+			{Value: "file:///etc/tools/setup.sh", Executable: true, Cache: true, OutputFile: "bin/setup.sh"}}}
 	for name, a := range map[string]Agent{"host": base, "bridge": bridge} {
 		b, err := json.MarshalIndent(TaskInfo(a), "", "  ")
 		if err != nil {
@@ -80,5 +83,53 @@ func TestTaskInfoKeepsTheEntrypointAndPassesTheAgentEnvironment(t *testing.T) {
 	}
 	if ti.TaskID.Value != "n1" || ti.Container.GetDocker().GetNetwork() != mesos.ContainerInfo_DockerInfo_HOST || ti.Container.Hostname != nil {
 		t.Errorf("task %v: want task ID = node name, HOST network and no hostname", ti)
+	}
+}
+
+func TestTaskInfoAddsTheTemplateEnvironmentAfterTheAgentsOwn(t *testing.T) {
+	ti := TaskInfo(Agent{Name: "n1", JenkinsURL: "http://j/", Secret: "s", WebSocket: true,
+		Container: Container{Image: "i", Env: map[string]string{"Z_LAST": "z", "A_FIRST": "a", "JAVA_OPTS": "-Xmx1g"}}})
+	var names []string
+	for _, v := range ti.Command.Environment.Variables {
+		names = append(names, v.Name+"="+v.GetValue())
+	}
+	want := []string{"JENKINS_URL=http://j/", "JENKINS_SECRET=s", "JENKINS_AGENT_NAME=n1", "JENKINS_AGENT_WORKDIR=" + DefaultWorkDir,
+		"JENKINS_WEB_SOCKET=true", "A_FIRST=a", "JAVA_OPTS=-Xmx1g", "Z_LAST=z"}
+	if strings.Join(names, " ") != strings.Join(want, " ") {
+		t.Errorf("environment\n got %v\nwant %v", names, want)
+	}
+	for _, r := range Reserved {
+		found := false
+		for _, n := range want[:5] {
+			found = found || strings.HasPrefix(n, r+"=")
+		}
+		if !found {
+			t.Errorf("Reserved lists %s, which the framework does not set", r)
+		}
+	}
+	if len(ti.Command.URIs) != 0 {
+		t.Errorf("URIs %v without any in the template", ti.Command.URIs)
+	}
+}
+
+func TestTaskInfoPassesURIsToTheFetcher(t *testing.T) {
+	ti := TaskInfo(Agent{Name: "n1", Container: Container{Image: "i", URIs: []URI{
+		{Value: "https://x/docker.tar.gz", Extract: true},
+		{Value: "/opt/tool.bin", Executable: true, OutputFile: "tool"},
+		{Value: "http://x/data.tgz", Extract: false, Cache: true},
+	}}})
+	u := ti.Command.URIs
+	if len(u) != 3 {
+		t.Fatalf("URIs %v, want 3", u)
+	}
+	if u[0].Value != "https://x/docker.tar.gz" || !u[0].GetExtract() || u[0].GetExecutable() || u[0].OutputFile != nil {
+		t.Errorf("first URI %v", u[0])
+	}
+	if !u[1].GetExecutable() || u[1].GetOutputFile() != "tool" {
+		t.Errorf("second URI %v", u[1])
+	}
+	// Mesos defaults extract to true: false must be sent, not left out.
+	if u[2].Extract == nil || *u[2].Extract || !u[2].GetCache() {
+		t.Errorf("third URI %v: extract must be an explicit false, cache true", u[2])
 	}
 }

@@ -109,6 +109,8 @@ type templateConfig struct {
 	WebSocket        *bool             `yaml:"web_socket"`
 	KillGrace        duration          `yaml:"kill_grace_period"`
 	Role             string            `yaml:"role"`
+	Env              map[string]string `yaml:"env"`
+	URIs             []uriConfig       `yaml:"uris"`
 }
 
 // duration reads "3m", "168h" (Go durations).
@@ -121,6 +123,37 @@ func (d *duration) UnmarshalYAML(n *yaml.Node) error {
 	}
 	*d = duration(v)
 	return nil
+}
+
+// uriConfig is one of a template's uris: a plain string (extracted if it
+// is an archive, Mesos' default) or a mapping with the CommandInfo.URI
+// fields.
+type uriConfig struct {
+	Value      string `yaml:"value"`
+	Extract    *bool  `yaml:"extract"`
+	Executable bool   `yaml:"executable"`
+	Cache      bool   `yaml:"cache"`
+	OutputFile string `yaml:"output_file"`
+}
+
+func (u *uriConfig) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		u.Value = n.Value
+		return nil
+	case yaml.MappingNode:
+		// Node.Decode does not inherit KnownFields: check the keys here.
+		for i := 0; i < len(n.Content); i += 2 {
+			switch k := n.Content[i].Value; k {
+			case "value", "extract", "executable", "cache", "output_file":
+			default:
+				return fmt.Errorf("line %d: field %s not found in a uri (expected value, extract, executable, cache, output_file)", n.Content[i].Line, k)
+			}
+		}
+		type plain uriConfig
+		return n.Decode((*plain)(u))
+	}
+	return fmt.Errorf("line %d: a uri is a string or a mapping with value, extract, executable, cache, output_file", n.Line)
 }
 
 func defaults() fileConfig {
@@ -510,6 +543,21 @@ func (t templateConfig) toTemplate(key string) (scheduler.Template, error) {
 			return fail("docker_parameters", strconv.Quote(k), "a docker run option other than name (Mesos names the container)")
 		}
 	}
+	for _, k := range sortedKeys(t.Env) {
+		if err := checkEnvName(k); err != nil {
+			return fail("env", strconv.Quote(k), err.Error())
+		}
+	}
+	if len(t.Env) > 0 {
+		tmpl.Container.Env = t.Env
+	}
+	for j, u := range t.URIs {
+		uri, err := u.toURI()
+		if err != nil {
+			return fail(fmt.Sprintf("uris[%d]", j), strconv.Quote(u.Value), err.Error())
+		}
+		tmpl.Container.URIs = append(tmpl.Container.URIs, uri)
+	}
 	for j, src := range t.Constraints {
 		k, err := offers.ParseConstraint(src)
 		if err != nil {
@@ -521,6 +569,62 @@ func (t templateConfig) toTemplate(key string) (scheduler.Template, error) {
 		return fail("connect_timeout/idle_timeout", "", "must not be negative")
 	}
 	return tmpl, nil
+}
+
+// checkEnvName accepts a POSIX environment variable name that is not one
+// of the variables the framework sets itself.
+func checkEnvName(k string) error {
+	for _, r := range executor.Reserved {
+		if k == r {
+			return fmt.Errorf("set by the framework for every agent (%s)", strings.Join(executor.Reserved, ", "))
+		}
+	}
+	for i, c := range k {
+		if !(c == '_' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || i > 0 && c >= '0' && c <= '9') {
+			return fmt.Errorf("expected a variable name: letters, digits and _, not starting with a digit")
+		}
+	}
+	if k == "" {
+		return fmt.Errorf("expected a variable name")
+	}
+	return nil
+}
+
+// toURI checks a uri the way the Mesos fetcher will (Fetcher::basename,
+// validateOutputFile, uriToLocalPath) so that a mistake is refused here,
+// not as a failed launch on every agent.
+func (u uriConfig) toURI() (executor.URI, error) {
+	v := strings.TrimLeft(u.Value, " \t")
+	out := executor.URI{Value: v, Extract: u.Extract == nil || *u.Extract, Executable: u.Executable, Cache: u.Cache, OutputFile: u.OutputFile}
+	if v == "" {
+		return out, fmt.Errorf("required: a URL (http, https, ftp, ftps, hdfs, s3…) or an absolute path on the Mesos agent")
+	}
+	if strings.ContainsAny(v, "\\'\x00") {
+		return out, fmt.Errorf("illegal characters in URI (\\, ' or NUL), which the Mesos fetcher refuses")
+	}
+	if scheme, rest, ok := strings.Cut(v, "://"); ok && len(scheme) > 1 {
+		if scheme == "file" {
+			if !strings.HasPrefix(strings.TrimPrefix(rest, "localhost"), "/") {
+				return out, fmt.Errorf("a file URI takes an absolute path (file:///path)")
+			}
+		} else if i := strings.IndexByte(rest, '/'); i < 0 || i == len(rest)-1 {
+			return out, fmt.Errorf("missing the path to a file after the host")
+		}
+	} else if !strings.HasPrefix(v, "/") {
+		return out, fmt.Errorf("a relative path needs the agents' --frameworks_home; give a URL or an absolute path")
+	}
+	if f := u.OutputFile; f != "" {
+		if strings.HasPrefix(f, "/") || f == ".." || strings.HasPrefix(f, "../") || strings.Contains(f, "/../") || strings.HasSuffix(f, "/") {
+			return out, fmt.Errorf("output_file %q: expected a file path inside the sandbox (relative, no ..)", f)
+		}
+	}
+	if u.Executable && u.Extract != nil && *u.Extract {
+		return out, fmt.Errorf("executable and extract: Mesos does not extract an executable; set one")
+	}
+	if u.Executable {
+		out.Extract = false
+	}
+	return out, nil
 }
 
 // flagSet declares every scalar key as a flag, --templates, and refuses
@@ -548,7 +652,7 @@ func flagSet(name string, out map[string]string) (*flag.FlagSet, *string) {
 	return fs, path
 }
 
-func sortedKeys(m map[string]any) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	names := make([]string, 0, len(m))
 	for k := range m {
 		names = append(names, k)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jenkins-mesos/jenkins-mesos/executor"
 	"github.com/jenkins-mesos/jenkins-mesos/proto"
 	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/require"
@@ -87,6 +88,16 @@ func TestBadConfigsNameTheKeyValueAndExpectation(t *testing.T) {
 		"short poll":       {"poll_interval: 1s", "poll_interval: 1ms", "jenkins.poll_interval 1ms: must be at least 100ms"},
 		"no image":         {"image: jenkins/inbound-agent", "image: \"\"", "templates[0] (mesos).image"},
 		"bad template key": {"force_pull: false", "force_pul: false", "field force_pul not found"},
+		"reserved env":     {"env: {}", "env: {JENKINS_SECRET: x}", `templates[0] (mesos).env "JENKINS_SECRET": set by the framework`},
+		"bad env name":     {"env: {}", `env: {"2FAST": x}`, `env "2FAST": expected a variable name`},
+		"relative uri":     {"uris: []", "uris: [tools/docker.tar.gz]", `uris[0] "tools/docker.tar.gz": a relative path needs the agents' --frameworks_home`},
+		"uri no path":      {"uris: []", "uris: [https://files.example.com]", `uris[0] "https://files.example.com": missing the path`},
+		"uri quote":        {"uris: []", `uris: ["http://x/it's.tgz"]`, `illegal characters in URI`},
+		"relative file":    {"uris: []", "uris: [file://tools/a.sh]", "a file URI takes an absolute path"},
+		"uri escape":       {"uris: []", "uris: [{value: /opt/a.sh, output_file: ../../a.sh}]", `output_file "../../a.sh": expected a file path inside the sandbox`},
+		"uri both":         {"uris: []", "uris: [{value: /opt/a.tgz, executable: true, extract: true}]", "executable and extract"},
+		"uri unknown key":  {"uris: []", "uris: [{value: /opt/a.sh, exec: true}]", "field exec not found in a uri"},
+		"uri list":         {"uris: []", "uris: [[/opt/a.sh]]", "a uri is a string or a mapping"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -99,6 +110,35 @@ func TestBadConfigsNameTheKeyValueAndExpectation(t *testing.T) {
 			require.Contains(t, err.Error(), c.want)
 		})
 	}
+}
+
+func TestTemplateEnvAndURIs(t *testing.T) {
+	base, err := os.ReadFile("../../examples/jenkins-mesos.yaml")
+	require.NoError(t, err)
+	text := strings.Replace(string(base), "    env: {}", `    env: {JAVA_OPTS: "-Xmx256m", http_proxy: "http://proxy:3128"}`, 1)
+	text = strings.Replace(text, "    uris: []", `    uris:
+      - https://files.example.com/docker.tar.gz
+      - {value: "file:///opt/tools/run.sh", executable: true, output_file: bin/run.sh, cache: true}
+      - {value: http://files.example.com/data.tgz, extract: false}`, 1)
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	require.NoError(t, os.WriteFile(p, []byte(text), 0o600))
+	s, err := loadSettings(p, nil, env(nil))
+	require.NoError(t, err)
+	c := s.core.Templates[0].Container
+	require.Equal(t, map[string]string{"JAVA_OPTS": "-Xmx256m", "http_proxy": "http://proxy:3128"}, c.Env)
+	require.Equal(t, []executor.URI{
+		{Value: "https://files.example.com/docker.tar.gz", Extract: true},
+		{Value: "file:///opt/tools/run.sh", Executable: true, Cache: true, OutputFile: "bin/run.sh"},
+		{Value: "http://files.example.com/data.tgz"},
+	}, c.URIs)
+
+	// The same through --templates, as JSON.
+	s, err = loadSettings("../../examples/jenkins-mesos.yaml", map[string]string{"templates": `[{"name": "j", "labels": "mesos", "cpus": 1, "mem": 64,
+		"image": "i", "env": {"A": "1"}, "uris": ["/opt/a.tgz", {"value": "/opt/b.sh", "executable": true}]}]`}, env(nil))
+	require.NoError(t, err)
+	c = s.core.Templates[0].Container
+	require.Equal(t, map[string]string{"A": "1"}, c.Env)
+	require.Equal(t, []executor.URI{{Value: "/opt/a.tgz", Extract: true}, {Value: "/opt/b.sh", Executable: true}}, c.URIs)
 }
 
 func TestZooKeeperMaster(t *testing.T) {

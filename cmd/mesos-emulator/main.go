@@ -6,7 +6,7 @@
 //	   --agent-resources 'cpus:4;mem:8192;disk:20000;ports:[31000-32000]' \
 //	   [--agent-attributes 'rack:r1;os:centos7'] [--masters 1] [--zk zk://127.0.0.1:2181/mesos] \
 //	   [--heartbeat 15s] [--allocation-interval 1s] [--offer-timeout 0s] [--time-scale 1] \
-//	   [--image jenkins/inbound-agent=PROGRAM ...]
+//	   [--image jenkins/inbound-agent=PROGRAM ...] [--private-image IMAGE=USER:PASSWORD ...]
 package main
 
 import (
@@ -36,6 +36,20 @@ func (f imageFlags) Set(s string) error {
 		return err
 	}
 	f[image] = prog
+	return nil
+}
+
+// privateFlags are --private-image IMAGE=USER:PASSWORD mappings.
+type privateFlags map[string]string
+
+func (f privateFlags) String() string { return fmt.Sprint(len(f), " private image(s)") }
+func (f privateFlags) Set(s string) error {
+	image, creds, ok := strings.Cut(s, "=")
+	user, _, hasColon := strings.Cut(creds, ":")
+	if !ok || strings.TrimSpace(image) == "" || !hasColon || user == "" {
+		return fmt.Errorf("expected IMAGE=USER:PASSWORD")
+	}
+	f[strings.TrimSpace(image)] = creds
 	return nil
 }
 
@@ -71,8 +85,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	seed := fs.Int64("seed", 0, "seed of the allocator's randomness, to replay an allocation order (0: random, logged)")
 	images := imageFlags{}
 	fs.Var(images, "image", "IMAGE=PROGRAM [ARGS]: run PROGRAM for Docker tasks of IMAGE (repeatable)")
+	private := privateFlags{}
+	fs.Var(private, "private-image", "IMAGE=USER:PASSWORD: IMAGE's registry wants these credentials; a Docker pull needs a fetched .docker/config.json with them (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	for image := range private {
+		if _, ok := images[image]; !ok {
+			return fmt.Errorf("--private-image %s: no --image stand-in for it", image)
+		}
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q: mesos-emulator takes only flags (see --help)", fs.Arg(0))
@@ -125,7 +146,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Hostname: host, Port: port, Masters: *masters, ZK: *zkURL,
 		Agents: *agents, AgentResources: *res, AgentAttributes: *attrs,
 		Heartbeat: *heartbeat, AllocationInterval: *alloc, OfferTimeout: *offerTimeout,
-		TimeScale: *scale, Images: images, SandboxRoot: *sandbox, Seed: *seed, Log: log,
+		TimeScale: *scale, Images: images, PrivateImages: private, SandboxRoot: *sandbox, Seed: *seed, Log: log,
 	})
 	if err != nil {
 		return err

@@ -44,6 +44,8 @@ func TestFlagsAreValidatedWithClearErrors(t *testing.T) {
 		"--allocation-interval": {"--allocation-interval", "-1s"},
 		"--offer-timeout":       {"--offer-timeout", "-5s"},
 		"extra-arg":             {"extra-arg", "--listen", "127.0.0.1:0"},
+		"--private-image":       {"--private-image", "corp/agent=nopassword"},
+		"private-image":         {"--private-image", "corp/agent=u:p"}, // no --image stand-in
 	}
 	for flagName, args := range cases {
 		var out, errOut bytes.Buffer

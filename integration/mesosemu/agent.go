@@ -62,11 +62,12 @@ type Task struct {
 	retryGen int
 	backoff  time.Duration
 
-	cmd       *exec.Cmd
-	killing   bool
-	killTimer *time.Timer
-	destroyed bool
-	sandbox   string
+	cmd         *exec.Cmd
+	killing     bool
+	killTimer   *time.Timer
+	destroyed   bool
+	sandbox     string
+	containerID string // the run's directory under runs/, mesos-<ID> its Docker container
 }
 
 func taskKey(fwID, taskID string) string { return fwID + "\x00" + taskID }
@@ -361,8 +362,39 @@ func (c *Cluster) startTask(t *Task) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	a := t.a
-	if c.closed || t.destroyed || isTerminal(t.state) || t.killing {
+	gone := func() bool { return c.closed || t.destroyed || isTerminal(t.state) || t.killing }
+	if gone() {
 		return
+	}
+	// The containerizer: the sandbox (runs/<container ID>), the fetcher,
+	// the image pull, then the executor.
+	t.containerID = uuidString(newUUID())
+	sandbox := filepath.Join(c.sandboxRoot, "agents", a.id, "frameworks", t.fw, "executors", t.executorID, "runs", t.containerID)
+	if err := os.MkdirAll(sandbox, 0o755); err != nil {
+		a.updateLocked(t, mesos.TASK_FAILED, mesos.SOURCE_AGENT, mesos.REASON_CONTAINER_LAUNCH_FAILED.Enum(), "Failed to create sandbox: "+err.Error())
+		return
+	}
+	t.sandbox = sandbox
+	if uris := taskCommand(&t.info).URIs; len(uris) > 0 {
+		if err := validateURIs(uris); err != nil {
+			a.updateLocked(t, mesos.TASK_FAILED, mesos.SOURCE_AGENT, mesos.REASON_CONTAINER_LAUNCH_FAILED.Enum(), "Failed to launch container: Could not fetch: "+err.Error())
+			a.groupFailedLocked(t)
+			return
+		}
+		// Downloads run without the lock; a kill meanwhile cancels the
+		// launch (the task is not started, see killTaskLocked).
+		c.mu.Unlock()
+		err := c.fetchInto(sandbox, uris)
+		c.mu.Lock()
+		if gone() {
+			return
+		}
+		if err != nil {
+			a.updateLocked(t, mesos.TASK_FAILED, mesos.SOURCE_AGENT, mesos.REASON_CONTAINER_LAUNCH_FAILED.Enum(),
+				fmt.Sprintf("Failed to launch container: Failed to fetch all URIs for container '%s': exited with status 1", t.containerID))
+			a.groupFailedLocked(t)
+			return
+		}
 	}
 	spec, fail := c.processSpecLocked(t)
 	if fail != nil && fail.executor {
@@ -378,12 +410,6 @@ func (c *Cluster) startTask(t *Task) {
 		a.groupFailedLocked(t)
 		return
 	}
-	sandbox := filepath.Join(c.sandboxRoot, "agents", a.id, "frameworks", t.fw, "executors", t.executorID, "runs", uuidString(newUUID()))
-	if err := os.MkdirAll(sandbox, 0o755); err != nil {
-		a.updateLocked(t, mesos.TASK_FAILED, mesos.SOURCE_AGENT, mesos.REASON_CONTAINER_LAUNCH_FAILED.Enum(), "Failed to create sandbox: "+err.Error())
-		return
-	}
-	t.sandbox = sandbox
 	a.updateLocked(t, mesos.TASK_STARTING, mesos.SOURCE_EXECUTOR, nil, "")
 	cmd := exec.Command(spec.path, spec.args[1:]...)
 	cmd.Args = spec.args
@@ -391,8 +417,8 @@ func (c *Cluster) startTask(t *Task) {
 	cmd.Env = append(spec.env, "MESOS_SANDBOX="+sandbox, "MESOS_TASK_ID="+t.info.TaskID.Value,
 		"MESOS_AGENT_ID="+a.id, "MESOS_FRAMEWORK_ID="+t.fw, "MESOS_EXECUTOR_ID="+t.executorID)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stdout, err1 := os.Create(filepath.Join(sandbox, "stdout"))
-	stderr, err2 := os.Create(filepath.Join(sandbox, "stderr"))
+	stdout, err1 := os.OpenFile(filepath.Join(sandbox, "stdout"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	stderr, err2 := os.OpenFile(filepath.Join(sandbox, "stderr"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err := errors.Join(err1, err2); err != nil {
 		closeAll(stdout, stderr)
 		a.updateLocked(t, mesos.TASK_FAILED, mesos.SOURCE_EXECUTOR, nil, "Failed to create the sandbox's stdout/stderr: "+err.Error())
@@ -427,6 +453,17 @@ func (c *Cluster) startTask(t *Task) {
 			a.groupFailedLocked(t)
 		}
 	}()
+}
+
+// fetchInto runs the fetcher for a sandbox; its log goes to the sandbox's
+// stderr (the container's output is appended after it), as on an agent.
+func (c *Cluster) fetchInto(sandbox string, uris []mesos.CommandInfo_URI) error {
+	log, err := os.OpenFile(filepath.Join(sandbox, "stderr"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	return fetchAll(sandbox, uris, log)
 }
 
 // groupFailedLocked: the default executor kills a task group when one of

@@ -43,6 +43,11 @@ type Config struct {
 	// Images maps a Docker image (repository, or repository:tag) to the
 	// program (and leading arguments) that stands in for its entrypoint.
 	Images map[string][]string
+	// PrivateImages maps an image (repository, or repository:tag) to the
+	// user:password its registry wants: the Docker containerizer's pull
+	// fails unless the sandbox holds a Docker config (fetched as a URI)
+	// with them.
+	PrivateImages map[string]string
 
 	// SandboxRoot holds the agents' work directories. Empty: a temp dir.
 	SandboxRoot string

@@ -1,9 +1,12 @@
 package mesosemu
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -46,13 +49,7 @@ func (c *Cluster) processSpecLocked(t *Task) (*procSpec, *launchFailure) {
 		return nil, &launchFailure{reason: mesos.REASON_EXECUTOR_TERMINATED,
 			message: "Custom executors are not supported by the emulated agent; use a CommandInfo task"}
 	}
-	cmd := info.Command
-	if cmd == nil && info.Executor != nil {
-		cmd = info.Executor.Command
-	}
-	if cmd == nil {
-		cmd = &mesos.CommandInfo{}
-	}
+	cmd := taskCommand(&info)
 	ci := info.Container
 	if ci != nil && ci.Type != nil && *ci.Type == mesos.ContainerInfo_DOCKER {
 		return c.dockerSpecLocked(t, ci, cmd)
@@ -78,6 +75,19 @@ func (c *Cluster) processSpecLocked(t *Task) (*procSpec, *launchFailure) {
 		args = []string{cmd.GetValue()}
 	}
 	return &procSpec{path: path, args: args, env: env}, nil
+}
+
+// taskCommand is the CommandInfo that runs a task: its own, or its
+// executor's.
+func taskCommand(info *mesos.TaskInfo) *mesos.CommandInfo {
+	cmd := info.Command
+	if cmd == nil && info.Executor != nil {
+		cmd = info.Executor.Command
+	}
+	if cmd == nil {
+		cmd = &mesos.CommandInfo{}
+	}
+	return cmd
 }
 
 func (c *Cluster) pathEnv() string {
@@ -116,7 +126,7 @@ func lookPathIn(name, pathEnv string) (string, error) {
 // container; `docker run` refusing an unknown option exits 125.
 func (c *Cluster) dockerSpecLocked(t *Task, ci *mesos.ContainerInfo, cmd *mesos.CommandInfo) (*procSpec, *launchFailure) {
 	d := ci.Docker
-	if fail := c.pullLocked(d.Image); fail != nil {
+	if fail := c.pullLocked(d.Image, t.sandbox); fail != nil {
 		return nil, fail
 	}
 	network := d.GetNetwork()
@@ -188,12 +198,98 @@ var dockerRunFlags = func() map[string]bool {
 }()
 
 // pullLocked is the containerizer's image pull: an image with no stand-in
-// (or made unpullable by a fault) fails the launch.
-func (c *Cluster) pullLocked(image string) *launchFailure {
+// (or made unpullable by a fault) fails the launch, and so does a private
+// one (Config.PrivateImages) unless home holds a Docker config with its
+// registry's credentials. The Docker containerizer runs `docker pull`
+// with HOME set to the sandbox (src/docker/docker.cpp Docker::pull), so a
+// fetched .docker/config.json or .dockercfg is what logs it in; home is
+// "" for the Mesos containerizer, which does not look there.
+func (c *Cluster) pullLocked(image, home string) *launchFailure {
+	pullFailed := func(stderr string) *launchFailure {
+		return containerFailure("Failed to launch container: Failed to run 'docker -H unix:///var/run/docker.sock pull %s': exit status 1; stderr='%s\n'", image, stderr)
+	}
+	denied := "Error response from daemon: pull access denied for " + imageRepository(image) + ", repository does not exist or may require 'docker login': denied: requested access to the resource is denied"
 	if _, ok := c.imageProgram(image); !ok || c.consumeImageFault(image) {
-		return containerFailure("Failed to launch container: Failed to run 'docker -H unix:///var/run/docker.sock pull %s': exit status 1; stderr='Error response from daemon: pull access denied for %s, repository does not exist or may require 'docker login': denied: requested access to the resource is denied\n'", image, imageRepository(image))
+		return pullFailed(denied)
+	}
+	want, private := c.imageCredentials(image)
+	if !private {
+		return nil
+	}
+	registry := imageRegistry(image)
+	switch got, found := dockerConfigAuth(home, registry); {
+	case !found:
+		return pullFailed(denied)
+	case got != want:
+		return pullFailed(fmt.Sprintf("Error response from daemon: Get \"https://%s/v2/\": unauthorized: incorrect username or password", registry))
 	}
 	return nil
+}
+
+// imageCredentials is the user:password a private image's registry wants.
+func (c *Cluster) imageCredentials(image string) (string, bool) {
+	for _, name := range []string{image, imageRepository(image)} {
+		if v, ok := c.cfg.PrivateImages[name]; ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// imageRegistry is the registry host of an image reference, as the Docker
+// CLI splits it: a first component with a dot or a port, or localhost.
+func imageRegistry(image string) string {
+	first, _, ok := strings.Cut(image, "/")
+	if ok && (strings.ContainsAny(first, ".:") || first == "localhost") {
+		return first
+	}
+	return "docker.io"
+}
+
+// dockerConfigAuth reads the credentials for registry from the Docker CLI
+// configuration under home: .docker/config.json ("auths") first, then the
+// old .dockercfg; keys are compared by host, as the CLI does.
+func dockerConfigAuth(home, registry string) (string, bool) {
+	if home == "" {
+		return "", false
+	}
+	type entry struct {
+		Auth string `json:"auth"`
+	}
+	var auths map[string]entry
+	if b, err := os.ReadFile(filepath.Join(home, ".docker", "config.json")); err == nil {
+		var cfg struct {
+			Auths map[string]entry `json:"auths"`
+		}
+		if json.Unmarshal(b, &cfg) == nil {
+			auths = cfg.Auths
+		}
+	} else if b, err := os.ReadFile(filepath.Join(home, ".dockercfg")); err == nil {
+		_ = json.Unmarshal(b, &auths)
+	}
+	for key, e := range auths {
+		if registryHost(key) != registry {
+			continue
+		}
+		dec, err := base64.StdEncoding.DecodeString(e.Auth)
+		if err != nil {
+			return "", true
+		}
+		return string(dec), true
+	}
+	return "", false
+}
+
+// registryHost turns a config key ("https://index.docker.io/v1/",
+// "registry.example.com:5000") into the registry it names.
+func registryHost(key string) string {
+	key = strings.TrimPrefix(strings.TrimPrefix(key, "https://"), "http://")
+	key, _, _ = strings.Cut(key, "/")
+	switch key {
+	case "index.docker.io", "registry-1.docker.io":
+		return "docker.io"
+	}
+	return key
 }
 
 func (c *Cluster) imageSpecLocked(t *Task, image string, cmd *mesos.CommandInfo, docker bool) (*procSpec, *launchFailure) {
@@ -204,12 +300,12 @@ func (c *Cluster) imageSpecLocked(t *Task, image string, cmd *mesos.CommandInfo,
 		return nil, containerFailure("Failed to launch container: Shell specified but no command value provided")
 	}
 	if !docker {
-		if fail := c.pullLocked(image); fail != nil {
+		if fail := c.pullLocked(image, ""); fail != nil {
 			return nil, fail
 		}
 	}
 	prog, _ := c.imageProgram(image)
-	env := []string{c.pathEnv(), "HOME=" + os.Getenv("HOME"), "MESOS_CONTAINER_NAME=mesos-" + uuidString(newUUID())}
+	env := []string{c.pathEnv(), "HOME=" + os.Getenv("HOME"), "MESOS_CONTAINER_NAME=mesos-" + t.containerID}
 	env = append(env, taskEnv(cmd)...)
 	if cmd.GetShell() {
 		// --entrypoint /bin/sh, arguments -c <value>.
