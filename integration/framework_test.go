@@ -131,6 +131,7 @@ type world struct {
 	config     string // its text
 	env        []string
 	bin        string // the jenkins-mesos binary: a name in binaries() or a path
+	sandbox    string // the Mesos emulator's --sandbox
 
 	jenkinsProc *proc
 	jenkinsArgs []string
@@ -148,6 +149,7 @@ type worldOpts struct {
 	stateZK      string   // state.zk (and a 3 s session timeout) when set
 	stateZKCreds string   // JENKINS_MESOS_STATE_ZK_CREDENTIALS when set
 	images       []string // more IMAGE=PROGRAM mappings for the Mesos emulator
+	mesosArgs    []string // more flags for the Mesos emulator
 	zk           string   // a ZooKeeper host:port: 3 masters contend there, the framework finds the leader there
 	jenkinsHome  bool     // the Jenkins emulator keeps its home in a directory
 	frameworkBin string   // another jenkins-mesos binary (the chaos suite's broken one)
@@ -180,12 +182,13 @@ func newWorld(t *testing.T, o worldOpts) *world {
     connect_timeout: 3m`
 	}
 	bin := binaries(t)
-	w := &world{t: t, token: "tok-" + fmt.Sprint(time.Now().UnixNano())}
+	w := &world{t: t, token: "tok-" + fmt.Sprint(time.Now().UnixNano()), sandbox: t.TempDir()}
 	margs := []string{"--listen", "127.0.0.1:0", "--agents", fmt.Sprint(o.agents), "--agent-resources", o.resources,
-		"--time-scale", o.mesosScale, "--sandbox", t.TempDir(), "--image", "jenkins/inbound-agent=" + filepath.Join(bin, "jenkins-emulator") + " agent"}
+		"--time-scale", o.mesosScale, "--sandbox", w.sandbox, "--image", "jenkins/inbound-agent=" + filepath.Join(bin, "jenkins-emulator") + " agent"}
 	for _, im := range o.images {
 		margs = append(margs, "--image", im)
 	}
+	margs = append(margs, o.mesosArgs...)
 	if o.zk != "" {
 		margs = append(margs, "--masters", "3", "--zk", "zk://"+o.zk+"/mesos")
 	}
