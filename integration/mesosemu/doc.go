@@ -24,8 +24,10 @@
 //	resmath.go     fixed-point copy-on-write resource arithmetic
 //	accept.go      ACCEPT/DECLINE and the master's task validation
 //	agent.go       simulated agents, task processes, status update streams
-//	docker.go      the Docker containerizer (pull) and executor (run
-//	               options) views of a TaskInfo, image stand-ins
+//	docker.go      the Docker containerizer (pull, private registries'
+//	               credentials) and executor (run options) views of a
+//	               TaskInfo, image stand-ins
+//	fetcher.go     the Mesos fetcher: CommandInfo URIs into the sandbox
 //	reconcile.go   implicit and explicit reconciliation
 //	faults.go      fault injection (Go API and admin endpoint)
 //	zk.go          master contention and detection through ZooKeeper
