@@ -20,6 +20,31 @@ const (
 	Bridge Network = "bridge"
 )
 
+// Containerizer is the Mesos containerizer that runs an agent's image.
+type Containerizer string
+
+const (
+	// Docker is the Docker containerizer: `docker run` on the Mesos
+	// agent, with the Docker options. The default.
+	Docker Containerizer = "docker"
+	// Mesos is the Mesos (universal) containerizer: the agent pulls the
+	// Docker image itself and runs it without a Docker daemon. Host
+	// network only; Docker options do not apply.
+	Mesos Containerizer = "mesos"
+)
+
+// ParseContainerizer reads a template's containerizer: "docker"
+// (default) or "mesos".
+func ParseContainerizer(s string) (Containerizer, bool) {
+	switch strings.ToLower(s) {
+	case "", "docker":
+		return Docker, true
+	case "mesos":
+		return Mesos, true
+	}
+	return "", false
+}
+
 // Volume is a host path mounted into the container.
 type Volume struct {
 	HostPath      string
@@ -31,11 +56,12 @@ type Volume struct {
 // options, the extra environment and what the Mesos fetcher puts in the
 // sandbox first.
 type Container struct {
-	Image      string
-	Network    Network
-	Volumes    []Volume
-	Parameters map[string]string // docker run --key=value
-	ForcePull  bool
+	Containerizer Containerizer // "" is Docker
+	Image         string
+	Network       Network
+	Volumes       []Volume
+	Parameters    map[string]string // docker run --key=value
+	ForcePull     bool
 	// Env is added to the agent's environment after the JENKINS_*
 	// variables the framework sets (which it may not name).
 	Env map[string]string
@@ -109,6 +135,52 @@ func TaskInfo(a Agent) mesos.TaskInfo {
 		env = append(env, envVar(k, a.Container.Env[k]))
 	}
 	shell := false
+	ti := mesos.TaskInfo{
+		Name:      a.Name,
+		TaskID:    mesos.TaskID{Value: a.Name},
+		AgentID:   mesos.AgentID{Value: a.AgentID},
+		Resources: a.Resources,
+		Command: &mesos.CommandInfo{
+			Shell:       &shell,
+			Environment: &mesos.Environment{Variables: env},
+			URIs:        commandURIs(a.Container.URIs),
+		},
+		Container: containerInfo(a),
+		Labels: &mesos.Labels{Labels: []mesos.Label{
+			label(LabelFramework, a.FrameworkName),
+			label(LabelTemplate, a.Template),
+			label(LabelNode, a.Name),
+		}},
+	}
+	if a.KillGrace > 0 {
+		ti.KillPolicy = &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: int64(a.KillGrace)}}
+	}
+	return ti
+}
+
+// containerInfo runs the image: a DOCKER container with the Docker
+// options, or a MESOS one whose image the agent provisions (shell=false
+// and no command value: the image's entrypoint runs, as with Docker).
+func containerInfo(a Agent) *mesos.ContainerInfo {
+	volumes := make([]mesos.Volume, 0, len(a.Container.Volumes))
+	for _, v := range a.Container.Volumes {
+		mode := mesos.RW
+		if v.ReadOnly {
+			mode = mesos.RO
+		}
+		hp := v.HostPath
+		volumes = append(volumes, mesos.Volume{Mode: &mode, ContainerPath: v.ContainerPath, HostPath: &hp})
+	}
+	if len(volumes) == 0 {
+		volumes = nil
+	}
+	if a.Container.Containerizer == Mesos {
+		img := &mesos.Image{Type: mesos.Image_DOCKER.Enum(), Docker: &mesos.Image_Docker{Name: a.Container.Image}}
+		if a.Container.ForcePull {
+			img.Cached = ptr(false)
+		}
+		return &mesos.ContainerInfo{Type: mesos.ContainerInfo_MESOS.Enum(), Mesos: &mesos.ContainerInfo_MesosInfo{Image: img}, Volumes: volumes}
+	}
 	network := mesos.ContainerInfo_DockerInfo_HOST
 	if a.Container.Network == Bridge {
 		network = mesos.ContainerInfo_DockerInfo_BRIDGE
@@ -128,41 +200,12 @@ func TaskInfo(a Agent) mesos.TaskInfo {
 	for _, k := range sortedKeys(a.Container.Parameters) {
 		docker.Parameters = append(docker.Parameters, mesos.Parameter{Key: k, Value: a.Container.Parameters[k]})
 	}
-	ct := mesos.ContainerInfo_DOCKER
-	ci := &mesos.ContainerInfo{Type: &ct, Docker: docker}
+	ci := &mesos.ContainerInfo{Type: mesos.ContainerInfo_DOCKER.Enum(), Docker: docker, Volumes: volumes}
 	if network != mesos.ContainerInfo_DockerInfo_HOST {
 		host := a.Name // as the Jenkins Mesos plugin does, for non-HOST networks
 		ci.Hostname = &host
 	}
-	for _, v := range a.Container.Volumes {
-		mode := mesos.RW
-		if v.ReadOnly {
-			mode = mesos.RO
-		}
-		hp := v.HostPath
-		ci.Volumes = append(ci.Volumes, mesos.Volume{Mode: &mode, ContainerPath: v.ContainerPath, HostPath: &hp})
-	}
-	ti := mesos.TaskInfo{
-		Name:      a.Name,
-		TaskID:    mesos.TaskID{Value: a.Name},
-		AgentID:   mesos.AgentID{Value: a.AgentID},
-		Resources: a.Resources,
-		Command: &mesos.CommandInfo{
-			Shell:       &shell,
-			Environment: &mesos.Environment{Variables: env},
-			URIs:        commandURIs(a.Container.URIs),
-		},
-		Container: ci,
-		Labels: &mesos.Labels{Labels: []mesos.Label{
-			label(LabelFramework, a.FrameworkName),
-			label(LabelTemplate, a.Template),
-			label(LabelNode, a.Name),
-		}},
-	}
-	if a.KillGrace > 0 {
-		ti.KillPolicy = &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: int64(a.KillGrace)}}
-	}
-	return ti
+	return ci
 }
 
 func commandURIs(us []URI) []mesos.CommandInfo_URI {

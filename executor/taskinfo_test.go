@@ -41,7 +41,13 @@ func TestTaskInfoGolden(t *testing.T) {
 		Env:        map[string]string{"JAVA_OPTS": "-Xmx256m", "HTTPS_PROXY": "http://proxy:3128"},
 		URIs: []URI{{Value: "https://files.example.com/docker.tar.gz", Extract: true},
 			{Value: "file:///etc/tools/setup.sh", Executable: true, Cache: true, OutputFile: "bin/setup.sh"}}}
-	for name, a := range map[string]Agent{"host": base, "bridge": bridge} {
+	ucr := base
+	ucr.Name = "ucr-5d0c0002"
+	ucr.Template = "ucr"
+	ucr.Container = Container{Containerizer: Mesos, Image: "registry.example.com/ci/agent:1.4", ForcePull: true,
+		Volumes: []Volume{{HostPath: "/srv/cache", ContainerPath: "/cache", ReadOnly: true}},
+		URIs:    []URI{{Value: "https://files.example.com/settings.xml"}}}
+	for name, a := range map[string]Agent{"host": base, "bridge": bridge, "mesos": ucr} {
 		b, err := json.MarshalIndent(TaskInfo(a), "", "  ")
 		if err != nil {
 			t.Fatal(err)

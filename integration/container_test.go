@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -131,4 +132,73 @@ func TestPrivateRegistryImageWithFetchedCredentialsAndAgentEnv(t *testing.T) {
 	if log := w.framework.output(); strings.Contains(log, "pull-password-7") {
 		t.Error("the registry password appears in the framework's log")
 	}
+}
+
+// TestMesosContainerizerAgents: a template with `containerizer: mesos`
+// launches its agents as MESOS containers with a Docker image (no Docker
+// daemon on the agents): the builds run and succeed, and the master
+// shows the tasks' containers as such.
+func TestMesosContainerizerAgents(t *testing.T) {
+	w := newWorld(t, worldOpts{templates: `
+  - name: ucr
+    labels: mesos
+    cpus: 0.2
+    mem: 30
+    image: jenkins/inbound-agent:latest-jdk21
+    containerizer: mesos
+    force_pull: true
+    volumes: ["/tmp:/scratch:ro"]
+    connect_timeout: 3m`})
+	jobs := numbered("ucr", 2)
+	for _, j := range jobs {
+		w.freestyle(j, "mesos", 20)
+		w.build(j)
+	}
+	containers := map[string]string{}
+	w.waitFor("2 builds on MESOS containers", 90*time.Second, func() bool {
+		resp, err := http.Get(w.mesos + "/master/state")
+		if err == nil {
+			var st struct {
+				Frameworks []struct {
+					Tasks []struct {
+						ID        string `json:"id"`
+						Container struct {
+							Type  string `json:"type"`
+							Mesos struct {
+								Image struct {
+									Docker struct {
+										Name string `json:"name"`
+									} `json:"docker"`
+									Cached *bool `json:"cached"`
+								} `json:"image"`
+							} `json:"mesos"`
+							Volumes []struct {
+								HostPath string `json:"host_path"`
+							} `json:"volumes"`
+						} `json:"container"`
+					} `json:"tasks"`
+				} `json:"frameworks"`
+			}
+			if json.NewDecoder(resp.Body).Decode(&st) == nil {
+				for _, f := range st.Frameworks {
+					for _, tk := range f.Tasks {
+						c := tk.Container
+						cached := c.Mesos.Image.Cached != nil && *c.Mesos.Image.Cached
+						containers[tk.ID] = fmt.Sprintf("%s %s cached=%v volumes=%d", c.Type, c.Mesos.Image.Docker.Name, cached, len(c.Volumes))
+					}
+				}
+			}
+			resp.Body.Close()
+		}
+		return w.allSucceeded(jobs...)
+	})
+	if len(containers) != 2 {
+		t.Fatalf("saw %d tasks, want 2: %v", len(containers), containers)
+	}
+	for id, c := range containers {
+		if c != "MESOS jenkins/inbound-agent:latest-jdk21 cached=false volumes=1" {
+			t.Errorf("task %s: container %s, want MESOS with the image, not cached (force_pull) and the volume", id, c)
+		}
+	}
+	w.waitClean()
 }

@@ -110,6 +110,7 @@ type templateConfig struct {
 	KillGrace        duration          `yaml:"kill_grace_period"`
 	Role             string            `yaml:"role"`
 	Env              map[string]string `yaml:"env"`
+	Containerizer    string            `yaml:"containerizer"`
 	URIs             []uriConfig       `yaml:"uris"`
 }
 
@@ -519,10 +520,22 @@ func (t templateConfig) toTemplate(key string) (scheduler.Template, error) {
 	if !ok {
 		return fail("network", strconv.Quote(t.Network), "expected host or bridge")
 	}
+	containerizer, ok := executor.ParseContainerizer(t.Containerizer)
+	if !ok {
+		return fail("containerizer", strconv.Quote(t.Containerizer), "expected docker or mesos")
+	}
+	if containerizer == executor.Mesos {
+		if network != executor.Host {
+			return fail("network", strconv.Quote(t.Network), "the mesos containerizer runs agents on the host network only (bridge is Docker's)")
+		}
+		if len(t.DockerParameters) > 0 {
+			return fail("docker_parameters", fmt.Sprint(sortedKeys(t.DockerParameters)), "Docker run options do not apply to the mesos containerizer")
+		}
+	}
 	tmpl := scheduler.Template{Name: t.Name, Labels: labels, CPUs: t.CPUs, Mem: t.Mem, Disk: t.Disk, Ports: t.Ports, Executors: t.Executors,
 		RemoteFS: t.RemoteFS, WebSocket: t.WebSocket == nil || *t.WebSocket, MaxInstances: t.MaxInstances,
 		IdleTimeout: time.Duration(t.IdleTimeout), ConnectTimeout: time.Duration(t.ConnectTimeout), KillGrace: time.Duration(t.KillGrace), Role: t.Role,
-		Container: executor.Container{Image: t.Image, Network: network, Parameters: t.DockerParameters, ForcePull: t.ForcePull}}
+		Container: executor.Container{Containerizer: containerizer, Image: t.Image, Network: network, Parameters: t.DockerParameters, ForcePull: t.ForcePull}}
 	switch t.Retention {
 	case "", "once":
 		tmpl.Retention = scheduler.RetainOnce

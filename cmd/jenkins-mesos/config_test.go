@@ -63,41 +63,43 @@ func TestBadConfigsNameTheKeyValueAndExpectation(t *testing.T) {
 	base, err := os.ReadFile("../../examples/jenkins-mesos.yaml")
 	require.NoError(t, err)
 	cases := map[string]struct{ from, to, want string }{
-		"unknown key":      {"  poll_interval: 1s", "  poll_interval: 1s\n  pollinterval: 2s", "field pollinterval not found"},
-		"bad duration":     {"failover_timeout: 168h", "failover_timeout: a week", `"a week" is not a duration`},
-		"missing master":   {"master: http://mesos-master:5050      # comma-separated URLs", "master: \"\"", "mesos.master is required"},
-		"bad master":       {"master: http://mesos-master:5050", "master: mesos-master:5050", `mesos.master "mesos-master:5050": expected http(s)://host:port`},
-		"bad strategy":     {"strategy: spread", "strategy: random", `strategy "random": expected spread or binpack`},
-		"bad network":      {"network: host ", "network: overlay ", `templates[0] (mesos).network "overlay": expected host or bridge`},
-		"bad constraint":   {"constraints: []", `constraints: ["hostname SOMETIMES"]`, "templates[0] (mesos).constraints[0]"},
-		"bad retention":    {"retention: once", "retention: forever", `retention "forever": expected once or idle`},
-		"no cpus":          {"cpus: 0.2", "cpus: 0", "templates[0] (mesos).cpus 0: must be positive"},
-		"no templates":     {"templates:", "other_templates:", "field other_templates not found"},
-		"bad volume":       {"volumes: []", `volumes: ["docker.sock"]`, `volumes[0] "docker.sock": expected /host/path:/container/path`},
-		"bad encoding":     {"encoding: protobuf", "encoding: xml", `mesos.encoding "xml": expected protobuf or json`},
-		"negative agents":  {"max_agents: 100", "max_agents: -1", "limits.max_agents -1"},
-		"zero threshold":   {"breaker_threshold: 5", "breaker_threshold: 0", "limits.breaker_threshold 0: must be at least 1"},
-		"bad cooldown":     {"breaker_cooldown: 5m", "breaker_cooldown: -1s", "limits.breaker_cooldown -1s: must be positive"},
-		"bad unreachable":  {"unreachable_grace: 5m", "unreachable_grace: 0s", "limits.unreachable_grace 0s: must be positive"},
-		"bad horizon":      {"maintenance_horizon: 10m", "maintenance_horizon: -1m", "limits.maintenance_horizon -1m0s: must be zero"},
-		"short orphan":     {"orphan_grace: 1m", "orphan_grace: 10ms", "limits.orphan_grace 10ms: must be at least 1s"},
-		"bad zk":           {"master: http://mesos-master:5050", "master: zk://zk:2181", "expected zk://host:port[,host:port...]/path"},
-		"name param":       {"docker_parameters: {}", "docker_parameters: {name: x}", `docker_parameters "name"`},
-		"duplicate name":   {"templates:\n", "templates:\n  - {name: mesos, labels: a, cpus: 1, mem: 1, image: i}\n", `name "mesos": used by an earlier template`},
-		"bad log format":   {"format: auto", "format: xml", `log.format "xml"`},
-		"short poll":       {"poll_interval: 1s", "poll_interval: 1ms", "jenkins.poll_interval 1ms: must be at least 100ms"},
-		"no image":         {"image: jenkins/inbound-agent", "image: \"\"", "templates[0] (mesos).image"},
-		"bad template key": {"force_pull: false", "force_pul: false", "field force_pul not found"},
-		"reserved env":     {"env: {}", "env: {JENKINS_SECRET: x}", `templates[0] (mesos).env "JENKINS_SECRET": set by the framework`},
-		"bad env name":     {"env: {}", `env: {"2FAST": x}`, `env "2FAST": expected a variable name`},
-		"relative uri":     {"uris: []", "uris: [tools/docker.tar.gz]", `uris[0] "tools/docker.tar.gz": a relative path needs the agents' --frameworks_home`},
-		"uri no path":      {"uris: []", "uris: [https://files.example.com]", `uris[0] "https://files.example.com": missing the path`},
-		"uri quote":        {"uris: []", `uris: ["http://x/it's.tgz"]`, `illegal characters in URI`},
-		"relative file":    {"uris: []", "uris: [file://tools/a.sh]", "a file URI takes an absolute path"},
-		"uri escape":       {"uris: []", "uris: [{value: /opt/a.sh, output_file: ../../a.sh}]", `output_file "../../a.sh": expected a file path inside the sandbox`},
-		"uri both":         {"uris: []", "uris: [{value: /opt/a.tgz, executable: true, extract: true}]", "executable and extract"},
-		"uri unknown key":  {"uris: []", "uris: [{value: /opt/a.sh, exec: true}]", "field exec not found in a uri"},
-		"uri list":         {"uris: []", "uris: [[/opt/a.sh]]", "a uri is a string or a mapping"},
+		"unknown key":       {"  poll_interval: 1s", "  poll_interval: 1s\n  pollinterval: 2s", "field pollinterval not found"},
+		"bad duration":      {"failover_timeout: 168h", "failover_timeout: a week", `"a week" is not a duration`},
+		"missing master":    {"master: http://mesos-master:5050      # comma-separated URLs", "master: \"\"", "mesos.master is required"},
+		"bad master":        {"master: http://mesos-master:5050", "master: mesos-master:5050", `mesos.master "mesos-master:5050": expected http(s)://host:port`},
+		"bad strategy":      {"strategy: spread", "strategy: random", `strategy "random": expected spread or binpack`},
+		"bad network":       {"network: host ", "network: overlay ", `templates[0] (mesos).network "overlay": expected host or bridge`},
+		"bad constraint":    {"constraints: []", `constraints: ["hostname SOMETIMES"]`, "templates[0] (mesos).constraints[0]"},
+		"bad retention":     {"retention: once", "retention: forever", `retention "forever": expected once or idle`},
+		"no cpus":           {"cpus: 0.2", "cpus: 0", "templates[0] (mesos).cpus 0: must be positive"},
+		"no templates":      {"templates:", "other_templates:", "field other_templates not found"},
+		"bad volume":        {"volumes: []", `volumes: ["docker.sock"]`, `volumes[0] "docker.sock": expected /host/path:/container/path`},
+		"bad encoding":      {"encoding: protobuf", "encoding: xml", `mesos.encoding "xml": expected protobuf or json`},
+		"negative agents":   {"max_agents: 100", "max_agents: -1", "limits.max_agents -1"},
+		"zero threshold":    {"breaker_threshold: 5", "breaker_threshold: 0", "limits.breaker_threshold 0: must be at least 1"},
+		"bad cooldown":      {"breaker_cooldown: 5m", "breaker_cooldown: -1s", "limits.breaker_cooldown -1s: must be positive"},
+		"bad unreachable":   {"unreachable_grace: 5m", "unreachable_grace: 0s", "limits.unreachable_grace 0s: must be positive"},
+		"bad horizon":       {"maintenance_horizon: 10m", "maintenance_horizon: -1m", "limits.maintenance_horizon -1m0s: must be zero"},
+		"short orphan":      {"orphan_grace: 1m", "orphan_grace: 10ms", "limits.orphan_grace 10ms: must be at least 1s"},
+		"bad zk":            {"master: http://mesos-master:5050", "master: zk://zk:2181", "expected zk://host:port[,host:port...]/path"},
+		"name param":        {"docker_parameters: {}", "docker_parameters: {name: x}", `docker_parameters "name"`},
+		"duplicate name":    {"templates:\n", "templates:\n  - {name: mesos, labels: a, cpus: 1, mem: 1, image: i}\n", `name "mesos": used by an earlier template`},
+		"bad log format":    {"format: auto", "format: xml", `log.format "xml"`},
+		"short poll":        {"poll_interval: 1s", "poll_interval: 1ms", "jenkins.poll_interval 1ms: must be at least 100ms"},
+		"no image":          {"image: jenkins/inbound-agent", "image: \"\"", "templates[0] (mesos).image"},
+		"bad template key":  {"force_pull: false", "force_pul: false", "field force_pul not found"},
+		"bad containerizer": {"containerizer: docker", "containerizer: podman", `templates[0] (mesos).containerizer "podman": expected docker or mesos`},
+		"ucr bridge":        {"containerizer: docker               # or mesos: the agent pulls the image itself, no Docker daemon (host network, no docker_parameters)\n    network: host ", "containerizer: mesos\n    network: bridge ", `network "bridge": the mesos containerizer runs agents on the host network only`},
+		"reserved env":      {"env: {}", "env: {JENKINS_SECRET: x}", `templates[0] (mesos).env "JENKINS_SECRET": set by the framework`},
+		"bad env name":      {"env: {}", `env: {"2FAST": x}`, `env "2FAST": expected a variable name`},
+		"relative uri":      {"uris: []", "uris: [tools/docker.tar.gz]", `uris[0] "tools/docker.tar.gz": a relative path needs the agents' --frameworks_home`},
+		"uri no path":       {"uris: []", "uris: [https://files.example.com]", `uris[0] "https://files.example.com": missing the path`},
+		"uri quote":         {"uris: []", `uris: ["http://x/it's.tgz"]`, `illegal characters in URI`},
+		"relative file":     {"uris: []", "uris: [file://tools/a.sh]", "a file URI takes an absolute path"},
+		"uri escape":        {"uris: []", "uris: [{value: /opt/a.sh, output_file: ../../a.sh}]", `output_file "../../a.sh": expected a file path inside the sandbox`},
+		"uri both":          {"uris: []", "uris: [{value: /opt/a.tgz, executable: true, extract: true}]", "executable and extract"},
+		"uri unknown key":   {"uris: []", "uris: [{value: /opt/a.sh, exec: true}]", "field exec not found in a uri"},
+		"uri list":          {"uris: []", "uris: [[/opt/a.sh]]", "a uri is a string or a mapping"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -139,6 +141,22 @@ func TestTemplateEnvAndURIs(t *testing.T) {
 	c = s.core.Templates[0].Container
 	require.Equal(t, map[string]string{"A": "1"}, c.Env)
 	require.Equal(t, []executor.URI{{Value: "/opt/a.tgz", Extract: true}, {Value: "/opt/b.sh", Executable: true}}, c.URIs)
+}
+
+func TestMesosContainerizerTemplate(t *testing.T) {
+	tmpl := func(extra string) map[string]string {
+		return map[string]string{"templates": `[{"name": "ucr", "labels": "mesos", "cpus": 1, "mem": 64, "image": "i", "containerizer": "mesos"` + extra + `}]`}
+	}
+	s, err := loadSettings("../../examples/jenkins-mesos.yaml", tmpl(`, "volumes": ["/srv/cache:/cache:ro"], "force_pull": true`), env(nil))
+	require.NoError(t, err)
+	c := s.core.Templates[0].Container
+	require.Equal(t, executor.Mesos, c.Containerizer)
+	require.Equal(t, []executor.Volume{{HostPath: "/srv/cache", ContainerPath: "/cache", ReadOnly: true}}, c.Volumes)
+	_, err = loadSettings("../../examples/jenkins-mesos.yaml", tmpl(`, "docker_parameters": {"init": "true", "add-host": "x:1.2.3.4"}`), env(nil))
+	require.ErrorContains(t, err, `templates[0] (ucr).docker_parameters [add-host init]: Docker run options do not apply to the mesos containerizer`)
+	s, err = loadSettings("../../examples/jenkins-mesos.yaml", nil, env(nil))
+	require.NoError(t, err)
+	require.Equal(t, executor.Docker, s.core.Templates[0].Container.Containerizer, "the example's containerizer")
 }
 
 func TestZooKeeperMaster(t *testing.T) {

@@ -1,6 +1,8 @@
 package mesosemu
 
 import (
+	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -303,5 +305,85 @@ func TestDockerLaunchFailuresLookAsOnARealAgent(t *testing.T) {
 	s.mustCall(url, launch([]mesos.OfferID{o.ID}, nil, ok))
 	if seen := runToEnd(s, url, "ok"); states(seen) != "TASK_STARTING TASK_RUNNING TASK_FINISHED" {
 		t.Fatalf("after the fault: %s", states(seen))
+	}
+}
+
+// TestMesosContainerizerProvisionsTheImage: a MESOS container with a
+// Docker image runs the image's entrypoint (shell=false, no value) with
+// the task's environment and fetched URIs; the Mesos containerizer pulls
+// with its own registry client, so a refused image fails with the
+// manifest's 401, and a private image fails even with a Docker config
+// in the sandbox (the Docker CLI's lookup is not the provisioner's).
+func TestMesosContainerizerProvisionsTheImage(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "docker.tar.gz")
+	if err := os.WriteFile(src, tarGz(t, map[string]string{".docker/": "", ".docker/config.json": dockerConfig("registry.example.com", "ci", "pw")}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := newTestCluster(t, Config{Agents: 1,
+		Images:        map[string][]string{"example/echo": {"/bin/sh", "-c", `echo "$GREETING $MESOS_SANDBOX" > out.txt; sleep 1000`}, "registry.example.com/ci/agent": {"/bin/true"}},
+		PrivateImages: map[string]string{"registry.example.com/ci/agent": "ci:pw"}})
+	url := c.Leader()
+	s := subscribeRaw(t, url, frameworkInfo("fw"))
+	o := s.next(scheduler.Event_OFFERS).Offers.Offers[0]
+	ucr := func(id, image string, uris ...string) mesos.TaskInfo {
+		tk := commandTask(id, o, 0.1, 16, "")
+		tk.Command = &mesos.CommandInfo{Shell: new(bool), Environment: &mesos.Environment{Variables: []mesos.Environment_Variable{{Name: "GREETING", Value: f2s("hi")}}}}
+		for _, u := range uris {
+			tk.Command.URIs = append(tk.Command.URIs, mesos.CommandInfo_URI{Value: u})
+		}
+		tk.Container = &mesos.ContainerInfo{Type: mesos.ContainerInfo_MESOS.Enum(), Mesos: &mesos.ContainerInfo_MesosInfo{
+			Image: &mesos.Image{Type: mesos.Image_DOCKER.Enum(), Docker: &mesos.Image_Docker{Name: image}}}}
+		return tk
+	}
+	run := ucr("run", "example/echo:3")
+	run.Labels = &mesos.Labels{Labels: []mesos.Label{{Key: "team", Value: f2s("ci")}, {Key: "flag"}}}
+	s.mustCall(url, launch([]mesos.OfferID{o.ID}, nil, run, ucr("unknown", "nobody/knows"), ucr("private", "registry.example.com/ci/agent:1", src)))
+	for _, id := range []string{"unknown", "private"} {
+		st := s.update(id)
+		want := "Failed to launch container: Unexpected HTTP response '401 Unauthorized' when trying to get the manifest"
+		if st.GetState() != mesos.TASK_FAILED || st.GetReason() != mesos.REASON_CONTAINER_LAUNCH_FAILED || st.GetSource() != mesos.SOURCE_AGENT || st.GetMessage() != want {
+			t.Errorf("%s: got %s, want TASK_FAILED / CONTAINER_LAUNCH_FAILED from the agent, %q", id, describe(st), want)
+		}
+		s.ack(url, st)
+	}
+	for st := s.update("run"); st.GetState() != mesos.TASK_RUNNING; st = s.update("run") {
+		s.ack(url, st)
+	}
+	dir := c.TaskSandbox(s.fwID, "run")
+	waitFor(t, "the entrypoint to see the task's environment", func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, "out.txt"))
+		return string(b) == "hi "+dir+"\n"
+	})
+	// /master/state shows the task's labels and container, as Mesos
+	// writes a Task (common/http.cpp).
+	r := doRequest(t, http.MethodGet, url+"/master/state", nil, nil)
+	var state struct {
+		Frameworks []struct {
+			Tasks []struct {
+				ID        string              `json:"id"`
+				Labels    []map[string]string `json:"labels"`
+				Container struct {
+					Type  string `json:"type"`
+					Mesos struct {
+						Image struct {
+							Type   string `json:"type"`
+							Docker struct {
+								Name string `json:"name"`
+							} `json:"docker"`
+						} `json:"image"`
+					} `json:"mesos"`
+				} `json:"container"`
+			} `json:"tasks"`
+		} `json:"frameworks"`
+	}
+	if err := json.Unmarshal([]byte(r.body), &state); err != nil || len(state.Frameworks) != 1 || len(state.Frameworks[0].Tasks) != 1 {
+		t.Fatalf("/master/state: %v %s", err, r.body)
+	}
+	task := state.Frameworks[0].Tasks[0]
+	if task.Container.Type != "MESOS" || task.Container.Mesos.Image.Type != "DOCKER" || task.Container.Mesos.Image.Docker.Name != "example/echo:3" {
+		t.Errorf("task container in /master/state: %+v", task.Container)
+	}
+	if len(task.Labels) != 2 || task.Labels[0]["key"] != "team" || task.Labels[0]["value"] != "ci" || task.Labels[1]["key"] != "flag" {
+		t.Errorf("task labels in /master/state: %v", task.Labels)
 	}
 }

@@ -126,7 +126,7 @@ func lookPathIn(name, pathEnv string) (string, error) {
 // container; `docker run` refusing an unknown option exits 125.
 func (c *Cluster) dockerSpecLocked(t *Task, ci *mesos.ContainerInfo, cmd *mesos.CommandInfo) (*procSpec, *launchFailure) {
 	d := ci.Docker
-	if fail := c.pullLocked(d.Image, t.sandbox); fail != nil {
+	if fail := c.pullLocked(d.Image, t.sandbox, true); fail != nil {
 		return nil, fail
 	}
 	network := d.GetNetwork()
@@ -202,10 +202,18 @@ var dockerRunFlags = func() map[string]bool {
 // one (Config.PrivateImages) unless home holds a Docker config with its
 // registry's credentials. The Docker containerizer runs `docker pull`
 // with HOME set to the sandbox (src/docker/docker.cpp Docker::pull), so a
-// fetched .docker/config.json or .dockercfg is what logs it in; home is
-// "" for the Mesos containerizer, which does not look there.
-func (c *Cluster) pullLocked(image, home string) *launchFailure {
+// fetched .docker/config.json or .dockercfg is what logs it in.
+//
+// The Mesos containerizer (docker false) pulls with its own registry
+// client (provisioner/docker/registry_puller.cpp, uri/fetchers/docker.cpp)
+// and does not look in the sandbox: a registry that refuses it answers
+// the manifest request with 401. Its credentials come from the agent's
+// --docker_config, which the emulated agents do not have.
+func (c *Cluster) pullLocked(image, home string, docker bool) *launchFailure {
 	pullFailed := func(stderr string) *launchFailure {
+		if !docker {
+			return containerFailure("Failed to launch container: Unexpected HTTP response '401 Unauthorized' when trying to get the manifest")
+		}
 		return containerFailure("Failed to launch container: Failed to run 'docker -H unix:///var/run/docker.sock pull %s': exit status 1; stderr='%s\n'", image, stderr)
 	}
 	denied := "Error response from daemon: pull access denied for " + imageRepository(image) + ", repository does not exist or may require 'docker login': denied: requested access to the resource is denied"
@@ -215,6 +223,9 @@ func (c *Cluster) pullLocked(image, home string) *launchFailure {
 	want, private := c.imageCredentials(image)
 	if !private {
 		return nil
+	}
+	if !docker {
+		return pullFailed("")
 	}
 	registry := imageRegistry(image)
 	switch got, found := dockerConfigAuth(home, registry); {
@@ -300,7 +311,7 @@ func (c *Cluster) imageSpecLocked(t *Task, image string, cmd *mesos.CommandInfo,
 		return nil, containerFailure("Failed to launch container: Shell specified but no command value provided")
 	}
 	if !docker {
-		if fail := c.pullLocked(image, ""); fail != nil {
+		if fail := c.pullLocked(image, "", false); fail != nil {
 			return nil, fail
 		}
 	}

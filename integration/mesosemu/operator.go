@@ -218,9 +218,28 @@ func taskJSON(t *Task) map[string]any {
 	if statuses == nil {
 		statuses = []map[string]any{}
 	}
-	return map[string]any{
+	out := map[string]any{
 		"id": t.info.TaskID.Value, "name": t.info.Name, "framework_id": t.fw, "executor_id": "", "role": t.role,
 		"slave_id": t.a.id, "state": t.masterState.String(), "resources": resourcesJSON(t.resources),
 		"statuses": statuses,
 	}
+	// As common/http.cpp writes a Task: labels as an array of {key,
+	// value}, the container as its protobuf JSON (unset fields left out).
+	if t.info.Labels != nil {
+		labels := []map[string]any{}
+		for _, l := range t.info.Labels.Labels {
+			e := map[string]any{"key": l.Key}
+			if l.Value != nil {
+				e["value"] = l.GetValue()
+			}
+			labels = append(labels, e)
+		}
+		out["labels"] = labels
+	}
+	if t.info.Container != nil {
+		if b, err := json.Marshal(t.info.Container); err == nil {
+			out["container"] = json.RawMessage(stripNulls(b))
+		}
+	}
+	return out
 }
