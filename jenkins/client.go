@@ -70,6 +70,12 @@ func New(cfg Config) (*Client, error) {
 // Ping reads the controller's root object through gojenkins (a plain
 // read it gets right) and returns the Jenkins version.
 func (c *Client) Ping(ctx context.Context) (string, error) {
+	// gojenkins decodes whatever comes back: a refusal (401, 403) would
+	// read as "invalid character '<'". Ask once plainly for the status.
+	var root struct{}
+	if err := c.getJSON(ctx, "api/json", url.Values{"tree": {"mode"}}, &root); err != nil {
+		return "", err
+	}
 	j := gojenkins.CreateJenkins(&http.Client{Timeout: c.cfg.Timeout, Transport: headerTransport{}}, c.base.String(), c.cfg.User, c.cfg.Token)
 	if _, err := j.Init(ctx); err != nil {
 		return "", fmt.Errorf("jenkins: %s: %w", c.base.Redacted(), err)

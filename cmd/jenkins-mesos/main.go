@@ -4,6 +4,7 @@
 //	jenkins-mesos run --config jenkins-mesos.yaml [--mesos.master URL ...]
 //	jenkins-mesos demo [--jobs 5] [--agents 2] [--sleep 100s] [--time-scale 20] [--keep]
 //	jenkins-mesos teardown --config jenkins-mesos.yaml [--force]
+//	jenkins-mesos check --config jenkins-mesos.yaml [--offline]
 //	jenkins-mesos version
 package main
 
@@ -32,6 +33,7 @@ func usage(w io.Writer) {
   jenkins-mesos run --config FILE [--KEY VALUE ...]   run the framework (see run --help)
   jenkins-mesos demo [flags]                          emulated Mesos + Jenkins + the framework (see demo --help)
   jenkins-mesos teardown --config FILE [--force]      remove the framework for good: Mesos tasks, Jenkins nodes, stored ID
+  jenkins-mesos check --config FILE [--offline]       validate the configuration, then reach Jenkins, Mesos and the state (changes nothing)
   jenkins-mesos version                               print the version`)
 }
 
@@ -48,6 +50,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runDemo(ctx, args[1:], stdout, stderr)
 	case "teardown":
 		err = runTeardown(ctx, args[1:], getenv, stdout, stderr)
+	case "check":
+		err = runCheck(ctx, args[1:], getenv, stdout, stderr)
 	case "agent-standin":
 		err = runAgentStandin(ctx, args[1:], getenv, stdout)
 	case "version", "--version":

@@ -1,0 +1,81 @@
+package integration
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// checkCmd runs `jenkins-mesos check` as an operator would, with the
+// world's configuration and environment plus extra.
+func (w *world) checkCmd(extraEnv []string, args ...string) (string, int) {
+	w.t.Helper()
+	cmd := exec.Command(filepath.Join(binaries(w.t), "jenkins-mesos"), append([]string{"check", "--config", w.configPath}, args...)...)
+	cmd.Env = append(append(os.Environ(), w.env...), extraEnv...)
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return string(out), exit.ExitCode()
+	}
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return string(out), 0
+}
+
+// TestCheckProbesWithoutDisturbingARunningFramework: `check` beside a
+// running instance reads Jenkins, the leader and the stored framework ID,
+// and the instance is not failed over; a wrong token fails the Jenkins
+// probe (exit 1) without printing it; a bad file is refused before any
+// probe.
+func TestCheckProbesWithoutDisturbingARunningFramework(t *testing.T) {
+	w := newWorld(t, worldOpts{})
+	w.freestyle("one", "mesos", 10)
+	w.build("one")
+	w.waitSucceeded("the build", 60*time.Second, "one")
+	out, code := w.checkCmd(nil)
+	if code != 0 {
+		t.Fatalf("check exited %d:\n%s", code, out)
+	}
+	id := regexp.MustCompile(`subscribed as framework ([0-9a-f-]+)`).FindStringSubmatch(w.framework.output())[1]
+	for _, want := range []string{
+		"configuration: valid (" + w.configPath + ")",
+		"mesos: labels mesos; 0.2 cpus, 30 MB mem",
+		"jenkins: ok: Jenkins ",
+		"node(s) of framework \"jenkins-mesos\"",
+		"mesos:   ok: leading master " + w.mesos + ", Mesos ",
+		"holds framework ID " + id + ";",
+		"(token set)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, w.token) {
+		t.Error("check printed the Jenkins token")
+	}
+	// Still the same subscription: nothing failed the framework over.
+	w.freestyle("two", "mesos", 10)
+	w.build("two")
+	w.waitSucceeded("a build after the check", 60*time.Second, "two")
+	if n := strings.Count(w.framework.output(), "subscribed as framework"); n != 1 {
+		t.Errorf("the framework subscribed %d times; the check must not disturb it", n)
+	}
+
+	out, code = w.checkCmd([]string{"JENKINS_MESOS_JENKINS_TOKEN=wrong-token-123"})
+	if code != 1 || !strings.Contains(out, "jenkins: FAILED: ") || !strings.Contains(out, "401") || !strings.Contains(out, "mesos:   ok:") {
+		t.Errorf("check with a wrong token: exit %d, want 1 with the Jenkins probe failed (401) and Mesos ok:\n%s", code, out)
+	}
+	if strings.Contains(out, "wrong-token-123") {
+		t.Error("check printed the token it was given")
+	}
+	out, code = w.checkCmd(nil, "--templates", `[{"name": "x", "labels": "mesos", "cpus": 0, "mem": 1, "image": "i"}]`)
+	if code != 1 || !strings.Contains(out, "templates[0] (x).cpus 0: must be positive") || strings.Contains(out, "jenkins:") {
+		t.Errorf("check of a bad template: exit %d, want 1 with the error and no probe:\n%s", code, out)
+	}
+}
