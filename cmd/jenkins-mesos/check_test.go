@@ -1,0 +1,39 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestCheckOfflineDescribesWithoutSecretsOrEnvValues(t *testing.T) {
+	var out, errOut bytes.Buffer
+	e := env(map[string]string{"JENKINS_MESOS_JENKINS_TOKEN": "tok-very-secret",
+		"JENKINS_MESOS_TEMPLATES": `[{"name": "big", "labels": "mesos linux", "cpus": 2, "mem": 4096, "image": "corp/agent:2", "containerizer": "mesos",
+			"env": {"ARTIFACTORY_PASSWORD": "hunter2"}, "uris": ["/etc/ci/settings.tgz"], "max_instances": 4}]`})
+	code := run(context.Background(), []string{"check", "--config", "../../examples/jenkins-mesos.yaml", "--offline"}, e, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d: %s%s", code, out.String(), errOut.String())
+	}
+	got := out.String()
+	for _, want := range []string{"configuration: valid (../../examples/jenkins-mesos.yaml)", "(token set)",
+		"big: labels mesos linux; 2 cpus, 4096 MB mem, 0 MB disk, 0 port(s), 1 executor(s); mesos corp/agent:2 (host network); up to 4; one build per agent; env ARTIFACTORY_PASSWORD; 1 uri(s)"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+	for _, secret := range []string{"tok-very-secret", "hunter2"} {
+		if strings.Contains(got, secret) {
+			t.Errorf("output shows %q", secret)
+		}
+	}
+	if strings.Contains(got, "jenkins: ok") || strings.Contains(got, "FAILED") {
+		t.Errorf("--offline probed:\n%s", got)
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"check", "--config", "../../examples/jenkins-mesos.yaml", "--strategy", "random"}, e, &out, &errOut); code != 1 ||
+		!strings.Contains(errOut.String(), `strategy "random": expected spread or binpack`) {
+		t.Errorf("bad strategy: exit %d, stderr %q", code, errOut.String())
+	}
+}
