@@ -65,6 +65,10 @@ type Container struct {
 	// Env is added to the agent's environment after the JENKINS_*
 	// variables the framework sets (which it may not name).
 	Env map[string]string
+	// CPUsLimit and MemLimit (MB) let the agent use more than its slice
+	// when the Mesos agent has it to spare (TaskInfo.limits, Mesos 1.10):
+	// 0 is no limit beyond the request, +Inf is unlimited.
+	CPUsLimit, MemLimit float64
 	// URIs are fetched into the task's sandbox before the container
 	// starts (mounted at $MESOS_SANDBOX inside it). A docker.tar.gz
 	// holding .docker/config.json is how the Docker containerizer pulls
@@ -151,6 +155,15 @@ func TaskInfo(a Agent) mesos.TaskInfo {
 			label(LabelTemplate, a.Template),
 			label(LabelNode, a.Name),
 		}},
+	}
+	if a.Container.CPUsLimit > 0 || a.Container.MemLimit > 0 {
+		ti.Limits = map[string]mesos.Value_Scalar{}
+		if v := a.Container.CPUsLimit; v > 0 {
+			ti.Limits["cpus"] = mesos.Value_Scalar{Value: v}
+		}
+		if v := a.Container.MemLimit; v > 0 {
+			ti.Limits["mem"] = mesos.Value_Scalar{Value: v}
+		}
 	}
 	if a.KillGrace > 0 {
 		ti.KillPolicy = &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: int64(a.KillGrace)}}

@@ -3,6 +3,7 @@ package executor
 import (
 	"encoding/json"
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,14 +38,14 @@ func TestTaskInfoGolden(t *testing.T) {
 		Ranges: &mesos.Value_Ranges{Range: []mesos.Value_Range{{Begin: 31005, End: 31005}}}})
 	bridge.Container = Container{Image: "jenkins/inbound-agent:latest-jdk17", Network: Bridge, ForcePull: true,
 		Volumes:    []Volume{{HostPath: "/var/run/docker.sock", ContainerPath: "/var/run/docker.sock"}, {HostPath: "/cache", ContainerPath: "/cache", ReadOnly: true}},
-		Parameters: map[string]string{"init": "true", "add-host": "jenkins:10.0.0.1"},
-		Env:        map[string]string{"JAVA_OPTS": "-Xmx256m", "HTTPS_PROXY": "http://proxy:3128"},
+		Parameters: map[string]string{"init": "true", "add-host": "jenkins:10.0.0.1"}, CPUsLimit: 2, MemLimit: 1024,
+		Env: map[string]string{"JAVA_OPTS": "-Xmx256m", "HTTPS_PROXY": "http://proxy:3128"},
 		URIs: []URI{{Value: "https://files.example.com/docker.tar.gz", Extract: true},
 			{Value: "file:///etc/tools/setup.sh", Executable: true, Cache: true, OutputFile: "bin/setup.sh"}}}
 	ucr := base
 	ucr.Name = "ucr-5d0c0002"
 	ucr.Template = "ucr"
-	ucr.Container = Container{Containerizer: Mesos, Image: "registry.example.com/ci/agent:1.4", ForcePull: true,
+	ucr.Container = Container{Containerizer: Mesos, Image: "registry.example.com/ci/agent:1.4", ForcePull: true, MemLimit: 512,
 		Volumes: []Volume{{HostPath: "/srv/cache", ContainerPath: "/cache", ReadOnly: true}},
 		URIs:    []URI{{Value: "https://files.example.com/settings.xml"}}}
 	for name, a := range map[string]Agent{"host": base, "bridge": bridge, "mesos": ucr} {
@@ -137,5 +138,24 @@ func TestTaskInfoPassesURIsToTheFetcher(t *testing.T) {
 	// Mesos defaults extract to true: false must be sent, not left out.
 	if u[2].Extract == nil || *u[2].Extract || !u[2].GetCache() {
 		t.Errorf("third URI %v: extract must be an explicit false, cache true", u[2])
+	}
+}
+
+func TestTaskInfoLimits(t *testing.T) {
+	ti := TaskInfo(Agent{Name: "n1", Container: Container{Image: "i"}})
+	if ti.Limits != nil {
+		t.Errorf("limits %v without any in the template", ti.Limits)
+	}
+	ti = TaskInfo(Agent{Name: "n1", Container: Container{Image: "i", CPUsLimit: math.Inf(1)}})
+	if len(ti.Limits) != 1 || !math.IsInf(ti.Limits["cpus"].Value, 1) {
+		t.Errorf("limits %v, want only an infinite cpus limit", ti.Limits)
+	}
+	b, err := ti.Marshal() // protobuf carries the infinity (JSON cannot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back mesos.TaskInfo
+	if err := back.Unmarshal(b); err != nil || !math.IsInf(back.Limits["cpus"].Value, 1) {
+		t.Errorf("protobuf round trip: %v %v", back.Limits, err)
 	}
 }

@@ -137,7 +137,8 @@ func TestPrivateRegistryImageWithFetchedCredentialsAndAgentEnv(t *testing.T) {
 // TestMesosContainerizerAgents: a template with `containerizer: mesos`
 // launches its agents as MESOS containers with a Docker image (no Docker
 // daemon on the agents): the builds run and succeed, and the master
-// shows the tasks' containers as such.
+// shows the tasks' containers as such, with the template's resource
+// limits (an unlimited CPU limit travels as a protobuf infinity).
 func TestMesosContainerizerAgents(t *testing.T) {
 	w := newWorld(t, worldOpts{templates: `
   - name: ucr
@@ -148,6 +149,8 @@ func TestMesosContainerizerAgents(t *testing.T) {
     containerizer: mesos
     force_pull: true
     volumes: ["/tmp:/scratch:ro"]
+    cpus_limit: unlimited
+    mem_limit: 512
     connect_timeout: 3m`})
 	jobs := numbered("ucr", 2)
 	for _, j := range jobs {
@@ -161,7 +164,8 @@ func TestMesosContainerizerAgents(t *testing.T) {
 			var st struct {
 				Frameworks []struct {
 					Tasks []struct {
-						ID        string `json:"id"`
+						ID        string         `json:"id"`
+						Limits    map[string]any `json:"limits"`
 						Container struct {
 							Type  string `json:"type"`
 							Mesos struct {
@@ -184,7 +188,7 @@ func TestMesosContainerizerAgents(t *testing.T) {
 					for _, tk := range f.Tasks {
 						c := tk.Container
 						cached := c.Mesos.Image.Cached != nil && *c.Mesos.Image.Cached
-						containers[tk.ID] = fmt.Sprintf("%s %s cached=%v volumes=%d", c.Type, c.Mesos.Image.Docker.Name, cached, len(c.Volumes))
+						containers[tk.ID] = fmt.Sprintf("%s %s cached=%v volumes=%d limits=%v", c.Type, c.Mesos.Image.Docker.Name, cached, len(c.Volumes), tk.Limits)
 					}
 				}
 			}
@@ -196,8 +200,8 @@ func TestMesosContainerizerAgents(t *testing.T) {
 		t.Fatalf("saw %d tasks, want 2: %v", len(containers), containers)
 	}
 	for id, c := range containers {
-		if c != "MESOS jenkins/inbound-agent:latest-jdk21 cached=false volumes=1" {
-			t.Errorf("task %s: container %s, want MESOS with the image, not cached (force_pull) and the volume", id, c)
+		if c != "MESOS jenkins/inbound-agent:latest-jdk21 cached=false volumes=1 limits=map[cpus:Infinity mem:512]" {
+			t.Errorf("task %s: container %s, want MESOS with the image, not cached (force_pull), the volume and the limits (an infinite one through protobuf)", id, c)
 		}
 	}
 	w.waitClean()

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -111,6 +112,8 @@ type templateConfig struct {
 	Role             string            `yaml:"role"`
 	Env              map[string]string `yaml:"env"`
 	Containerizer    string            `yaml:"containerizer"`
+	CPUsLimit        limit             `yaml:"cpus_limit"`
+	MemLimit         limit             `yaml:"mem_limit"`
 	URIs             []uriConfig       `yaml:"uris"`
 }
 
@@ -124,6 +127,31 @@ func (d *duration) UnmarshalYAML(n *yaml.Node) error {
 	}
 	*d = duration(v)
 	return nil
+}
+
+// limit is a template's cpus_limit or mem_limit: a number, or unlimited
+// (+Inf). 0 is none.
+type limit float64
+
+func (l *limit) UnmarshalYAML(n *yaml.Node) error {
+	switch strings.ToLower(n.Value) {
+	case "unlimited", "infinity", "inf":
+		*l = limit(math.Inf(1))
+		return nil
+	}
+	v, err := strconv.ParseFloat(n.Value, 64)
+	if n.Kind != yaml.ScalarNode || err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return fmt.Errorf("line %d: %q is not a limit (expected a number or unlimited)", n.Line, n.Value)
+	}
+	*l = limit(v)
+	return nil
+}
+
+func (l limit) String() string {
+	if math.IsInf(float64(l), 1) {
+		return "unlimited"
+	}
+	return strconv.FormatFloat(float64(l), 'g', -1, 64)
 }
 
 // uriConfig is one of a template's uris: a plain string (extracted if it
@@ -479,6 +507,13 @@ func (s *settings) validate() error {
 		if seen[tmpl.Name] {
 			return fmt.Errorf("config: %s.name %q: used by an earlier template", key, tmpl.Name)
 		}
+		if c.Mesos.Encoding == "json" {
+			for field, v := range map[string]float64{"cpus_limit": tmpl.Container.CPUsLimit, "mem_limit": tmpl.Container.MemLimit} {
+				if math.IsInf(v, 1) {
+					return fmt.Errorf("config: %s.%s unlimited: needs mesos.encoding protobuf (mesos-go cannot write an infinity in JSON); give a number", key, field)
+				}
+			}
+		}
 		seen[tmpl.Name] = true
 		core.Templates = append(core.Templates, tmpl)
 	}
@@ -555,6 +590,19 @@ func (t templateConfig) toTemplate(key string) (scheduler.Template, error) {
 		if k == "name" || k == "" {
 			return fail("docker_parameters", strconv.Quote(k), "a docker run option other than name (Mesos names the container)")
 		}
+	}
+	if t.CPUsLimit != 0 {
+		if t.CPUsLimit < 0 || float64(t.CPUsLimit) < t.CPUs {
+			return fail("cpus_limit", t.CPUsLimit.String(), fmt.Sprintf("must be at least cpus (%g), or unlimited", t.CPUs))
+		}
+		tmpl.Container.CPUsLimit = float64(t.CPUsLimit)
+	}
+	if t.MemLimit != 0 {
+		// Mesos compares whole megabytes (validateResourceLimits).
+		if t.MemLimit < 0 || math.Floor(float64(t.MemLimit)) < math.Floor(t.Mem) {
+			return fail("mem_limit", t.MemLimit.String(), fmt.Sprintf("must be at least mem (%g MB), or unlimited", t.Mem))
+		}
+		tmpl.Container.MemLimit = float64(t.MemLimit)
 	}
 	for _, k := range sortedKeys(t.Env) {
 		if err := checkEnvName(k); err != nil {

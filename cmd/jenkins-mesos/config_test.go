@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,6 +91,9 @@ func TestBadConfigsNameTheKeyValueAndExpectation(t *testing.T) {
 		"bad template key":  {"force_pull: false", "force_pul: false", "field force_pul not found"},
 		"bad containerizer": {"containerizer: docker", "containerizer: podman", `templates[0] (mesos).containerizer "podman": expected docker or mesos`},
 		"ucr bridge":        {"containerizer: docker               # or mesos: the agent pulls the image itself, no Docker daemon (host network, no docker_parameters)\n    network: host ", "containerizer: mesos\n    network: bridge ", `network "bridge": the mesos containerizer runs agents on the host network only`},
+		"low cpus limit":    {"env: {}", "env: {}\n    cpus_limit: 0.1", "templates[0] (mesos).cpus_limit 0.1: must be at least cpus (0.2), or unlimited"},
+		"low mem limit":     {"env: {}", "env: {}\n    mem_limit: 29.5", "templates[0] (mesos).mem_limit 29.5: must be at least mem (30 MB), or unlimited"},
+		"bad limit":         {"env: {}", "env: {}\n    mem_limit: lots", `"lots" is not a limit (expected a number or unlimited)`},
 		"reserved env":      {"env: {}", "env: {JENKINS_SECRET: x}", `templates[0] (mesos).env "JENKINS_SECRET": set by the framework`},
 		"bad env name":      {"env: {}", `env: {"2FAST": x}`, `env "2FAST": expected a variable name`},
 		"relative uri":      {"uris: []", "uris: [tools/docker.tar.gz]", `uris[0] "tools/docker.tar.gz": a relative path needs the agents' --frameworks_home`},
@@ -157,6 +161,25 @@ func TestMesosContainerizerTemplate(t *testing.T) {
 	s, err = loadSettings("../../examples/jenkins-mesos.yaml", nil, env(nil))
 	require.NoError(t, err)
 	require.Equal(t, executor.Docker, s.core.Templates[0].Container.Containerizer, "the example's containerizer")
+}
+
+func TestTemplateLimits(t *testing.T) {
+	base, err := os.ReadFile("../../examples/jenkins-mesos.yaml")
+	require.NoError(t, err)
+	text := strings.Replace(string(base), "    env: {}", "    env: {}\n    cpus_limit: unlimited\n    mem_limit: 512", 1)
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	require.NoError(t, os.WriteFile(p, []byte(text), 0o600))
+	s, err := loadSettings(p, nil, env(nil))
+	require.NoError(t, err)
+	c := s.core.Templates[0].Container
+	require.True(t, math.IsInf(c.CPUsLimit, 1), "cpus_limit unlimited")
+	require.Equal(t, 512.0, c.MemLimit)
+	// mem_limit 30.7 is 30 MB to Mesos, which is the request: accepted.
+	s, err = loadSettings(p, map[string]string{"templates": `[{"name": "t", "labels": "l", "cpus": 1, "mem": 30, "image": "i", "mem_limit": 30.7, "cpus_limit": "Infinity"}]`}, env(nil))
+	require.NoError(t, err)
+	require.Equal(t, 30.7, s.core.Templates[0].Container.MemLimit)
+	_, err = loadSettings(p, nil, env(map[string]string{"JENKINS_MESOS_MESOS_ENCODING": "json"}))
+	require.ErrorContains(t, err, "templates[0] (mesos).cpus_limit unlimited: needs mesos.encoding protobuf")
 }
 
 func TestZooKeeperMaster(t *testing.T) {

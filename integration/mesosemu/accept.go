@@ -2,6 +2,7 @@ package mesosemu
 
 import (
 	"fmt"
+	"math"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
@@ -289,6 +290,9 @@ func (m *Master) validateTaskLocked(fw *Framework, agent *Agent, role string, ti
 	if msg := validateContainer(ti.Container); msg != "" {
 		return nil, "Task's `ContainerInfo` is invalid: " + msg
 	}
+	if msg := validateResourceLimits(ti); msg != "" {
+		return nil, msg
+	}
 	res := canonical(ti.Resources)
 	if ti.Executor != nil {
 		res = resPlus(res, canonical(ti.Executor.Resources)...)
@@ -346,6 +350,50 @@ func validateContainer(ci *mesos.ContainerInfo) string {
 		}
 		if n != 1 {
 			return "Invalid volume: Only one of them should be set: 'host_path', 'image' and 'source'"
+		}
+	}
+	return ""
+}
+
+// validateResourceLimits is master/validation.cpp validateResourceLimits
+// (Mesos 1.10; every emulated agent has TASK_RESOURCE_LIMITS): only cpus
+// and mem, each at least its request (an infinite memory limit always is).
+func validateResourceLimits(ti mesos.TaskInfo) string {
+	if len(ti.Limits) == 0 {
+		return ""
+	}
+	for name := range ti.Limits {
+		if name != "cpus" && name != "mem" {
+			return "Only cpus and mem may be included in a task's resource limits"
+		}
+	}
+	request := func(name string) (float64, bool) {
+		v, found := 0.0, false
+		for _, r := range ti.Resources {
+			if r.Name == name && r.Scalar != nil {
+				v, found = v+r.Scalar.Value, true
+			}
+		}
+		return v, found
+	}
+	if l, ok := ti.Limits["cpus"]; ok {
+		cpus, found := request("cpus")
+		if !found {
+			return "When a CPU limit is specified, a CPU request must also be specified"
+		}
+		if l.Value < cpus {
+			return "The cpu limit must be greater than or equal to the cpu request"
+		}
+	}
+	if l, ok := ti.Limits["mem"]; ok {
+		mem, found := request("mem")
+		if !found {
+			return "When a memory limit is specified, a memory request must also be specified"
+		}
+		// Bytes(limit, MEGABYTES) < Resources::mem(): both are truncated
+		// to whole megabytes first.
+		if !math.IsInf(l.Value, 1) && math.Floor(l.Value) < math.Floor(mem) {
+			return "The memory limit must be greater than or equal to the memory request"
 		}
 	}
 	return ""

@@ -82,11 +82,25 @@ func TestMasterTaskValidationAnswersTaskError(t *testing.T) {
 	noSource := docker("nosource")
 	noSource.Container.Docker = &mesos.ContainerInfo_DockerInfo{Image: "x"}
 	noSource.Container.Volumes = []mesos.Volume{{ContainerPath: "/x", Mode: mesos.RW.Enum()}}
+	limited := func(id string, limits map[string]float64) mesos.TaskInfo {
+		tk := ok(id)
+		tk.Limits = map[string]mesos.Value_Scalar{}
+		for k, v := range limits {
+			tk.Limits[k] = mesos.Value_Scalar{Value: v}
+		}
+		return tk
+	}
+	noCPU := limited("nocpu", map[string]float64{"cpus": 1})
+	noCPU.Resources = noCPU.Resources[1:] // mem only
 	cases := []struct {
 		task mesos.TaskInfo
 		want string
 	}{
 		{ok("dup"), "Task has duplicate ID: dup"},
+		{limited("disklimit", map[string]float64{"disk": 100}), "Only cpus and mem may be included in a task's resource limits"},
+		{limited("lowcpu", map[string]float64{"cpus": 0.05}), "The cpu limit must be greater than or equal to the cpu request"},
+		{limited("lowmem", map[string]float64{"cpus": 1e9, "mem": 15.9}), "The memory limit must be greater than or equal to the memory request"},
+		{noCPU, "When a CPU limit is specified, a CPU request must also be specified"},
 		{both, "Task should have at least one (but not both) of CommandInfo or ExecutorInfo present"},
 		{neither, "Task should have at least one (but not both) of CommandInfo or ExecutorInfo present"},
 		{noRes, "Task uses no resources"},
@@ -100,8 +114,13 @@ func TestMasterTaskValidationAnswersTaskError(t *testing.T) {
 		{twoSources, "Task's `ContainerInfo` is invalid: Invalid volume: Only one of them should be set: 'host_path', 'image' and 'source'"},
 		{noSource, "Task's `ContainerInfo` is invalid: Invalid volume: Only one of them should be set: 'host_path', 'image' and 'source'"},
 	}
-	s.mustCall(url, launch([]mesos.OfferID{o.ID}, f64(0), ok("dup")))
+	// Limits at or above the requests are valid (mem is compared in whole
+	// megabytes: 15.9 is 15, 16.4 is 16). These calls are JSON, which has
+	// no infinity (Mesos reads "Infinity"; mesos-go cannot write it): the
+	// framework's end-to-end test sends infinite limits in protobuf.
+	s.mustCall(url, launch([]mesos.OfferID{o.ID}, f64(0), ok("dup"), limited("limits-ok", map[string]float64{"cpus": 1e9, "mem": 16.4})))
 	ackUntil(s, url, "dup", mesos.TASK_RUNNING)
+	ackUntil(s, url, "limits-ok", mesos.TASK_RUNNING)
 	o = s.next(scheduler.Event_OFFERS).Offers.Offers[0]
 	var tasks []mesos.TaskInfo
 	for _, cs := range cases {

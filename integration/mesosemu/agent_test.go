@@ -337,6 +337,7 @@ func TestMesosContainerizerProvisionsTheImage(t *testing.T) {
 	}
 	run := ucr("run", "example/echo:3")
 	run.Labels = &mesos.Labels{Labels: []mesos.Label{{Key: "team", Value: f2s("ci")}, {Key: "flag"}}}
+	run.Limits = map[string]mesos.Value_Scalar{"cpus": {Value: 2}, "mem": {Value: 64}}
 	s.mustCall(url, launch([]mesos.OfferID{o.ID}, nil, run, ucr("unknown", "nobody/knows"), ucr("private", "registry.example.com/ci/agent:1", src)))
 	for _, id := range []string{"unknown", "private"} {
 		st := s.update(id)
@@ -354,7 +355,7 @@ func TestMesosContainerizerProvisionsTheImage(t *testing.T) {
 		b, _ := os.ReadFile(filepath.Join(dir, "out.txt"))
 		return string(b) == "hi "+dir+"\n"
 	})
-	// /master/state shows the task's labels and container, as Mesos
+	// /master/state shows the task's labels, limits and container, as Mesos
 	// writes a Task (common/http.cpp).
 	r := doRequest(t, http.MethodGet, url+"/master/state", nil, nil)
 	var state struct {
@@ -362,6 +363,7 @@ func TestMesosContainerizerProvisionsTheImage(t *testing.T) {
 			Tasks []struct {
 				ID        string              `json:"id"`
 				Labels    []map[string]string `json:"labels"`
+				Limits    map[string]float64  `json:"limits"`
 				Container struct {
 					Type  string `json:"type"`
 					Mesos struct {
@@ -382,6 +384,9 @@ func TestMesosContainerizerProvisionsTheImage(t *testing.T) {
 	task := state.Frameworks[0].Tasks[0]
 	if task.Container.Type != "MESOS" || task.Container.Mesos.Image.Type != "DOCKER" || task.Container.Mesos.Image.Docker.Name != "example/echo:3" {
 		t.Errorf("task container in /master/state: %+v", task.Container)
+	}
+	if task.Limits["cpus"] != 2 || task.Limits["mem"] != 64 || len(task.Limits) != 2 {
+		t.Errorf("task limits in /master/state: %v", task.Limits)
 	}
 	if len(task.Labels) != 2 || task.Labels[0]["key"] != "team" || task.Labels[0]["value"] != "ci" || task.Labels[1]["key"] != "flag" {
 		t.Errorf("task labels in /master/state: %v", task.Labels)

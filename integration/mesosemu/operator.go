@@ -2,6 +2,7 @@ package mesosemu
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -235,6 +236,20 @@ func taskJSON(t *Task) map[string]any {
 			labels = append(labels, e)
 		}
 		out["labels"] = labels
+	}
+	if len(t.info.Limits) > 0 {
+		// Mesos writes an infinite limit as a bare Infinity (rapidjson's
+		// kWriteNanAndInfFlag), which is not JSON: here it is the string
+		// "Infinity", the spelling Mesos reads in a JSON call.
+		limits := map[string]any{}
+		for name, v := range t.info.Limits {
+			if math.IsInf(v.Value, 1) {
+				limits[name] = "Infinity"
+			} else {
+				limits[name] = v.Value
+			}
+		}
+		out["limits"] = limits
 	}
 	if t.info.Container != nil {
 		if b, err := json.Marshal(t.info.Container); err == nil {
