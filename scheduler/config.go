@@ -36,7 +36,12 @@ type Template struct {
 	Container   executor.Container
 	Constraints []offers.Constraint
 	// MaxInstances caps this template's agents (0: only the global cap).
-	MaxInstances   int
+	MaxInstances int
+	// MinIdle is the warm pool: this many agents' worth of executors are
+	// kept free beyond the waiting builds (created ahead of demand, and
+	// spared by the unused and idle timeouts), so that a new build starts
+	// on an agent already online. 0: agents only for waiting builds.
+	MinIdle        int
 	Retention      Retention
 	IdleTimeout    time.Duration
 	ConnectTimeout time.Duration
@@ -187,6 +192,8 @@ func (c Config) Validate() error {
 			return fmt.Errorf("scheduler: templates[%d] (%s): cpus and mem must be positive", i, t.Name)
 		case t.Container.Image == "":
 			return fmt.Errorf("scheduler: templates[%d] (%s).image: required", i, t.Name)
+		case t.MinIdle < 0 || (t.MaxInstances > 0 && t.MinIdle > t.MaxInstances):
+			return fmt.Errorf("scheduler: templates[%d] (%s).min_idle %d: must be from 0 to max_instances (%d)", i, t.Name, t.MinIdle, t.MaxInstances)
 		}
 		seen[t.Name] = true
 	}

@@ -83,6 +83,30 @@ func (c *Core) capacity(t int) int {
 	return n
 }
 
+// warm tells whether agent a, online and idle, is part of its template's
+// warm pool: without it the free executors beyond the waiting builds
+// would fall below min_idle agents' worth.
+func (c *Core) warm(a *agent) bool {
+	if a.tmpl < 0 || c.cfg.Templates[a.tmpl].MinIdle == 0 {
+		return false
+	}
+	tmpl := &c.cfg.Templates[a.tmpl]
+	byTemplate, _ := c.demand()
+	spare := c.capacity(a.tmpl) - len(byTemplate[a.tmpl])
+	return spare-tmpl.Executors < tmpl.MinIdle*tmpl.Executors
+}
+
+// poolOnly tells whether agent a, online and idle, is there only for the
+// warm pool: the template's free executors exceed its waiting builds by at
+// least a's own.
+func (c *Core) poolOnly(a *agent) bool {
+	if a.tmpl < 0 || c.cfg.Templates[a.tmpl].MinIdle == 0 {
+		return false
+	}
+	byTemplate, _ := c.demand()
+	return c.capacity(a.tmpl)-len(byTemplate[a.tmpl]) >= c.cfg.Templates[a.tmpl].Executors
+}
+
 func (c *Core) live(t int) (ofTemplate, all int) {
 	for _, a := range c.agents {
 		if a.state == stDeleting {
@@ -97,8 +121,8 @@ func (c *Core) live(t int) (ofTemplate, all int) {
 }
 
 // reconcileDemand creates the agents the waiting builds need ("no
-// delay": waiting − capacity, within the caps) and withdraws ready agents
-// nobody waits for any more.
+// delay": waiting + the warm pool − capacity, within the caps) and
+// withdraws ready agents nobody waits for any more.
 func (c *Core) reconcileDemand() {
 	if !c.subscribed || c.queueStale {
 		return // no offers can come, or the queue is older than the nodes
@@ -106,7 +130,13 @@ func (c *Core) reconcileDemand() {
 	byTemplate, _ := c.demand()
 	for t := range c.cfg.Templates {
 		tmpl := &c.cfg.Templates[t]
-		short := len(byTemplate[t]) - c.capacity(t)
+		pool := 0
+		if c.nodesSeen {
+			// Not before the first node listing: a restarted instance
+			// adopts the warm agents it already has.
+			pool = tmpl.MinIdle * tmpl.Executors
+		}
+		short := len(byTemplate[t]) + pool - c.capacity(t)
 		if short < 0 {
 			c.withdraw(t, -short)
 			continue

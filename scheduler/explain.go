@@ -30,6 +30,9 @@ func (c *Core) explain() {
 		sort.SliceStable(slots, func(i, j int) bool { return slots[i].state > slots[j].state })
 		mine, all := c.live(t)
 		ts := TemplateStatus{Template: tmpl.Name, Waiting: len(byTemplate[t]), Agents: mine, Code: "ok", Reason: "serving"}
+		if tmpl.MinIdle > 0 {
+			ts.Reason = fmt.Sprintf("serving; %d warm agent(s) kept ahead of the builds (min_idle)", tmpl.MinIdle)
+		}
 		for i, it := range byTemplate[t] {
 			w := Wait{Build: it.ID, Name: it.Name}
 			if i < len(slots) {

@@ -163,8 +163,16 @@ func (c *Core) act(a *agent, what tickDue) {
 		c.launchFailed(a, why, false)
 		c.retire(a, "connect_timeout", why)
 	case dueUnused:
+		if c.warm(a) {
+			a.onlineAt = c.now // kept for the pool: its wait starts again
+			return
+		}
 		c.stepDown(a, "unused", "no build came within "+c.cfg.Templates[a.tmpl].ConnectTimeout.String())
 	case dueIdle:
+		if c.warm(a) {
+			a.idleSince = c.now
+			return
+		}
 		c.stepDown(a, "idle_timeout", "idle for "+c.cfg.Templates[a.tmpl].IdleTimeout.String())
 	}
 }

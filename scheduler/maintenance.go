@@ -47,9 +47,11 @@ func (c *Core) answerInverse() {
 		asked[agentID] = true
 	}
 	for _, a := range c.sortedAgents() {
-		// Idle after its builds (an agent kept for more): it steps down.
-		// One online that has not had its build yet is waiting for it.
-		if asked[a.agentID] && a.state == stOnline && a.busy == 0 && a.everBusy {
+		// Idle after its builds (an agent kept for more), or idle in the
+		// warm pool beyond the waiting builds: it steps down (a warm one
+		// is made again elsewhere). One online that has not had its build
+		// yet is waiting for it.
+		if asked[a.agentID] && a.state == stOnline && a.busy == 0 && (a.everBusy || c.poolOnly(a)) {
 			c.stepDown(a, "maintenance", "its Mesos agent is scheduled for maintenance")
 		}
 	}

@@ -122,6 +122,9 @@ func describeTemplate(t scheduler.Template) string {
 	if t.MaxInstances > 0 {
 		parts = append(parts, fmt.Sprintf("up to %d", t.MaxInstances))
 	}
+	if t.MinIdle > 0 {
+		parts = append(parts, fmt.Sprintf("%d kept warm", t.MinIdle))
+	}
 	if t.Retention == scheduler.RetainIdle {
 		parts = append(parts, fmt.Sprintf("kept while idle for %s", t.IdleTimeout))
 	} else {

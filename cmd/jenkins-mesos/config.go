@@ -103,6 +103,7 @@ type templateConfig struct {
 	ForcePull        bool              `yaml:"force_pull"`
 	Constraints      []string          `yaml:"constraints"`
 	MaxInstances     int               `yaml:"max_instances"`
+	MinIdle          int               `yaml:"min_idle"`
 	Retention        string            `yaml:"retention"`
 	IdleTimeout      duration          `yaml:"idle_timeout"`
 	ConnectTimeout   duration          `yaml:"connect_timeout"`
@@ -545,6 +546,9 @@ func (t templateConfig) toTemplate(key string) (scheduler.Template, error) {
 	if t.Mem <= 0 {
 		return fail("mem", fmt.Sprint(t.Mem), "must be positive, in MB (e.g. 30)")
 	}
+	if t.MinIdle < 0 || (t.MaxInstances > 0 && t.MinIdle > t.MaxInstances) {
+		return fail("min_idle", fmt.Sprint(t.MinIdle), fmt.Sprintf("must be from 0 to max_instances (%d)", t.MaxInstances))
+	}
 	if t.Disk < 0 || t.Ports < 0 || t.Executors < 0 || t.MaxInstances < 0 {
 		return fail("disk/ports/executors/max_instances", "", "must not be negative")
 	}
@@ -568,7 +572,7 @@ func (t templateConfig) toTemplate(key string) (scheduler.Template, error) {
 		}
 	}
 	tmpl := scheduler.Template{Name: t.Name, Labels: labels, CPUs: t.CPUs, Mem: t.Mem, Disk: t.Disk, Ports: t.Ports, Executors: t.Executors,
-		RemoteFS: t.RemoteFS, WebSocket: t.WebSocket == nil || *t.WebSocket, MaxInstances: t.MaxInstances,
+		RemoteFS: t.RemoteFS, WebSocket: t.WebSocket == nil || *t.WebSocket, MaxInstances: t.MaxInstances, MinIdle: t.MinIdle,
 		IdleTimeout: time.Duration(t.IdleTimeout), ConnectTimeout: time.Duration(t.ConnectTimeout), KillGrace: time.Duration(t.KillGrace), Role: t.Role,
 		Container: executor.Container{Containerizer: containerizer, Image: t.Image, Network: network, Parameters: t.DockerParameters, ForcePull: t.ForcePull}}
 	switch t.Retention {

@@ -94,6 +94,7 @@ func TestBadConfigsNameTheKeyValueAndExpectation(t *testing.T) {
 		"low cpus limit":    {"env: {}", "env: {}\n    cpus_limit: 0.1", "templates[0] (mesos).cpus_limit 0.1: must be at least cpus (0.2), or unlimited"},
 		"low mem limit":     {"env: {}", "env: {}\n    mem_limit: 29.5", "templates[0] (mesos).mem_limit 29.5: must be at least mem (30 MB), or unlimited"},
 		"bad limit":         {"env: {}", "env: {}\n    mem_limit: lots", `"lots" is not a limit (expected a number or unlimited)`},
+		"big pool":          {"min_idle: 0 ", "min_idle: 21 ", "templates[0] (mesos).min_idle 21: must be from 0 to max_instances (20)"},
 		"reserved env":      {"env: {}", "env: {JENKINS_SECRET: x}", `templates[0] (mesos).env "JENKINS_SECRET": set by the framework`},
 		"bad env name":      {"env: {}", `env: {"2FAST": x}`, `env "2FAST": expected a variable name`},
 		"relative uri":      {"uris: []", "uris: [tools/docker.tar.gz]", `uris[0] "tools/docker.tar.gz": a relative path needs the agents' --frameworks_home`},
