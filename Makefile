@@ -13,7 +13,14 @@ RACE_PKGS := ./integration/mesosemu/... ./integration/jenkinsemu/... ./integrati
 BENCH     ?= .
 BENCHTIME ?= 1s
 
-.PHONY: all build test test-deps unit race vet fmt fmt-check bench emulator proto demo
+.PHONY: all build static image test test-deps unit race vet fmt fmt-check bench emulator proto demo
+
+# VERSION is stamped into the binaries (jenkins-mesos version, /version).
+VERSION ?= 0.1.0-dev
+# STATIC_FLAGS build the release binary: no cgo (it runs on distroless
+# static), reproducible paths. The integration tests build the programs
+# they run with the same flags.
+STATIC_FLAGS = -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 
 # protoc-gen-go is the version of the protobuf runtime go.mod requires.
 PROTOC_GEN_GO_VERSION = $(shell $(GO) list -m -f '{{.Version}}' google.golang.org/protobuf)
@@ -22,6 +29,14 @@ all: build
 
 build:
 	$(GO) build -o bin/ ./cmd/...
+
+# static is what the Dockerfile builds: bin/static/jenkins-mesos.
+static:
+	CGO_ENABLED=0 $(GO) build $(STATIC_FLAGS) -o bin/static/ ./cmd/jenkins-mesos
+
+# image needs a Docker engine (not part of make test).
+image:
+	docker build --build-arg VERSION=$(VERSION) -t jenkins-mesos/jenkins-mesos:$(VERSION) .
 
 # test-deps installs a real ZooKeeper (Debian's package) when it is missing,
 # because the high-availability tests contend through a real one.
