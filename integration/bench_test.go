@@ -134,76 +134,128 @@ func BenchmarkDriverPlacements(b *testing.B) {
 	}
 }
 
+// latencyWorld is the emulators at time scale 1 (5 agents), a Jenkins
+// with n freestyle jobs l0…l(n-1) labelled mesos running `sleep <sleep>`,
+// and the driver with one template, polling every second.
+type latencyWorld struct {
+	b        *testing.B
+	jenkins  string
+	mu       sync.Mutex
+	launches []time.Time
+	stop     func()
+}
+
+func newLatencyWorld(b *testing.B, jobs int, sleep string, tmpl scheduler.Template) *latencyWorld {
+	bin := binaries(b)
+	quiet := logrus.New()
+	quiet.SetOutput(io.Discard)
+	c, err := mesosemu.NewCluster(mesosemu.Config{Agents: 5, TimeScale: 1, SandboxRoot: b.TempDir(), Log: quiet,
+		Images: map[string][]string{"jenkins/inbound-agent": {bin + "/jenkins-emulator", "agent"}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	jk, err := jenkinsemu.New(jenkinsemu.Config{Listen: "127.0.0.1:0", User: "admin", Token: "tok", TimeScale: 1, Log: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := &latencyWorld{b: b, jenkins: jk.URL()}
+	leader, _ := c.WaitLeader(context.Background())
+	jc, _ := jenkins.New(jenkins.Config{URL: jk.URL(), User: "admin", Token: "tok", DescriptionPrefix: scheduler.NodeDescriptionPrefix + "bench "})
+	st, _ := store.NewFile(b.TempDir())
+	for k := 0; k < jobs; k++ {
+		w.post(fmt.Sprintf("createItem?name=l%d", k), "application/xml", "<project><assignedNode>mesos</assignedNode><canRoam>false</canRoam><builders><hudson.tasks.Shell><command>sleep "+sleep+"</command></hudson.tasks.Shell></builders></project>")
+	}
+	flog := quiet
+	if p := os.Getenv("BENCH_LOG"); p != "" {
+		flog = logrus.New()
+		f, _ := os.Create(p)
+		flog.SetOutput(f)
+		flog.SetLevel(logrus.DebugLevel)
+		flog.SetFormatter(&logrus.TextFormatter{FullTimestamp: true, TimestampFormat: "15:04:05.000"})
+	}
+	cfg := driver.Config{Masters: []string{leader}, User: "jenkins", Role: "*", FailoverTimeout: time.Hour, PollInterval: time.Second, Log: flog, Anchor: true,
+		Core: scheduler.Config{FrameworkName: "bench", JenkinsURL: jk.URL(), ProvisionDuringQuietPeriod: true, Templates: []scheduler.Template{tmpl}},
+		OnReady: func(rd scheduler.Ready, _ time.Time) {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			for _, n := range rd.Notes {
+				if n.Kind == "launch" {
+					w.launches = append(w.launches, time.Now())
+				}
+			}
+		}}
+	d := driver.New(cfg, jc, st)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- d.Run(ctx) }()
+	for ok, _ := d.Healthy(); !ok; ok, _ = d.Healthy() {
+		time.Sleep(20 * time.Millisecond)
+	}
+	w.stop = func() {
+		cancel()
+		<-errc
+		jk.Close()
+		c.Close()
+	}
+	return w
+}
+
+func (w *latencyWorld) post(path, ctype, body string) {
+	req, _ := http.NewRequest(http.MethodPost, w.jenkins+path, strings.NewReader(body))
+	req.SetBasicAuth("admin", "tok")
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	if err != nil {
+		w.b.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
+// started is when build 1 of job lk started (Jenkins' own timestamp), if
+// it has.
+func (w *latencyWorld) started(k int) (time.Time, bool) {
+	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%sjob/l%d/1/api/json?tree=timestamp,building", w.jenkins, k), nil)
+	req.SetBasicAuth("admin", "tok")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return time.Time{}, false
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return time.Time{}, false
+	}
+	var bj struct{ Timestamp int64 }
+	_ = json.NewDecoder(resp.Body).Decode(&bj)
+	return time.UnixMilli(bj.Timestamp), true
+}
+
+func (w *latencyWorld) done(k int) bool {
+	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%sjob/l%d/1/api/json?tree=result", w.jenkins, k), nil)
+	req.SetBasicAuth("admin", "tok")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var bj struct{ Result string }
+	_ = json.NewDecoder(resp.Body).Decode(&bj)
+	return bj.Result != ""
+}
+
 // BenchmarkBuildLatency: 100 concurrent builds (freestyle, label mesos,
 // no quiet period) on the emulators at time scale 1 with a 1 s poll;
 // reports queued→launched (from the build being queued to its agent's
 // ACCEPT) and queued→started (Jenkins' own timestamps) p50 and p99.
 func BenchmarkBuildLatency(b *testing.B) {
-	bin := binaries(b)
 	for i := 0; i < b.N; i++ {
-		quiet := logrus.New()
-		quiet.SetOutput(io.Discard)
-		c, err := mesosemu.NewCluster(mesosemu.Config{Agents: 5, TimeScale: 1, SandboxRoot: b.TempDir(), Log: quiet,
-			Images: map[string][]string{"jenkins/inbound-agent": {bin + "/jenkins-emulator", "agent"}}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		jk, err := jenkinsemu.New(jenkinsemu.Config{Listen: "127.0.0.1:0", User: "admin", Token: "tok", TimeScale: 1, Log: quiet})
-		if err != nil {
-			b.Fatal(err)
-		}
-		leader, _ := c.WaitLeader(context.Background())
-		jc, _ := jenkins.New(jenkins.Config{URL: jk.URL(), User: "admin", Token: "tok", DescriptionPrefix: scheduler.NodeDescriptionPrefix + "bench "})
-		st, _ := store.NewFile(b.TempDir())
-		post := func(path, ctype, body string) *http.Response {
-			req, _ := http.NewRequest(http.MethodPost, jk.URL()+path, strings.NewReader(body))
-			req.SetBasicAuth("admin", "tok")
-			if ctype != "" {
-				req.Header.Set("Content-Type", ctype)
-			}
-			resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
-			if err != nil {
-				b.Fatal(err)
-			}
-			resp.Body.Close()
-			return resp
-		}
-		for k := 0; k < 100; k++ {
-			post(fmt.Sprintf("createItem?name=l%d", k), "application/xml", "<project><assignedNode>mesos</assignedNode><canRoam>false</canRoam><builders><hudson.tasks.Shell><command>sleep 5</command></hudson.tasks.Shell></builders></project>")
-		}
-		var mu sync.Mutex
-		var launchTimes []time.Time
-		flog := quiet
-		if p := os.Getenv("BENCH_LOG"); p != "" {
-			flog = logrus.New()
-			f, _ := os.Create(p)
-			flog.SetOutput(f)
-			flog.SetLevel(logrus.DebugLevel)
-			flog.SetFormatter(&logrus.TextFormatter{FullTimestamp: true, TimestampFormat: "15:04:05.000"})
-		}
-		cfg := driver.Config{Masters: []string{leader}, User: "jenkins", Role: "*", FailoverTimeout: time.Hour, PollInterval: time.Second, Log: flog, Anchor: true,
-			Core: scheduler.Config{FrameworkName: "bench", JenkinsURL: jk.URL(), ProvisionDuringQuietPeriod: true,
-				Templates: []scheduler.Template{{Name: "mesos", Labels: []string{"mesos"}, CPUs: 0.2, Mem: 30, WebSocket: true, Container: executor.Container{Image: "jenkins/inbound-agent"}}}},
-			OnReady: func(rd scheduler.Ready, _ time.Time) {
-				mu.Lock()
-				defer mu.Unlock()
-				for _, n := range rd.Notes {
-					if n.Kind == "launch" {
-						launchTimes = append(launchTimes, time.Now())
-					}
-				}
-			}}
-		d := driver.New(cfg, jc, st)
-		ctx, cancel := context.WithCancel(context.Background())
-		errc := make(chan error, 1)
-		go func() { errc <- d.Run(ctx) }()
-		for ok, _ := d.Healthy(); !ok; ok, _ = d.Healthy() {
-			time.Sleep(20 * time.Millisecond)
-		}
+		w := newLatencyWorld(b, 100, "5", scheduler.Template{Name: "mesos", Labels: []string{"mesos"}, CPUs: 0.2, Mem: 30, WebSocket: true,
+			Container: executor.Container{Image: "jenkins/inbound-agent"}})
 		time.Sleep(1500 * time.Millisecond) // the anchor node and a quiet poll
 		queued := time.Now()
 		for k := 0; k < 100; k++ {
-			post(fmt.Sprintf("job/l%d/build?delay=0sec", k), "", "")
+			w.post(fmt.Sprintf("job/l%d/build?delay=0sec", k), "", "")
 		}
 		started := map[int]float64{}
 		deadline := time.Now().Add(2 * time.Minute)
@@ -212,35 +264,22 @@ func BenchmarkBuildLatency(b *testing.B) {
 				if _, ok := started[k]; ok {
 					continue
 				}
-				req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%sjob/l%d/1/api/json?tree=timestamp,queueId", jk.URL(), k), nil)
-				req.SetBasicAuth("admin", "tok")
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil || resp.StatusCode != 200 {
-					if resp != nil {
-						resp.Body.Close()
-					}
-					continue
+				if at, ok := w.started(k); ok {
+					started[k] = at.Sub(queued).Seconds()
 				}
-				var bj struct{ Timestamp int64 }
-				_ = json.NewDecoder(resp.Body).Decode(&bj)
-				resp.Body.Close()
-				started[k] = time.UnixMilli(bj.Timestamp).Sub(queued).Seconds()
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
-		cancel()
-		<-errc
-		jk.Close()
-		c.Close()
+		w.stop()
 		if len(started) < 100 {
 			b.Fatalf("only %d of 100 builds started", len(started))
 		}
-		mu.Lock()
+		w.mu.Lock()
 		var launched, starts []float64
-		for _, t := range launchTimes {
+		for _, t := range w.launches {
 			launched = append(launched, t.Sub(queued).Seconds())
 		}
-		mu.Unlock()
+		w.mu.Unlock()
 		for _, s := range started {
 			starts = append(starts, s)
 		}
@@ -253,5 +292,44 @@ func BenchmarkBuildLatency(b *testing.B) {
 		b.ReportMetric(launched[98], "launched-p99-s")
 		b.ReportMetric(starts[49], "started-p50-s")
 		b.ReportMetric(starts[98], "started-p99-s")
+	}
+}
+
+// BenchmarkWarmPoolLatency: builds queued one at a time (the next once
+// the last is done), 10 in all, on the emulators at time scale 1, with
+// and without a warm pool (min_idle 1, one-shot agents); reports
+// queued→started (Jenkins' own timestamps) p50 and max. Without the pool
+// every build waits for a node, an offer, a container and a connection;
+// with it, for Jenkins to assign it to the agent already online.
+func BenchmarkWarmPoolLatency(b *testing.B) {
+	for _, pool := range []int{0, 1} {
+		b.Run(fmt.Sprintf("min_idle=%d", pool), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				const builds = 10
+				w := newLatencyWorld(b, builds, "1", scheduler.Template{Name: "mesos", Labels: []string{"mesos"}, CPUs: 0.2, Mem: 30, WebSocket: true,
+					MinIdle: pool, ConnectTimeout: time.Minute, Container: executor.Container{Image: "jenkins/inbound-agent"}})
+				time.Sleep(3 * time.Second) // the anchor, a quiet poll, and the pool's agent online
+				var lat []float64
+				for k := 0; k < builds; k++ {
+					queued := time.Now()
+					w.post(fmt.Sprintf("job/l%d/build?delay=0sec", k), "", "")
+					deadline := time.Now().Add(time.Minute)
+					for !w.done(k) && time.Now().Before(deadline) {
+						time.Sleep(50 * time.Millisecond)
+					}
+					at, ok := w.started(k)
+					if !ok {
+						w.stop()
+						b.Fatalf("build %d did not start", k)
+					}
+					lat = append(lat, at.Sub(queued).Seconds())
+					time.Sleep(1500 * time.Millisecond) // the pool refills (it would between real builds)
+				}
+				w.stop()
+				sort.Float64s(lat)
+				b.ReportMetric(lat[len(lat)/2], "started-p50-s")
+				b.ReportMetric(lat[len(lat)-1], "started-max-s")
+			}
+		})
 	}
 }
