@@ -1,7 +1,7 @@
 package executor
 
 import (
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -175,7 +175,7 @@ func TaskInfo(a Agent) mesos.TaskInfo {
 // options, or a MESOS one whose image the agent provisions (shell=false
 // and no command value: the image's entrypoint runs, as with Docker).
 func containerInfo(a Agent) *mesos.ContainerInfo {
-	volumes := make([]mesos.Volume, 0, len(a.Container.Volumes))
+	var volumes []mesos.Volume
 	for _, v := range a.Container.Volumes {
 		mode := mesos.RW
 		if v.ReadOnly {
@@ -183,9 +183,6 @@ func containerInfo(a Agent) *mesos.ContainerInfo {
 		}
 		hp := v.HostPath
 		volumes = append(volumes, mesos.Volume{Mode: &mode, ContainerPath: v.ContainerPath, HostPath: &hp})
-	}
-	if len(volumes) == 0 {
-		volumes = nil
 	}
 	if a.Container.Containerizer == Mesos {
 		img := &mesos.Image{Type: mesos.Image_DOCKER.Enum(), Docker: &mesos.Image_Docker{Name: a.Container.Image}}
@@ -242,11 +239,14 @@ func commandURIs(us []URI) []mesos.CommandInfo_URI {
 func ptr[T any](v T) *T { return &v }
 
 func sortedKeys(m map[string]string) []string {
+	if len(m) == 0 {
+		return nil
+	}
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	slices.Sort(keys) // sort.Strings would box the slice: an allocation per TaskInfo
 	return keys
 }
 
