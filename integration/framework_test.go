@@ -326,22 +326,31 @@ func (w *world) result(job string) buildJSON {
 	return b
 }
 
-func (w *world) nodes() []string {
+// computer is a Jenkins node as /computer/api/json lists it.
+type computer struct {
+	DisplayName string `json:"displayName"`
+	Offline     bool   `json:"offline"`
+	Idle        bool   `json:"idle"`
+}
+
+// agents lists the framework's nodes (not the built-in one, not the
+// anchor) that keep passes.
+func (w *world) agents(keep func(computer) bool) []string {
 	var set struct {
-		Computer []struct {
-			DisplayName string `json:"displayName"`
-		} `json:"computer"`
+		Computer []computer `json:"computer"`
 	}
-	_, body := w.jenkinsDo("GET", "computer/api/json?tree=computer[displayName]", "", "")
+	_, body := w.jenkinsDo("GET", "computer/api/json?tree=computer[displayName,offline,idle]", "", "")
 	_ = json.Unmarshal(body, &set)
 	var out []string
 	for _, c := range set.Computer {
-		if c.DisplayName != "Built-In Node" && c.DisplayName != "jenkins-mesos-anchor" {
+		if c.DisplayName != "Built-In Node" && c.DisplayName != "jenkins-mesos-anchor" && keep(c) {
 			out = append(out, c.DisplayName)
 		}
 	}
 	return out
 }
+
+func (w *world) nodes() []string { return w.agents(func(computer) bool { return true }) }
 
 type masterState struct {
 	Slaves []struct {

@@ -1,29 +1,13 @@
 package integration
 
 import (
-	"encoding/json"
 	"testing"
 	"time"
 )
 
-// onlineNodes lists the framework's nodes that are connected and idle.
+// onlineIdleNodes lists the framework's nodes that are connected and idle.
 func (w *world) onlineIdleNodes() []string {
-	var set struct {
-		Computer []struct {
-			DisplayName string `json:"displayName"`
-			Offline     bool   `json:"offline"`
-			Idle        bool   `json:"idle"`
-		} `json:"computer"`
-	}
-	_, body := w.jenkinsDo("GET", "computer/api/json?tree=computer[displayName,offline,idle]", "", "")
-	_ = json.Unmarshal(body, &set)
-	var out []string
-	for _, c := range set.Computer {
-		if c.DisplayName != "Built-In Node" && c.DisplayName != "jenkins-mesos-anchor" && !c.Offline && c.Idle {
-			out = append(out, c.DisplayName)
-		}
-	}
-	return out
+	return w.agents(func(c computer) bool { return !c.Offline && c.Idle })
 }
 
 // TestWarmPoolKeepsAnAgentOnlineAheadOfTheBuilds: with min_idle: 1 an
