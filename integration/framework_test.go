@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	stdlog "log"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -488,6 +489,14 @@ func TestFrameworkEndToEndAsThreeProcesses(t *testing.T) {
 	}
 	if m[`jenkins_mesos_task_updates_total{state="TASK_RUNNING"}`] < 5 || m[`jenkins_mesos_offers_received_total`] < m[`jenkins_mesos_offers_accepted_total`] || m[`jenkins_mesos_offers_accepted_total`] < 1 {
 		t.Errorf("/metrics: %v TASK_RUNNING updates (want at least 5), %v offers received, %v accepted", m[`jenkins_mesos_task_updates_total{state="TASK_RUNNING"}`], m[`jenkins_mesos_offers_received_total`], m[`jenkins_mesos_offers_accepted_total`])
+	}
+	// Every agent lived a few real seconds (its 100 s build at ×20), with
+	// its 0.2 CPU / 30 MB slice reserved all along.
+	secs := m[`jenkins_mesos_agent_seconds_total{template="mesos"}`]
+	if secs < 5*2 || math.Abs(m[`jenkins_mesos_agent_reserved_cpu_seconds_total{template="mesos"}`]-0.2*secs) > 1e-6*secs ||
+		math.Abs(m[`jenkins_mesos_agent_reserved_memory_byte_seconds_total{template="mesos"}`]-30*1024*1024*secs) > 1e-6*30*1024*1024*secs {
+		t.Errorf("/metrics: agent seconds %v, CPU seconds %v, memory byte-seconds %v; want at least 10 s for 5 agents, and 0.2 CPU and 30 MB for each of those seconds",
+			secs, m[`jenkins_mesos_agent_reserved_cpu_seconds_total{template="mesos"}`], m[`jenkins_mesos_agent_reserved_memory_byte_seconds_total{template="mesos"}`])
 	}
 	for series, v := range m {
 		if strings.HasPrefix(series, "jenkins_mesos_agents{") && v != 0 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"strings"
+	"time"
 
 	"github.com/jenkins-mesos/jenkins-mesos/executor"
 	"github.com/jenkins-mesos/jenkins-mesos/scheduler"
@@ -27,6 +28,7 @@ type metrics struct {
 	offersDeclined prometheus.Counter
 	offersUsed     prometheus.Counter
 	offersRescind  prometheus.Counter
+	usage          *usageMeter
 }
 
 const ns = "jenkins_mesos"
@@ -47,15 +49,17 @@ func newMetrics(in *instance) *metrics {
 		offersDeclined: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "offers_declined_total", Help: "Offers declined."}),
 		offersUsed:     prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "offers_accepted_total", Help: "Offers accepted with at least one launch."}),
 		offersRescind:  prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "offers_rescinded_total", Help: "Offers the master rescinded."}),
+		usage:          newUsageMeter(time.Now, func() []scheduler.Template { return in.templates() }),
 	}
 	m.reg.MustRegister(m.events, m.calls, m.callFailures, m.launches, m.nodeOps, m.taskUpdates,
-		m.offersReceived, m.offersDeclined, m.offersUsed, m.offersRescind,
+		m.offersReceived, m.offersDeclined, m.offersUsed, m.offersRescind, m.usage,
 		&stateCollector{in: in}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
 // ready counts what one Ready does; the driver calls it after acting.
 func (m *metrics) ready(rd scheduler.Ready) {
+	m.usage.ready(rd)
 	for _, n := range rd.Notes {
 		m.events.WithLabelValues(n.Kind).Inc()
 	}
@@ -80,6 +84,7 @@ func (m *metrics) ready(rd scheduler.Ready) {
 
 // event counts what the driver feeds the core.
 func (m *metrics) event(ev scheduler.Event) {
+	m.usage.event(ev)
 	switch e := ev.(type) {
 	case scheduler.Offers:
 		m.offersReceived.Add(float64(len(e.Offers)))

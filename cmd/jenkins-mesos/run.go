@@ -309,6 +309,17 @@ func (in *instance) current() (*driver.Driver, string, string) {
 	return in.d, in.role, in.leader
 }
 
+// templates is the running configuration's templates (none before one is
+// loaded).
+func (in *instance) templates() []scheduler.Template {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.s == nil {
+		return nil
+	}
+	return in.s.core.Templates
+}
+
 func (in *instance) core() scheduler.Config {
 	in.mu.Lock()
 	defer in.mu.Unlock()

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jenkins-mesos/jenkins-mesos/executor"
+	"github.com/jenkins-mesos/jenkins-mesos/scheduler"
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	msched "github.com/mesos/mesos-go/api/v1/lib/scheduler"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// usageMeter accounts for what the agents held, per template: how long each
+// agent task lived, and the CPUs and memory it reserved for that long
+// (its slice, not what it used), from its launch (or, for a task this
+// process did not launch — adopted after a restart or a failover — from
+// the first update it sees) to its terminal update. The counters are the
+// finished tasks' sums plus the running tasks' so far, so they rise while
+// agents run and never fall.
+type usageMeter struct {
+	mu        sync.Mutex
+	now       func() time.Time
+	templates func() []scheduler.Template // the running configuration, for adopted tasks
+	running   map[string]usageTask
+	done      map[string]usageSum // by template
+}
+
+type usageTask struct {
+	template  string
+	cpus, mem float64 // reserved: cpus, MB
+	since     time.Time
+}
+
+type usageSum struct{ seconds, cpuSeconds, memByteSeconds float64 }
+
+func (s *usageSum) add(t usageTask, d time.Duration) {
+	sec := d.Seconds()
+	s.seconds += sec
+	s.cpuSeconds += sec * t.cpus
+	s.memByteSeconds += sec * t.mem * 1024 * 1024
+}
+
+func newUsageMeter(now func() time.Time, templates func() []scheduler.Template) *usageMeter {
+	return &usageMeter{now: now, templates: templates, running: map[string]usageTask{}, done: map[string]usageSum{}}
+}
+
+// ready starts the tasks an ACCEPT launches.
+func (u *usageMeter) ready(rd scheduler.Ready) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, k := range rd.Calls {
+		if k.Type != msched.Call_ACCEPT {
+			continue
+		}
+		for _, op := range k.GetAccept().GetOperations() {
+			for _, ti := range op.GetLaunch().GetTaskInfos() {
+				t := usageTask{template: labelOf(ti.GetLabels().GetLabels(), executor.LabelTemplate), since: u.now()}
+				for _, r := range ti.Resources {
+					switch r.Name {
+					case "cpus":
+						t.cpus += r.GetScalar().GetValue()
+					case "mem":
+						t.mem += r.GetScalar().GetValue()
+					}
+				}
+				u.running[ti.TaskID.Value] = t
+			}
+		}
+	}
+}
+
+// event ends a task at its terminal update, forgets the launches of an
+// ACCEPT that failed, and starts counting a task first seen in an update.
+func (u *usageMeter) event(ev scheduler.Event) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	switch e := ev.(type) {
+	case scheduler.CallFailed:
+		if e.Call.GetType() == msched.Call_ACCEPT {
+			for _, op := range e.Call.GetAccept().GetOperations() {
+				for _, ti := range op.GetLaunch().GetTaskInfos() {
+					delete(u.running, ti.TaskID.Value)
+				}
+			}
+		}
+	case scheduler.Update:
+		id := e.Status.TaskID.Value
+		t, known := u.running[id]
+		if terminal(e.Status.GetState()) {
+			if known {
+				sum := u.done[t.template]
+				sum.add(t, u.now().Sub(t.since))
+				u.done[t.template] = sum
+				delete(u.running, id)
+			}
+			return
+		}
+		if !known {
+			if t, ok := u.adopted(id); ok {
+				u.running[id] = t
+			}
+		}
+	}
+}
+
+// adopted is a task this process did not launch, by its name (the node
+// name: template-xxxxxxxx) and the configured template of that name.
+func (u *usageMeter) adopted(id string) (usageTask, bool) {
+	i := strings.LastIndexByte(id, '-')
+	if i <= 0 {
+		return usageTask{}, false
+	}
+	for _, t := range u.templates() {
+		if t.Name == id[:i] {
+			return usageTask{template: t.Name, cpus: t.CPUs, mem: t.Mem, since: u.now()}, true
+		}
+	}
+	return usageTask{}, false
+}
+
+func terminal(s mesos.TaskState) bool {
+	switch s {
+	case mesos.TASK_FINISHED, mesos.TASK_FAILED, mesos.TASK_KILLED, mesos.TASK_LOST, mesos.TASK_ERROR,
+		mesos.TASK_DROPPED, mesos.TASK_GONE, mesos.TASK_GONE_BY_OPERATOR:
+		return true
+	}
+	return false
+}
+
+var (
+	descAgentSeconds = prometheus.NewDesc(ns+"_agent_seconds_total", "Seconds the template's agent tasks lived, summed over tasks (from launch, or first sight after a restart, to the terminal update).", []string{"template"}, nil)
+	descAgentCPU     = prometheus.NewDesc(ns+"_agent_reserved_cpu_seconds_total", "CPUs the template's agent tasks reserved, times the seconds they held them.", []string{"template"}, nil)
+	descAgentMem     = prometheus.NewDesc(ns+"_agent_reserved_memory_byte_seconds_total", "Memory (bytes) the template's agent tasks reserved, times the seconds they held it.", []string{"template"}, nil)
+)
+
+func (u *usageMeter) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descAgentSeconds
+	ch <- descAgentCPU
+	ch <- descAgentMem
+}
+
+func (u *usageMeter) Collect(ch chan<- prometheus.Metric) {
+	u.mu.Lock()
+	sums := make(map[string]usageSum, len(u.done))
+	for k, v := range u.done {
+		sums[k] = v
+	}
+	now := u.now()
+	for _, t := range u.running {
+		s := sums[t.template]
+		s.add(t, now.Sub(t.since))
+		sums[t.template] = s
+	}
+	u.mu.Unlock()
+	for tmpl, s := range sums {
+		ch <- prometheus.MustNewConstMetric(descAgentSeconds, prometheus.CounterValue, s.seconds, tmpl)
+		ch <- prometheus.MustNewConstMetric(descAgentCPU, prometheus.CounterValue, s.cpuSeconds, tmpl)
+		ch <- prometheus.MustNewConstMetric(descAgentMem, prometheus.CounterValue, s.memByteSeconds, tmpl)
+	}
+}
