@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"encoding/pem"
+	"encoding/xml"
 	"fmt"
 	"io"
 	stdlog "log"
@@ -291,7 +292,9 @@ func (w *world) jenkinsDo(method, path, contentType, body string) (*http.Respons
 
 func (w *world) freestyle(name, label string, sleep int) {
 	w.t.Helper()
-	w.createJob(name, fmt.Sprintf("<project><assignedNode>%s</assignedNode><canRoam>false</canRoam><builders><hudson.tasks.Shell><command>sleep %d</command></hudson.tasks.Shell></builders></project>", label, sleep))
+	var esc strings.Builder
+	_ = xml.EscapeText(&esc, []byte(label)) // a label expression's && is XML's &amp;&amp;
+	w.createJob(name, fmt.Sprintf("<project><assignedNode>%s</assignedNode><canRoam>false</canRoam><builders><hudson.tasks.Shell><command>sleep %d</command></hudson.tasks.Shell></builders></project>", esc.String(), sleep))
 }
 
 func (w *world) pipeline(name, script string) {

@@ -2,6 +2,8 @@ package scheduler
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jenkins-mesos/jenkins-mesos/executor"
@@ -47,6 +49,50 @@ type Template struct {
 	ConnectTimeout time.Duration
 	KillGrace      time.Duration
 	Role           string // "" uses any offer the framework gets
+	// Images lets a build choose its image: a build whose label
+	// expression has an atom image=<ref>, with <ref> matching one of these
+	// patterns ('*' matches any run of characters, '/' and ':' included),
+	// and is satisfied by the template's labels plus that atom, gets an
+	// agent of this template running <ref>, labelled with the atom too.
+	// Empty: the template's Container.Image only.
+	Images []string
+
+	// A template derived for one image of a template with Images: base is
+	// that template's index.
+	derived bool
+	base    int
+}
+
+// ImageLabelPrefix starts the label atom by which a build names the image
+// of its agent (Template.Images): image=maven:3.9-eclipse-temurin-21.
+const ImageLabelPrefix = "image="
+
+// allows tells whether a template with Images lets a build run ref.
+func (t *Template) allows(ref string) bool {
+	for _, p := range t.Images {
+		if globMatch(p, ref) {
+			return true
+		}
+	}
+	return false
+}
+
+// globMatch matches s against p, in which '*' stands for any run of
+// characters (none included) and every other character for itself.
+func globMatch(p, s string) bool {
+	star := strings.IndexByte(p, '*')
+	if star < 0 {
+		return p == s
+	}
+	if !strings.HasPrefix(s, p[:star]) {
+		return false
+	}
+	for i := star; i <= len(s); i++ {
+		if globMatch(p[star+1:], s[i:]) {
+			return true
+		}
+	}
+	return false
 }
 
 // Config is everything the core needs to decide.
@@ -192,6 +238,8 @@ func (c Config) Validate() error {
 			return fmt.Errorf("scheduler: templates[%d] (%s): cpus and mem must be positive", i, t.Name)
 		case t.Container.Image == "":
 			return fmt.Errorf("scheduler: templates[%d] (%s).image: required", i, t.Name)
+		case slices.Contains(t.Images, ""):
+			return fmt.Errorf("scheduler: templates[%d] (%s).images: an empty pattern", i, t.Name)
 		case t.MinIdle < 0 || (t.MaxInstances > 0 && t.MinIdle > t.MaxInstances):
 			return fmt.Errorf("scheduler: templates[%d] (%s).min_idle %d: must be from 0 to max_instances (%d)", i, t.Name, t.MinIdle, t.MaxInstances)
 		}

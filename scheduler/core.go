@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -75,14 +76,16 @@ type orphan struct {
 
 // Core is the deterministic decision logic: events in, Ready out.
 type Core struct {
-	cfg     Config
-	rnd     Rand
-	now     time.Time
-	state   proto.State
-	persist bool
-	matcher offers.Matcher
-	needs   []offers.Amounts
-	agents  map[string]*agent
+	cfg Config // Templates: the configured ones, then those derived for images
+	// badImages: labels naming an image no template allows, with why.
+	badImages map[string]string
+	rnd       Rand
+	now       time.Time
+	state     proto.State
+	persist   bool
+	matcher   offers.Matcher
+	needs     []offers.Amounts
+	agents    map[string]*agent
 	// inverse holds the unanswered inverse offers: ID → Mesos agent ID
 	// (maintenance.go).
 	inverse map[string]string
@@ -140,6 +143,8 @@ type Core struct {
 // a first start).
 func New(cfg Config, restored *proto.State, rnd Rand) *Core {
 	cfg = cfg.WithDefaults()
+	// Templates derived for images are appended to the core's own copy.
+	cfg.Templates = slices.Clip(cfg.Templates)
 	c := &Core{cfg: cfg, rnd: rnd, agents: map[string]*agent{}, exprs: map[string]*labelExpr{}, badExprs: map[string]string{},
 		orphans: map[string]orphan{}, health: make([]health, len(cfg.Templates)), unmet: map[int]string{}}
 	if restored != nil {

@@ -208,6 +208,9 @@ func parseTemplates(t *testing.T, input string) []Template {
 		if v, ok := kv["executors"]; ok {
 			tmpl.Executors, _ = strconv.Atoi(v)
 		}
+		if v, ok := kv["images"]; ok {
+			tmpl.Images = strings.Split(v, ",")
+		}
 		if v, ok := kv["min-idle"]; ok {
 			tmpl.MinIdle, _ = strconv.Atoi(v)
 		}

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -29,22 +30,112 @@ func (c *Core) demand() (byTemplate [][]*QueueItem, unserved []*QueueItem) {
 			unserved = append(unserved, it)
 			continue
 		}
-		served := false
+		served := -1
 		for t := range c.cfg.Templates {
-			if c.cfg.Templates[t].serves(expr) {
-				byTemplate[t] = append(byTemplate[t], it)
-				served = true
+			tmpl := &c.cfg.Templates[t]
+			if tmpl.derived {
+				continue // reached through its base
+			}
+			if tmpl.serves(expr) {
+				served = t
+				break
+			}
+			if d := c.imageTemplate(t, it.Label, expr); d >= 0 {
+				served = d
 				break
 			}
 		}
-		if !served {
+		if served < 0 {
 			unserved = append(unserved, it)
+			continue
 		}
+		for len(byTemplate) < len(c.cfg.Templates) {
+			byTemplate = append(byTemplate, nil) // a template derived just now
+		}
+		byTemplate[served] = append(byTemplate[served], it)
 	}
 	for t := range byTemplate {
 		sort.SliceStable(byTemplate[t], func(a, b int) bool { return byTemplate[t][a].ID < byTemplate[t][b].ID })
 	}
 	return byTemplate, unserved
+}
+
+// imageTemplate is the template derived from template t for the image a
+// build's label names (image=<ref>), made on first use; -1 when t has no
+// Images, the label names no image t allows, or t's labels with the atom
+// do not satisfy the expression. An image t does not allow is
+// remembered as the label's reason.
+func (c *Core) imageTemplate(t int, label string, expr *labelExpr) int {
+	tmpl := &c.cfg.Templates[t]
+	if len(tmpl.Images) == 0 {
+		return -1
+	}
+	for _, atom := range expr.atoms(nil) {
+		ref, ok := strings.CutPrefix(atom, ImageLabelPrefix)
+		if !ok || ref == "" {
+			continue
+		}
+		satisfied := expr.matches(func(a string) bool { return a == atom || slices.Contains(tmpl.Labels, a) })
+		if !satisfied {
+			continue
+		}
+		if !tmpl.allows(ref) {
+			if c.badImages == nil {
+				c.badImages = map[string]string{}
+			}
+			c.badImages[label] = fmt.Sprintf("image %s is not allowed by template %s (images: %s)", ref, tmpl.Name, strings.Join(tmpl.Images, ", "))
+			continue
+		}
+		return c.derive(t, ref)
+	}
+	return -1
+}
+
+// derive is the index of template t's copy for image ref: named
+// <t>-<hash of ref>, labelled with image=<ref> besides t's labels,
+// running ref, without a warm pool; made and appended on first use.
+func (c *Core) derive(t int, ref string) int {
+	base := &c.cfg.Templates[t]
+	name := fmt.Sprintf("%s-%08x", base.Name, fnv32(ref))
+	for i := range c.cfg.Templates {
+		if c.cfg.Templates[i].Name == name {
+			return i
+		}
+	}
+	d := derivedTemplate(*base, t, name, ref)
+	c.cfg.Templates = append(c.cfg.Templates, d)
+	c.needs = append(c.needs, d.need())
+	c.health = append(c.health, health{})
+	return len(c.cfg.Templates) - 1
+}
+
+// derivedTemplate is base (at index b) for image ref only.
+func derivedTemplate(base Template, b int, name, ref string) Template {
+	d := base
+	d.Name = name
+	d.Labels = append(slices.Clip(base.Labels), ImageLabelPrefix+ref)
+	d.Container.Image = ref
+	d.Images, d.MinIdle = nil, 0
+	d.derived, d.base = true, b
+	return d
+}
+
+// group is the template whose max_instances template t's agents count
+// against: its base for a derived one.
+func (c *Core) group(t int) int {
+	if c.cfg.Templates[t].derived {
+		return c.cfg.Templates[t].base
+	}
+	return t
+}
+
+func fnv32(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
 }
 
 func (c *Core) expr(label string) *labelExpr {
@@ -107,13 +198,27 @@ func (c *Core) poolOnly(a *agent) bool {
 	return c.capacity(a.tmpl)-len(byTemplate[a.tmpl]) >= c.cfg.Templates[a.tmpl].Executors
 }
 
+// own counts template t's agents not being deleted.
+func (c *Core) own(t int) int {
+	n := 0
+	for _, a := range c.agents {
+		if a.tmpl == t && a.state != stDeleting {
+			n++
+		}
+	}
+	return n
+}
+
+// live counts the agents not being deleted: those of template t's group
+// (a template and the ones derived from it for images), and all.
 func (c *Core) live(t int) (ofTemplate, all int) {
+	g := c.group(t)
 	for _, a := range c.agents {
 		if a.state == stDeleting {
 			continue
 		}
 		all++
-		if a.tmpl == t {
+		if a.tmpl >= 0 && c.group(a.tmpl) == g {
 			ofTemplate++
 		}
 	}

@@ -29,9 +29,14 @@ func (c *Core) explain() {
 		}
 		sort.SliceStable(slots, func(i, j int) bool { return slots[i].state > slots[j].state })
 		mine, all := c.live(t)
-		ts := TemplateStatus{Template: tmpl.Name, Waiting: len(byTemplate[t]), Agents: mine, Code: "ok", Reason: "serving"}
-		if tmpl.MinIdle > 0 {
+		ts := TemplateStatus{Template: tmpl.Name, Waiting: len(byTemplate[t]), Agents: c.own(t), Code: "ok", Reason: "serving"}
+		capName := tmpl.Name // whose max_instances counts
+		switch {
+		case tmpl.MinIdle > 0:
 			ts.Reason = fmt.Sprintf("serving; %d warm agent(s) kept ahead of the builds (min_idle)", tmpl.MinIdle)
+		case tmpl.derived:
+			capName = c.cfg.Templates[tmpl.base].Name
+			ts.Reason = fmt.Sprintf("serving image %s for template %s", tmpl.Container.Image, capName)
 		}
 		for i, it := range byTemplate[t] {
 			w := Wait{Build: it.ID, Name: it.Name}
@@ -43,7 +48,7 @@ func (c *Core) explain() {
 				case unhealthy:
 					w.Code, w.Reason = code, reason
 				case tmpl.MaxInstances > 0 && mine >= tmpl.MaxInstances:
-					w.Code, w.Reason = "limit", fmt.Sprintf("template %s has its max_instances (%d) agents", tmpl.Name, tmpl.MaxInstances)
+					w.Code, w.Reason = "limit", fmt.Sprintf("template %s has its max_instances (%d) agents", capName, tmpl.MaxInstances)
 				case c.cfg.MaxAgents > 0 && all >= c.cfg.MaxAgents:
 					w.Code, w.Reason = "limit", fmt.Sprintf("limits.max_agents (%d) reached", c.cfg.MaxAgents)
 				case !c.subscribed:
@@ -66,6 +71,8 @@ func (c *Core) explain() {
 		w := Wait{Build: it.ID, Name: it.Name, Code: "no_template", Reason: fmt.Sprintf("label `%s` matches no template", it.Label)}
 		if msg, bad := c.badExprs[it.Label]; bad {
 			w.Code, w.Reason = "bad_label", msg
+		} else if msg, bad := c.badImages[it.Label]; bad {
+			w.Code, w.Reason = "image_not_allowed", msg
 		}
 		waits = append(waits, w)
 	}

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -167,6 +168,23 @@ func (c *Core) healthReason(t int) (code, reason string, ok bool) {
 func (c *Core) onReconfigured(cfg Config) {
 	cfg = cfg.WithDefaults()
 	cfg.FrameworkName, cfg.JenkinsURL = c.cfg.FrameworkName, c.cfg.JenkinsURL
+	// Templates derived for images are derived again from their base in
+	// the new configuration, when it still allows the image.
+	cfg.Templates = slices.Clip(cfg.Templates)
+	for i := range c.cfg.Templates {
+		old := &c.cfg.Templates[i]
+		if !old.derived {
+			continue
+		}
+		baseName, ref := c.cfg.Templates[old.base].Name, old.Container.Image
+		for b := range cfg.Templates {
+			if nb := &cfg.Templates[b]; !nb.derived && nb.Name == baseName && nb.allows(ref) {
+				cfg.Templates = append(cfg.Templates, derivedTemplate(*nb, b, old.Name, ref))
+				break
+			}
+		}
+	}
+	c.badImages = nil
 	idx := make(map[string]int, len(cfg.Templates))
 	for i := range cfg.Templates {
 		idx[cfg.Templates[i].Name] = i

@@ -40,6 +40,17 @@ func (e *labelExpr) matches(has func(string) bool) bool {
 	return false
 }
 
+// atoms lists the expression's atoms, in order, repeats included.
+func (e *labelExpr) atoms(out []string) []string {
+	if e == nil {
+		return out
+	}
+	if e.op == 'a' {
+		return append(out, e.atom)
+	}
+	return e.right.atoms(e.left.atoms(out))
+}
+
 type labelToken struct {
 	kind string // atom, &&, ||, !, ->, <->, (, ), end
 	text string

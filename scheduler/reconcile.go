@@ -40,14 +40,42 @@ func (c *Core) onSubscribed(e Subscribed) {
 
 // adopt takes over a node of this framework that an earlier instance
 // created: its task is expected to report in through reconciliation.
-func (c *Core) adopt(n Node) {
+// templateOfNode is the template a node name (<template>-xxxxxxxx) was
+// made by: the longest template name that prefixes it, so that a
+// template derived for an image (<template>-<hash>) wins over its base.
+// A name of that derived shape whose derived template does not exist
+// (yet: after a restart, until a build asks for its image) is -1: its
+// image is unknown, and it is treated as of no template.
+func (c *Core) templateOfNode(name string) int {
 	t := -1
 	for i := range c.cfg.Templates {
-		if strings.HasPrefix(n.Name, c.cfg.Templates[i].Name+"-") {
+		p := c.cfg.Templates[i].Name + "-"
+		if strings.HasPrefix(name, p) && (t < 0 || len(c.cfg.Templates[i].Name) > len(c.cfg.Templates[t].Name)) {
 			t = i
-			break
 		}
 	}
+	if t >= 0 && len(c.cfg.Templates[t].Images) > 0 && derivedShape(name[len(c.cfg.Templates[t].Name)+1:]) {
+		return -1
+	}
+	return t
+}
+
+// derivedShape tells whether rest, a node name after "<template>-", is
+// "<8 hex>-<8 hex>": an agent of a template derived for an image.
+func derivedShape(rest string) bool {
+	hex := func(s string) bool {
+		for _, c := range s {
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+				return false
+			}
+		}
+		return true
+	}
+	return len(rest) == 17 && rest[8] == '-' && hex(rest[:8]) && hex(rest[9:])
+}
+
+func (c *Core) adopt(n Node) {
+	t := c.templateOfNode(n.Name)
 	a := &agent{name: n.Name, tmpl: t, adopted: true, adoptedAt: c.now, nodeSeen: true, busy: n.Busy, launchedAt: c.now, onlineAt: c.now, idleSince: c.now}
 	switch {
 	case n.Online && n.Busy > 0:

@@ -125,6 +125,9 @@ func describeTemplate(t scheduler.Template) string {
 	if t.MinIdle > 0 {
 		parts = append(parts, fmt.Sprintf("%d kept warm", t.MinIdle))
 	}
+	if len(t.Images) > 0 {
+		parts = append(parts, "builds may choose images "+strings.Join(t.Images, " "))
+	}
 	if t.Retention == scheduler.RetainIdle {
 		parts = append(parts, fmt.Sprintf("kept while idle for %s", t.IdleTimeout))
 	} else {

@@ -97,6 +97,7 @@ type templateConfig struct {
 	Ports            int               `yaml:"ports"`
 	Executors        int               `yaml:"executors"`
 	Image            string            `yaml:"image"`
+	Images           []string          `yaml:"images"`
 	Network          string            `yaml:"network"`
 	Volumes          []string          `yaml:"volumes"` // host:container[:ro|rw]
 	DockerParameters map[string]string `yaml:"docker_parameters"`
@@ -555,6 +556,11 @@ func (t templateConfig) toTemplate(key string) (scheduler.Template, error) {
 	if t.Image == "" {
 		return fail("image", `""`, "required (e.g. jenkins/inbound-agent)")
 	}
+	for j, p := range t.Images {
+		if strings.TrimSpace(p) == "" || strings.ContainsAny(p, " \t") {
+			return fail(fmt.Sprintf("images[%d]", j), strconv.Quote(p), "an image pattern (e.g. maven:* or registry.example.com/ci/*; * matches anything)")
+		}
+	}
 	network, ok := executor.ParseNetwork(t.Network)
 	if !ok {
 		return fail("network", strconv.Quote(t.Network), "expected host or bridge")
@@ -572,7 +578,7 @@ func (t templateConfig) toTemplate(key string) (scheduler.Template, error) {
 		}
 	}
 	tmpl := scheduler.Template{Name: t.Name, Labels: labels, CPUs: t.CPUs, Mem: t.Mem, Disk: t.Disk, Ports: t.Ports, Executors: t.Executors,
-		RemoteFS: t.RemoteFS, WebSocket: t.WebSocket == nil || *t.WebSocket, MaxInstances: t.MaxInstances, MinIdle: t.MinIdle,
+		RemoteFS: t.RemoteFS, WebSocket: t.WebSocket == nil || *t.WebSocket, MaxInstances: t.MaxInstances, MinIdle: t.MinIdle, Images: t.Images,
 		IdleTimeout: time.Duration(t.IdleTimeout), ConnectTimeout: time.Duration(t.ConnectTimeout), KillGrace: time.Duration(t.KillGrace), Role: t.Role,
 		Container: executor.Container{Containerizer: containerizer, Image: t.Image, Network: network, Parameters: t.DockerParameters, ForcePull: t.ForcePull}}
 	switch t.Retention {

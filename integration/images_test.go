@@ -1,0 +1,79 @@
+package integration
+
+import (
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBuildsChooseTheirImage: a template with images lets each job name
+// its agent's image in its label (image=<ref>): the maven job runs on an
+// agent of maven:3.9 (the master shows the task's Docker image), the
+// plain job on the template's own image, and a job naming an image the
+// template does not allow waits with that reason in /status.
+func TestBuildsChooseTheirImage(t *testing.T) {
+	agent := filepath.Join(binaries(t), "jenkins-emulator") + " agent"
+	w := newWorld(t, worldOpts{
+		images: []string{"maven:3.9=" + agent},
+		templates: `
+  - name: mesos
+    labels: mesos
+    cpus: 0.2
+    mem: 30
+    image: jenkins/inbound-agent
+    images: ["maven:*"]
+    max_instances: 10
+    connect_timeout: 3m`})
+	w.freestyle("maven-build", "mesos && image=maven:3.9", 20)
+	w.freestyle("plain-build", "mesos", 20)
+	w.freestyle("node-build", "mesos && image=node:20", 20)
+	for _, j := range []string{"maven-build", "plain-build", "node-build"} {
+		w.build(j)
+	}
+	imageOf := map[string]string{} // task ID → Docker image
+	w.waitFor("the maven and plain builds", 90*time.Second, func() bool {
+		if resp, err := http.Get(w.mesos + "/master/state"); err == nil {
+			var st struct {
+				Frameworks []struct {
+					Tasks []struct {
+						ID        string `json:"id"`
+						Container struct {
+							Docker struct {
+								Image string `json:"image"`
+							} `json:"docker"`
+						} `json:"container"`
+					} `json:"tasks"`
+				} `json:"frameworks"`
+			}
+			if json.NewDecoder(resp.Body).Decode(&st) == nil {
+				for _, f := range st.Frameworks {
+					for _, tk := range f.Tasks {
+						imageOf[tk.ID] = tk.Container.Docker.Image
+					}
+				}
+			}
+			resp.Body.Close()
+		}
+		return w.allSucceeded("maven-build", "plain-build")
+	})
+	maven, plain := w.result("maven-build").BuiltOn, w.result("plain-build").BuiltOn
+	if imageOf[maven] != "maven:3.9" || imageOf[plain] != "jenkins/inbound-agent" {
+		t.Errorf("maven build on %s (image %q), plain build on %s (image %q); want maven:3.9 and jenkins/inbound-agent", maven, imageOf[maven], plain, imageOf[plain])
+	}
+	if !strings.HasPrefix(maven, "mesos-") || len(maven) != len("mesos-")+17 {
+		t.Errorf("maven agent %q: want mesos-<image hash>-<id>", maven)
+	}
+	st := w.status()
+	found := false
+	for _, wt := range st.Waiting {
+		if wt.Code == "image_not_allowed" && strings.Contains(wt.Reason, "image node:20 is not allowed by template mesos (images: maven:*)") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("/status waiting = %+v; want the node build waiting with image_not_allowed", st.Waiting)
+	}
+}

@@ -1,0 +1,96 @@
+package scheduler
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/jenkins-mesos/jenkins-mesos/executor"
+)
+
+func imagesConfig() Config {
+	return Config{FrameworkName: "jenkins-mesos", JenkinsURL: "http://jenkins/", Templates: []Template{
+		{Name: "mesos", Labels: []string{"mesos"}, CPUs: 0.2, Mem: 30, Images: []string{"maven:*"}, Container: executor.Container{Image: "jenkins/inbound-agent"}},
+		{Name: "mesos-big", Labels: []string{"big"}, CPUs: 2, Mem: 4096, Container: executor.Container{Image: "jenkins/inbound-agent"}},
+	}}
+}
+
+// The TaskInfo of a build that chose its image runs that image; the
+// node's labels carry the image atom, so Jenkins gives the build to it.
+func TestBuildChoosesItsImage(t *testing.T) {
+	c := New(imagesConfig(), nil, rand.New(rand.NewPCG(1, 1)))
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	step := func(ev Event) Ready {
+		if err := c.Step(ev); err != nil {
+			t.Fatal(err)
+		}
+		rd := c.Ready()
+		c.Advance(rd)
+		return rd
+	}
+	step(Tick{Now: now})
+	step(Subscribed{FrameworkID: "fw-1"})
+	step(NodesObserved{})
+	rd := step(QueueObserved{Items: []QueueItem{{ID: 1, Name: "j", Label: "mesos && image=maven:3.9"}}})
+	if len(rd.Jenkins) != 1 || rd.Jenkins[0].Labels != "mesos image=maven:3.9" {
+		t.Fatalf("node operations %+v, want one node labelled mesos image=maven:3.9", rd.Jenkins)
+	}
+	name := rd.Jenkins[0].Name
+	step(NodeDone{Op: rd.Jenkins[0], Secret: "s"})
+	rd = step(Offers{Offers: benchOffers(1)})
+	var images []string
+	for _, k := range rd.Calls {
+		for _, op := range k.GetAccept().GetOperations() {
+			for _, ti := range op.GetLaunch().GetTaskInfos() {
+				if ti.TaskID.Value == name {
+					images = append(images, ti.GetContainer().GetDocker().GetImage())
+				}
+			}
+		}
+	}
+	if len(images) != 1 || images[0] != "maven:3.9" {
+		t.Fatalf("launched images %v for %s, want [maven:3.9]", images, name)
+	}
+}
+
+// After a restart the core knows no derived template until a build asks
+// for its image: a node of that shape is of no template (its image is
+// unknown), and the longest template name wins over a shorter prefix.
+func TestTemplateOfNodeAfterARestart(t *testing.T) {
+	c := New(imagesConfig(), nil, rand.New(rand.NewPCG(1, 1)))
+	for name, want := range map[string]int{
+		"mesos-d63e908a":          0,
+		"mesos-6c1276f1-4982744f": -1, // derived for an image, not known yet
+		"mesos-big-0a1b2c3d":      1,  // longest prefix, not "mesos"
+		"other-0a1b2c3d":          -1,
+	} {
+		if got := c.templateOfNode(name); got != want {
+			t.Errorf("templateOfNode(%s) = %d, want %d", name, got, want)
+		}
+	}
+	d := c.derive(0, "maven:3.9")
+	name := c.cfg.Templates[d].Name + "-4982744f"
+	if got := c.templateOfNode(name); got != d {
+		t.Errorf("templateOfNode(%s) = %d, want the derived template %d", name, got, d)
+	}
+}
+
+func TestImagePatterns(t *testing.T) {
+	for _, c := range []struct {
+		p, s string
+		want bool
+	}{
+		{"maven:*", "maven:3.9-eclipse-temurin-21", true},
+		{"maven:*", "maven", false},
+		{"registry.example.com/ci/*", "registry.example.com/ci/team/agent:1", true},
+		{"registry.example.com/ci/*", "registry.example.com/other/agent:1", false},
+		{"*/agent:*", "corp/agent:2", true},
+		{"node:20", "node:20", true},
+		{"node:20", "node:20-alpine", false},
+		{"*", "anything/at:all", true},
+	} {
+		if got := globMatch(c.p, c.s); got != c.want {
+			t.Errorf("globMatch(%q, %q) = %v, want %v", c.p, c.s, got, c.want)
+		}
+	}
+}
