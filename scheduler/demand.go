@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/jenkins-mesos/jenkins-mesos/offers"
 )
 
 // demand sorts the waiting builds by the template that serves them: the
@@ -120,6 +122,64 @@ func derivedTemplate(base Template, b int, name, ref string) Template {
 	return d
 }
 
+// maxIdleDerived is how many templates derived for images may sit unused
+// (no agent, no waiting build) before they are dropped: builds that name
+// a new tag each time would otherwise grow the templates, and every
+// Step's work with them, without end.
+const maxIdleDerived = 32
+
+// compactDerived drops the derived templates that no agent and no
+// waiting build use, once more than maxIdleDerived are; the others keep
+// their order, and the agents, health and fit reasons follow their
+// templates to the new indices.
+func (c *Core) compactDerived(byTemplate [][]*QueueItem) bool {
+	used := make([]bool, len(c.cfg.Templates))
+	for _, a := range c.agents {
+		if a.tmpl >= 0 {
+			used[a.tmpl] = true
+		}
+	}
+	idle := 0
+	for t := range c.cfg.Templates {
+		if t < len(byTemplate) && len(byTemplate[t]) > 0 {
+			used[t] = true
+		}
+		if c.cfg.Templates[t].derived && !used[t] {
+			idle++
+		}
+	}
+	if idle <= maxIdleDerived {
+		return false
+	}
+	moved := make([]int, len(c.cfg.Templates))
+	var tmpls []Template
+	var needs []offers.Amounts
+	var hs []health
+	for t := range c.cfg.Templates {
+		moved[t] = -1
+		if c.cfg.Templates[t].derived && !used[t] {
+			continue
+		}
+		moved[t] = len(tmpls)
+		tmpls = append(tmpls, c.cfg.Templates[t])
+		needs = append(needs, c.needs[t])
+		hs = append(hs, c.health[t])
+	}
+	for _, a := range c.agents {
+		if a.tmpl >= 0 {
+			a.tmpl = moved[a.tmpl]
+		}
+	}
+	unmet := map[int]string{}
+	for t, msg := range c.unmet {
+		if moved[t] >= 0 {
+			unmet[moved[t]] = msg
+		}
+	}
+	c.cfg.Templates, c.needs, c.health, c.unmet = tmpls, needs, hs, unmet
+	return true
+}
+
 // group is the template whose max_instances template t's agents count
 // against: its base for a derived one.
 func (c *Core) group(t int) int {
@@ -233,6 +293,9 @@ func (c *Core) reconcileDemand() {
 		return // no offers can come, or the queue is older than the nodes
 	}
 	byTemplate, _ := c.demand()
+	if c.compactDerived(byTemplate) {
+		byTemplate, _ = c.demand() // the indices moved
+	}
 	for t := range c.cfg.Templates {
 		tmpl := &c.cfg.Templates[t]
 		pool := 0

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -92,5 +93,46 @@ func TestImagePatterns(t *testing.T) {
 		if got := globMatch(c.p, c.s); got != c.want {
 			t.Errorf("globMatch(%q, %q) = %v, want %v", c.p, c.s, got, c.want)
 		}
+	}
+}
+
+// Builds that each name a new image tag do not grow the templates
+// without end: unused derived templates are dropped past a bound, and
+// the agents of the ones in use keep theirs.
+func TestUnusedImageTemplatesAreDropped(t *testing.T) {
+	c := New(imagesConfig(), nil, rand.New(rand.NewPCG(1, 1)))
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	step := func(ev Event) Ready {
+		if err := c.Step(ev); err != nil {
+			t.Fatal(err)
+		}
+		rd := c.Ready()
+		c.Advance(rd)
+		return rd
+	}
+	step(Tick{Now: now})
+	step(Subscribed{FrameworkID: "fw-1"})
+	step(NodesObserved{})
+	rd := step(QueueObserved{Items: []QueueItem{{ID: 1, Name: "keep", Label: "mesos && image=maven:keep"}}})
+	kept := rd.Jenkins[0].Name
+	for i := 0; i < 100; i++ {
+		// A build for a new tag comes and goes (cancelled before its node exists).
+		label := fmt.Sprintf("mesos && image=maven:%d", i)
+		rd := step(QueueObserved{Items: []QueueItem{{ID: 1, Name: "keep", Label: "mesos && image=maven:keep"}, {ID: int64(i + 2), Name: "j", Label: label}}})
+		for _, op := range rd.Jenkins {
+			step(NodeDone{Op: op, Secret: "s"})
+		}
+		rd = step(QueueObserved{Items: []QueueItem{{ID: 1, Name: "keep", Label: "mesos && image=maven:keep"}}})
+		for _, op := range rd.Jenkins { // the withdrawn agent's node
+			step(NodeDone{Op: op})
+		}
+	}
+	// 2 configured, 1 in use, at most 32 idle kept, and the last one-off.
+	if n := len(c.cfg.Templates); n > 36 {
+		t.Fatalf("%d templates after 100 one-off image tags, want at most 36", n)
+	}
+	a := c.agents[kept]
+	if a == nil || a.tmpl < 0 || c.cfg.Templates[a.tmpl].Container.Image != "maven:keep" {
+		t.Fatalf("the kept agent %s lost its template: %+v", kept, a)
 	}
 }
