@@ -19,7 +19,8 @@ import (
 )
 
 // The Mesos fetcher, as the agent runs it before a container starts
-// (src/slave/containerizer/fetcher.cpp, src/launcher/fetcher.cpp): every
+// (src/slave/containerizer/fetcher.cpp, src/launcher/fetcher.cpp; the
+// error texts are Mesos' own, capitals included): every
 // CommandInfo.URI is put in the sandbox, named by output_file or the
 // URI's basename; executable ones are chmod 755, others extracted when
 // they look like an archive. Any failure fails the launch:
