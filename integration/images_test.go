@@ -13,7 +13,8 @@ import (
 // its agent's image in its label (image=<ref>): the maven job runs on an
 // agent of maven:3.9 (the master shows the task's Docker image), the
 // plain job on the template's own image, and a job naming an image the
-// template does not allow waits with that reason in /status.
+// template does not allow waits with that reason in /status. With
+// max_cpus a job chooses its agent's CPUs (cpus=1.5) likewise.
 func TestBuildsChooseTheirImage(t *testing.T) {
 	agent := filepath.Join(binaries(t), "jenkins-emulator") + " agent"
 	w := newWorld(t, worldOpts{
@@ -25,21 +26,25 @@ func TestBuildsChooseTheirImage(t *testing.T) {
     mem: 30
     image: jenkins/inbound-agent
     images: ["maven:*"]
+    max_cpus: 2
     max_instances: 10
     connect_timeout: 3m`})
 	w.freestyle("maven-build", "mesos && image=maven:3.9", 20)
 	w.freestyle("plain-build", "mesos", 20)
 	w.freestyle("node-build", "mesos && image=node:20", 20)
-	for _, j := range []string{"maven-build", "plain-build", "node-build"} {
+	w.freestyle("big-build", "mesos && cpus=1.5", 20)
+	for _, j := range []string{"maven-build", "node-build", "big-build"} {
 		w.build(j)
 	}
 	imageOf := map[string]string{} // task ID → Docker image
+	cpusOf := map[string]float64{}
 	w.waitFor("the maven and plain builds", 90*time.Second, func() bool {
 		if resp, err := http.Get(w.mesos + "/master/state"); err == nil {
 			var st struct {
 				Frameworks []struct {
 					Tasks []struct {
-						ID        string `json:"id"`
+						ID        string         `json:"id"`
+						Resources map[string]any `json:"resources"`
 						Container struct {
 							Docker struct {
 								Image string `json:"image"`
@@ -52,13 +57,23 @@ func TestBuildsChooseTheirImage(t *testing.T) {
 				for _, f := range st.Frameworks {
 					for _, tk := range f.Tasks {
 						imageOf[tk.ID] = tk.Container.Docker.Image
+						cpusOf[tk.ID], _ = tk.Resources["cpus"].(float64)
 					}
 				}
 			}
 			resp.Body.Close()
 		}
-		return w.allSucceeded("maven-build", "plain-build")
+		if w.allSucceeded("maven-build", "big-build") && w.result("plain-build").Result == "" && len(w.nodes()) == 0 {
+			// Queued once the other agents are gone: an agent made for a
+			// choice carries the template's labels too, so Jenkins may
+			// give it a plain build (the README says so).
+			w.build("plain-build")
+		}
+		return w.allSucceeded("maven-build", "plain-build", "big-build")
 	})
+	if big := w.result("big-build").BuiltOn; cpusOf[big] != 1.5 || cpusOf[w.result("plain-build").BuiltOn] != 0.2 {
+		t.Errorf("the cpus=1.5 build ran on %s with %v CPUs (want 1.5); the plain one with %v (want 0.2)", big, cpusOf[big], cpusOf[w.result("plain-build").BuiltOn])
+	}
 	maven, plain := w.result("maven-build").BuiltOn, w.result("plain-build").BuiltOn
 	if imageOf[maven] != "maven:3.9" || imageOf[plain] != "jenkins/inbound-agent" {
 		t.Errorf("maven build on %s (image %q), plain build on %s (image %q); want maven:3.9 and jenkins/inbound-agent", maven, imageOf[maven], plain, imageOf[plain])

@@ -57,10 +57,16 @@ type Template struct {
 	// Empty: the template's Container.Image only.
 	Images []string
 
-	// A template derived for one image of a template with Images: base is
-	// that template's index.
+	// MaxCPUs and MaxMem (MB) let a build choose its agent's size with a
+	// cpus=<n> or mem=<MB> atom, up to these (0: builds cannot).
+	MaxCPUs, MaxMem float64
+
+	// A template derived for what builds chose (Images, MaxCPUs,
+	// MaxMem): base is the index of the template it was derived from,
+	// variant the atoms chosen.
 	derived bool
 	base    int
+	variant []string
 }
 
 // ImageLabelPrefix starts the label atom by which a build names the image

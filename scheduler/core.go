@@ -77,15 +77,16 @@ type orphan struct {
 // Core is the deterministic decision logic: events in, Ready out.
 type Core struct {
 	cfg Config // Templates: the configured ones, then those derived for images
-	// badImages: labels naming an image no template allows, with why.
-	badImages map[string]string
-	rnd       Rand
-	now       time.Time
-	state     proto.State
-	persist   bool
-	matcher   offers.Matcher
-	needs     []offers.Amounts
-	agents    map[string]*agent
+	// badVariants: labels choosing what their template does not allow
+	// (an image, a size), with why.
+	badVariants map[string]variantRefusal
+	rnd         Rand
+	now         time.Time
+	state       proto.State
+	persist     bool
+	matcher     offers.Matcher
+	needs       []offers.Amounts
+	agents      map[string]*agent
 	// inverse holds the unanswered inverse offers: ID → Mesos agent ID
 	// (maintenance.go).
 	inverse map[string]string

@@ -211,6 +211,12 @@ func parseTemplates(t *testing.T, input string) []Template {
 		if v, ok := kv["images"]; ok {
 			tmpl.Images = strings.Split(v, ",")
 		}
+		if v, ok := kv["max-cpus"]; ok {
+			tmpl.MaxCPUs = num(v)
+		}
+		if v, ok := kv["max-mem"]; ok {
+			tmpl.MaxMem = num(v)
+		}
 		if v, ok := kv["min-idle"]; ok {
 			tmpl.MinIdle, _ = strconv.Atoi(v)
 		}

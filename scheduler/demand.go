@@ -2,8 +2,10 @@ package scheduler
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/jenkins-mesos/jenkins-mesos/offers"
@@ -42,7 +44,7 @@ func (c *Core) demand() (byTemplate [][]*QueueItem, unserved []*QueueItem) {
 				served = t
 				break
 			}
-			if d := c.imageTemplate(t, it.Label, expr); d >= 0 {
+			if d := c.variantTemplate(t, it.Label, expr); d >= 0 {
 				served = d
 				break
 			}
@@ -62,64 +64,100 @@ func (c *Core) demand() (byTemplate [][]*QueueItem, unserved []*QueueItem) {
 	return byTemplate, unserved
 }
 
-// imageTemplate is the template derived from template t for the image a
-// build's label names (image=<ref>), made on first use; -1 when t has no
-// Images, the label names no image t allows, or t's labels with the atom
-// do not satisfy the expression. An image t does not allow is
-// remembered as the label's reason.
-func (c *Core) imageTemplate(t int, label string, expr *labelExpr) int {
+// variantTemplate is the template derived from template t for what a
+// build's label chooses — an image=<ref>, cpus=<n> or mem=<MB> atom, the
+// first of each — made on first use; -1 when t lets builds choose
+// nothing, the label chooses nothing, or t's labels with the chosen atoms
+// do not satisfy the expression. A choice t does not allow (an image
+// outside its images, more than its max_cpus or max_mem) is remembered
+// as the label's reason.
+func (c *Core) variantTemplate(t int, label string, expr *labelExpr) int {
 	tmpl := &c.cfg.Templates[t]
-	if len(tmpl.Images) == 0 {
+	if len(tmpl.Images) == 0 && tmpl.MaxCPUs == 0 && tmpl.MaxMem == 0 {
 		return -1
 	}
+	var chosen []string
+	seen := map[string]bool{}
 	for _, atom := range expr.atoms(nil) {
-		ref, ok := strings.CutPrefix(atom, ImageLabelPrefix)
-		if !ok || ref == "" {
-			continue
+		key, _, ok := strings.Cut(atom, "=")
+		if ok && (key == "image" || key == "cpus" || key == "mem") && !seen[key] {
+			seen[key] = true
+			chosen = append(chosen, atom)
 		}
-		satisfied := expr.matches(func(a string) bool { return a == atom || slices.Contains(tmpl.Labels, a) })
-		if !satisfied {
-			continue
-		}
-		if !tmpl.allows(ref) {
-			if c.badImages == nil {
-				c.badImages = map[string]string{}
-			}
-			c.badImages[label] = fmt.Sprintf("image %s is not allowed by template %s (images: %s)", ref, tmpl.Name, strings.Join(tmpl.Images, ", "))
-			continue
-		}
-		return c.derive(t, ref)
 	}
-	return -1
-}
-
-// derive is the index of template t's copy for image ref: named
-// <t>-<hash of ref>, labelled with image=<ref> besides t's labels,
-// running ref, without a warm pool; made and appended on first use.
-func (c *Core) derive(t int, ref string) int {
-	base := &c.cfg.Templates[t]
-	name := fmt.Sprintf("%s-%08x", base.Name, fnv32(ref))
+	if len(chosen) == 0 || !expr.matches(func(a string) bool { return slices.Contains(chosen, a) || slices.Contains(tmpl.Labels, a) }) {
+		return -1
+	}
+	d, why := variantOf(*tmpl, t, chosen)
+	if why.code != "" {
+		if c.badVariants == nil {
+			c.badVariants = map[string]variantRefusal{}
+		}
+		c.badVariants[label] = why
+		return -1
+	}
 	for i := range c.cfg.Templates {
-		if c.cfg.Templates[i].Name == name {
+		if c.cfg.Templates[i].Name == d.Name {
 			return i
 		}
 	}
-	d := derivedTemplate(*base, t, name, ref)
 	c.cfg.Templates = append(c.cfg.Templates, d)
 	c.needs = append(c.needs, d.need())
 	c.health = append(c.health, health{})
 	return len(c.cfg.Templates) - 1
 }
 
-// derivedTemplate is base (at index b) for image ref only.
-func derivedTemplate(base Template, b int, name, ref string) Template {
+// variantRefusal is why a build's choice is refused: a reason code and
+// a sentence.
+type variantRefusal struct{ code, reason string }
+
+// variantOf is base (at index b) for the chosen atoms: named
+// <base>-<hash of the atoms>, labelled with them besides base's labels,
+// with the image and resources they name, without a warm pool and
+// letting choose nothing more. A choice base does not allow is refused
+// with a code and a reason.
+func variantOf(base Template, b int, chosen []string) (Template, variantRefusal) {
 	d := base
-	d.Name = name
-	d.Labels = append(slices.Clip(base.Labels), ImageLabelPrefix+ref)
-	d.Container.Image = ref
-	d.Images, d.MinIdle = nil, 0
-	d.derived, d.base = true, b
-	return d
+	d.Name = fmt.Sprintf("%s-%08x", base.Name, fnv32(strings.Join(chosen, "\x00")))
+	d.Labels = append(slices.Clip(base.Labels), chosen...)
+	for _, atom := range chosen {
+		key, v, _ := strings.Cut(atom, "=")
+		switch key {
+		case "image":
+			if v == "" || !base.allows(v) {
+				return d, variantRefusal{"image_not_allowed", fmt.Sprintf("image %s is not allowed by template %s (images: %s)", v, base.Name, strings.Join(base.Images, ", "))}
+			}
+			d.Container.Image = v
+		case "cpus", "mem":
+			limit, unit := base.MaxCPUs, ""
+			if key == "mem" {
+				limit, unit = base.MaxMem, " MB"
+			}
+			n, err := strconv.ParseFloat(v, 64)
+			switch {
+			case limit == 0:
+				return d, variantRefusal{"size_not_allowed", fmt.Sprintf("template %s does not let a build choose its %s (max_%s)", base.Name, key, key)}
+			case err != nil || n <= 0 || math.IsInf(n, 0) || math.IsNaN(n):
+				return d, variantRefusal{"size_not_allowed", fmt.Sprintf("%s: expected a positive number, up to template %s's max_%s (%g%s)", atom, base.Name, key, limit, unit)}
+			case n > limit:
+				return d, variantRefusal{"size_not_allowed", fmt.Sprintf("%s is more than template %s lets a build choose (max_%s %g%s)", atom, base.Name, key, limit, unit)}
+			}
+			if key == "cpus" {
+				d.CPUs = n
+				if d.Container.CPUsLimit > 0 && d.Container.CPUsLimit < n {
+					d.Container.CPUsLimit = n // a limit is never below the request
+				}
+			} else {
+				d.Mem = n
+				if d.Container.MemLimit > 0 && d.Container.MemLimit < n {
+					d.Container.MemLimit = n
+				}
+			}
+		}
+	}
+	d.Images, d.MaxCPUs, d.MaxMem, d.MinIdle = nil, 0, 0, 0
+	d.derived, d.base, d.variant = true, b, chosen
+	return d, variantRefusal{}
 }
 
 // maxIdleDerived is how many templates derived for images may sit unused

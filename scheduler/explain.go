@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strings"
 )
 
 // explain gives every waiting build and every template a code and a
@@ -36,7 +37,7 @@ func (c *Core) explain() {
 			ts.Reason = fmt.Sprintf("serving; %d warm agent(s) kept ahead of the builds (min_idle)", tmpl.MinIdle)
 		case tmpl.derived:
 			capName = c.cfg.Templates[tmpl.base].Name
-			ts.Reason = fmt.Sprintf("serving image %s for template %s", tmpl.Container.Image, capName)
+			ts.Reason = fmt.Sprintf("serving %s for template %s", strings.Join(tmpl.variant, " "), capName)
 		}
 		for i, it := range byTemplate[t] {
 			w := Wait{Build: it.ID, Name: it.Name}
@@ -71,8 +72,8 @@ func (c *Core) explain() {
 		w := Wait{Build: it.ID, Name: it.Name, Code: "no_template", Reason: fmt.Sprintf("label `%s` matches no template", it.Label)}
 		if msg, bad := c.badExprs[it.Label]; bad {
 			w.Code, w.Reason = "bad_label", msg
-		} else if msg, bad := c.badImages[it.Label]; bad {
-			w.Code, w.Reason = "image_not_allowed", msg
+		} else if r, bad := c.badVariants[it.Label]; bad {
+			w.Code, w.Reason = r.code, r.reason
 		}
 		waits = append(waits, w)
 	}

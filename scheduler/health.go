@@ -168,23 +168,25 @@ func (c *Core) healthReason(t int) (code, reason string, ok bool) {
 func (c *Core) onReconfigured(cfg Config) {
 	cfg = cfg.WithDefaults()
 	cfg.FrameworkName, cfg.JenkinsURL = c.cfg.FrameworkName, c.cfg.JenkinsURL
-	// Templates derived for images are derived again from their base in
-	// the new configuration, when it still allows the image.
+	// Templates derived for what builds chose are derived again from
+	// their base in the new configuration, when it still allows that.
 	cfg.Templates = slices.Clip(cfg.Templates)
 	for i := range c.cfg.Templates {
 		old := &c.cfg.Templates[i]
 		if !old.derived {
 			continue
 		}
-		baseName, ref := c.cfg.Templates[old.base].Name, old.Container.Image
+		baseName := c.cfg.Templates[old.base].Name
 		for b := range cfg.Templates {
-			if nb := &cfg.Templates[b]; !nb.derived && nb.Name == baseName && nb.allows(ref) {
-				cfg.Templates = append(cfg.Templates, derivedTemplate(*nb, b, old.Name, ref))
+			if nb := &cfg.Templates[b]; !nb.derived && nb.Name == baseName {
+				if d, why := variantOf(*nb, b, old.variant); why.code == "" {
+					cfg.Templates = append(cfg.Templates, d)
+				}
 				break
 			}
 		}
 	}
-	c.badImages = nil
+	c.badVariants = nil
 	idx := make(map[string]int, len(cfg.Templates))
 	for i := range cfg.Templates {
 		idx[cfg.Templates[i].Name] = i

@@ -69,7 +69,8 @@ func TestTemplateOfNodeAfterARestart(t *testing.T) {
 			t.Errorf("templateOfNode(%s) = %d, want %d", name, got, want)
 		}
 	}
-	d := c.derive(0, "maven:3.9")
+	expr, _ := parseLabelExpr("mesos && image=maven:3.9")
+	d := c.variantTemplate(0, "mesos && image=maven:3.9", expr)
 	name := c.cfg.Templates[d].Name + "-4982744f"
 	if got := c.templateOfNode(name); got != d {
 		t.Errorf("templateOfNode(%s) = %d, want the derived template %d", name, got, d)

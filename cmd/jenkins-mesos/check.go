@@ -128,6 +128,9 @@ func describeTemplate(t scheduler.Template) string {
 	if len(t.Images) > 0 {
 		parts = append(parts, "builds may choose images "+strings.Join(t.Images, " "))
 	}
+	if t.MaxCPUs > 0 || t.MaxMem > 0 {
+		parts = append(parts, fmt.Sprintf("builds may choose up to %g cpus, %g MB mem", max(t.MaxCPUs, t.CPUs), max(t.MaxMem, t.Mem)))
+	}
 	if t.Retention == scheduler.RetainIdle {
 		parts = append(parts, fmt.Sprintf("kept while idle for %s", t.IdleTimeout))
 	} else {

@@ -98,6 +98,8 @@ type templateConfig struct {
 	Executors        int               `yaml:"executors"`
 	Image            string            `yaml:"image"`
 	Images           []string          `yaml:"images"`
+	MaxCPUs          float64           `yaml:"max_cpus"`
+	MaxMem           float64           `yaml:"max_mem"`
 	Network          string            `yaml:"network"`
 	Volumes          []string          `yaml:"volumes"` // host:container[:ro|rw]
 	DockerParameters map[string]string `yaml:"docker_parameters"`
@@ -561,6 +563,12 @@ func (t templateConfig) toTemplate(key string) (scheduler.Template, error) {
 			return fail(fmt.Sprintf("images[%d]", j), strconv.Quote(p), "an image pattern (e.g. maven:* or registry.example.com/ci/*; * matches anything)")
 		}
 	}
+	if t.MaxCPUs != 0 && t.MaxCPUs < t.CPUs {
+		return fail("max_cpus", fmt.Sprint(t.MaxCPUs), fmt.Sprintf("must be at least cpus (%g), or 0 (builds do not choose)", t.CPUs))
+	}
+	if t.MaxMem != 0 && t.MaxMem < t.Mem {
+		return fail("max_mem", fmt.Sprint(t.MaxMem), fmt.Sprintf("must be at least mem (%g MB), or 0 (builds do not choose)", t.Mem))
+	}
 	network, ok := executor.ParseNetwork(t.Network)
 	if !ok {
 		return fail("network", strconv.Quote(t.Network), "expected host or bridge")
@@ -578,7 +586,7 @@ func (t templateConfig) toTemplate(key string) (scheduler.Template, error) {
 		}
 	}
 	tmpl := scheduler.Template{Name: t.Name, Labels: labels, CPUs: t.CPUs, Mem: t.Mem, Disk: t.Disk, Ports: t.Ports, Executors: t.Executors,
-		RemoteFS: t.RemoteFS, WebSocket: t.WebSocket == nil || *t.WebSocket, MaxInstances: t.MaxInstances, MinIdle: t.MinIdle, Images: t.Images,
+		RemoteFS: t.RemoteFS, WebSocket: t.WebSocket == nil || *t.WebSocket, MaxInstances: t.MaxInstances, MinIdle: t.MinIdle, Images: t.Images, MaxCPUs: t.MaxCPUs, MaxMem: t.MaxMem,
 		IdleTimeout: time.Duration(t.IdleTimeout), ConnectTimeout: time.Duration(t.ConnectTimeout), KillGrace: time.Duration(t.KillGrace), Role: t.Role,
 		Container: executor.Container{Containerizer: containerizer, Image: t.Image, Network: network, Parameters: t.DockerParameters, ForcePull: t.ForcePull}}
 	switch t.Retention {

@@ -96,6 +96,7 @@ func TestBadConfigsNameTheKeyValueAndExpectation(t *testing.T) {
 		"bad limit":           {"env: {}", "env: {}\n    mem_limit: lots", `"lots" is not a limit (expected a number or unlimited)`},
 		"big pool":            {"min_idle: 0 ", "min_idle: 21 ", "templates[0] (mesos).min_idle 21: must be from 0 to max_instances (20)"},
 		"blank image pattern": {"images: []", "images: [\"maven:*\", \" \"]", `templates[0] (mesos).images[1] " ": an image pattern`},
+		"small max cpus":      {"max_cpus: 0 ", "max_cpus: 0.1 ", "templates[0] (mesos).max_cpus 0.1: must be at least cpus (0.2)"},
 		"reserved env":        {"env: {}", "env: {JENKINS_SECRET: x}", `templates[0] (mesos).env "JENKINS_SECRET": set by the framework`},
 		"bad env name":        {"env: {}", `env: {"2FAST": x}`, `env "2FAST": expected a variable name`},
 		"relative uri":        {"uris: []", "uris: [tools/docker.tar.gz]", `uris[0] "tools/docker.tar.gz": a relative path needs the agents' --frameworks_home`},
@@ -134,6 +135,11 @@ func TestTemplateEnvAndURIs(t *testing.T) {
 	require.NoError(t, err)
 	c := s.core.Templates[0].Container
 	require.Equal(t, map[string]string{"JAVA_OPTS": "-Xmx256m", "http_proxy": "http://proxy:3128"}, c.Env)
+	s2, err := loadSettings(p, map[string]string{"templates": `[{"name": "t", "labels": "l", "cpus": 1, "mem": 64, "image": "i", "images": ["maven:*"], "max_cpus": 4, "max_mem": 8192}]`}, env(nil))
+	require.NoError(t, err)
+	require.Equal(t, []string{"maven:*"}, s2.core.Templates[0].Images)
+	require.Equal(t, 4.0, s2.core.Templates[0].MaxCPUs)
+	require.Equal(t, 8192.0, s2.core.Templates[0].MaxMem)
 	require.Equal(t, []executor.URI{
 		{Value: "https://files.example.com/docker.tar.gz", Extract: true},
 		{Value: "file:///opt/tools/run.sh", Executable: true, Cache: true, OutputFile: "bin/run.sh"},
