@@ -134,6 +134,53 @@ func TestPrivateRegistryImageWithFetchedCredentialsAndAgentEnv(t *testing.T) {
 	}
 }
 
+// masterTask is a task as the master's /master/state shows it.
+type masterTask struct {
+	ID        string         `json:"id"`
+	Resources map[string]any `json:"resources"`
+	Limits    map[string]any `json:"limits"`
+	Container struct {
+		Type   string `json:"type"`
+		Docker struct {
+			Image string `json:"image"`
+		} `json:"docker"`
+		Mesos struct {
+			Image struct {
+				Docker struct {
+					Name string `json:"name"`
+				} `json:"docker"`
+				Cached *bool `json:"cached"`
+			} `json:"image"`
+		} `json:"mesos"`
+		Volumes []struct {
+			HostPath string `json:"host_path"`
+		} `json:"volumes"`
+	} `json:"container"`
+}
+
+// masterTasks lists the running frameworks' tasks the master shows (none
+// when it does not answer).
+func (w *world) masterTasks() []masterTask {
+	resp, err := http.Get(w.mesos + "/master/state")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Frameworks []struct {
+			Tasks []masterTask `json:"tasks"`
+		} `json:"frameworks"`
+	}
+	if json.NewDecoder(resp.Body).Decode(&st) != nil {
+		return nil
+	}
+	var out []masterTask
+	for _, f := range st.Frameworks {
+		out = append(out, f.Tasks...)
+	}
+	return out
+}
+
 // TestMesosContainerizerAgents: a template with `containerizer: mesos`
 // launches its agents as MESOS containers with a Docker image (no Docker
 // daemon on the agents): the builds run and succeed, and the master
@@ -159,40 +206,10 @@ func TestMesosContainerizerAgents(t *testing.T) {
 	}
 	containers := map[string]string{}
 	w.waitFor("2 builds on MESOS containers", 90*time.Second, func() bool {
-		resp, err := http.Get(w.mesos + "/master/state")
-		if err == nil {
-			var st struct {
-				Frameworks []struct {
-					Tasks []struct {
-						ID        string         `json:"id"`
-						Limits    map[string]any `json:"limits"`
-						Container struct {
-							Type  string `json:"type"`
-							Mesos struct {
-								Image struct {
-									Docker struct {
-										Name string `json:"name"`
-									} `json:"docker"`
-									Cached *bool `json:"cached"`
-								} `json:"image"`
-							} `json:"mesos"`
-							Volumes []struct {
-								HostPath string `json:"host_path"`
-							} `json:"volumes"`
-						} `json:"container"`
-					} `json:"tasks"`
-				} `json:"frameworks"`
-			}
-			if json.NewDecoder(resp.Body).Decode(&st) == nil {
-				for _, f := range st.Frameworks {
-					for _, tk := range f.Tasks {
-						c := tk.Container
-						cached := c.Mesos.Image.Cached != nil && *c.Mesos.Image.Cached
-						containers[tk.ID] = fmt.Sprintf("%s %s cached=%v volumes=%d limits=%v", c.Type, c.Mesos.Image.Docker.Name, cached, len(c.Volumes), tk.Limits)
-					}
-				}
-			}
-			resp.Body.Close()
+		for _, tk := range w.masterTasks() {
+			c := tk.Container
+			cached := c.Mesos.Image.Cached != nil && *c.Mesos.Image.Cached
+			containers[tk.ID] = fmt.Sprintf("%s %s cached=%v volumes=%d limits=%v", c.Type, c.Mesos.Image.Docker.Name, cached, len(c.Volumes), tk.Limits)
 		}
 		return w.allSucceeded(jobs...)
 	})

@@ -1,8 +1,6 @@
 package integration
 
 import (
-	"encoding/json"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -39,29 +37,9 @@ func TestBuildsChooseTheirImage(t *testing.T) {
 	imageOf := map[string]string{} // task ID → Docker image
 	cpusOf := map[string]float64{}
 	w.waitFor("the maven and plain builds", 90*time.Second, func() bool {
-		if resp, err := http.Get(w.mesos + "/master/state"); err == nil {
-			var st struct {
-				Frameworks []struct {
-					Tasks []struct {
-						ID        string         `json:"id"`
-						Resources map[string]any `json:"resources"`
-						Container struct {
-							Docker struct {
-								Image string `json:"image"`
-							} `json:"docker"`
-						} `json:"container"`
-					} `json:"tasks"`
-				} `json:"frameworks"`
-			}
-			if json.NewDecoder(resp.Body).Decode(&st) == nil {
-				for _, f := range st.Frameworks {
-					for _, tk := range f.Tasks {
-						imageOf[tk.ID] = tk.Container.Docker.Image
-						cpusOf[tk.ID], _ = tk.Resources["cpus"].(float64)
-					}
-				}
-			}
-			resp.Body.Close()
+		for _, tk := range w.masterTasks() {
+			imageOf[tk.ID] = tk.Container.Docker.Image
+			cpusOf[tk.ID], _ = tk.Resources["cpus"].(float64)
 		}
 		if w.allSucceeded("maven-build", "big-build") && w.result("plain-build").Result == "" && len(w.nodes()) == 0 {
 			// Queued once the other agents are gone: an agent made for a

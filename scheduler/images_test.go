@@ -9,6 +9,19 @@ import (
 	"github.com/jenkins-mesos/jenkins-mesos/executor"
 )
 
+// stepper steps a core through events, handing out each Ready.
+func stepper(t *testing.T, c *Core) func(Event) Ready {
+	return func(ev Event) Ready {
+		t.Helper()
+		if err := c.Step(ev); err != nil {
+			t.Fatal(err)
+		}
+		rd := c.Ready()
+		c.Advance(rd)
+		return rd
+	}
+}
+
 func imagesConfig() Config {
 	return Config{FrameworkName: "jenkins-mesos", JenkinsURL: "http://jenkins/", Templates: []Template{
 		{Name: "mesos", Labels: []string{"mesos"}, CPUs: 0.2, Mem: 30, Images: []string{"maven:*"}, Container: executor.Container{Image: "jenkins/inbound-agent"}},
@@ -21,14 +34,7 @@ func imagesConfig() Config {
 func TestBuildChoosesItsImage(t *testing.T) {
 	c := New(imagesConfig(), nil, rand.New(rand.NewPCG(1, 1)))
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	step := func(ev Event) Ready {
-		if err := c.Step(ev); err != nil {
-			t.Fatal(err)
-		}
-		rd := c.Ready()
-		c.Advance(rd)
-		return rd
-	}
+	step := stepper(t, c)
 	step(Tick{Now: now})
 	step(Subscribed{FrameworkID: "fw-1"})
 	step(NodesObserved{})
@@ -103,14 +109,7 @@ func TestImagePatterns(t *testing.T) {
 func TestUnusedImageTemplatesAreDropped(t *testing.T) {
 	c := New(imagesConfig(), nil, rand.New(rand.NewPCG(1, 1)))
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	step := func(ev Event) Ready {
-		if err := c.Step(ev); err != nil {
-			t.Fatal(err)
-		}
-		rd := c.Ready()
-		c.Advance(rd)
-		return rd
-	}
+	step := stepper(t, c)
 	step(Tick{Now: now})
 	step(Subscribed{FrameworkID: "fw-1"})
 	step(NodesObserved{})
