@@ -22,6 +22,17 @@ func stepper(t *testing.T, c *Core) func(Event) Ready {
 	}
 }
 
+// subscribedImagesCore is a core of imagesConfig, subscribed, with the
+// nodes listed (so that demand is acted on).
+func subscribedImagesCore(t *testing.T) (*Core, func(Event) Ready) {
+	c := New(imagesConfig(), nil, rand.New(rand.NewPCG(1, 1)))
+	step := stepper(t, c)
+	step(Tick{Now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
+	step(Subscribed{FrameworkID: "fw-1"})
+	step(NodesObserved{})
+	return c, step
+}
+
 func imagesConfig() Config {
 	return Config{FrameworkName: "jenkins-mesos", JenkinsURL: "http://jenkins/", Templates: []Template{
 		{Name: "mesos", Labels: []string{"mesos"}, CPUs: 0.2, Mem: 30, Images: []string{"maven:*"}, Container: executor.Container{Image: "jenkins/inbound-agent"}},
@@ -32,12 +43,7 @@ func imagesConfig() Config {
 // The TaskInfo of a build that chose its image runs that image; the
 // node's labels carry the image atom, so Jenkins gives the build to it.
 func TestBuildChoosesItsImage(t *testing.T) {
-	c := New(imagesConfig(), nil, rand.New(rand.NewPCG(1, 1)))
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	step := stepper(t, c)
-	step(Tick{Now: now})
-	step(Subscribed{FrameworkID: "fw-1"})
-	step(NodesObserved{})
+	c, step := subscribedImagesCore(t)
 	rd := step(QueueObserved{Items: []QueueItem{{ID: 1, Name: "j", Label: "mesos && image=maven:3.9"}}})
 	if len(rd.Jenkins) != 1 || rd.Jenkins[0].Labels != "mesos image=maven:3.9" {
 		t.Fatalf("node operations %+v, want one node labelled mesos image=maven:3.9", rd.Jenkins)
@@ -107,12 +113,7 @@ func TestImagePatterns(t *testing.T) {
 // without end: unused derived templates are dropped past a bound, and
 // the agents of the ones in use keep theirs.
 func TestUnusedImageTemplatesAreDropped(t *testing.T) {
-	c := New(imagesConfig(), nil, rand.New(rand.NewPCG(1, 1)))
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	step := stepper(t, c)
-	step(Tick{Now: now})
-	step(Subscribed{FrameworkID: "fw-1"})
-	step(NodesObserved{})
+	c, step := subscribedImagesCore(t)
 	rd := step(QueueObserved{Items: []QueueItem{{ID: 1, Name: "keep", Label: "mesos && image=maven:keep"}}})
 	kept := rd.Jenkins[0].Name
 	for i := 0; i < 100; i++ {
