@@ -43,7 +43,7 @@ func imagesConfig() Config {
 // The TaskInfo of a build that chose its image runs that image; the
 // node's labels carry the image atom, so Jenkins gives the build to it.
 func TestBuildChoosesItsImage(t *testing.T) {
-	c, step := subscribedImagesCore(t)
+	_, step := subscribedImagesCore(t)
 	rd := step(QueueObserved{Items: []QueueItem{{ID: 1, Name: "j", Label: "mesos && image=maven:3.9"}}})
 	if len(rd.Jenkins) != 1 || rd.Jenkins[0].Labels != "mesos image=maven:3.9" {
 		t.Fatalf("node operations %+v, want one node labelled mesos image=maven:3.9", rd.Jenkins)
