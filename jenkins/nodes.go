@@ -27,7 +27,8 @@ type Node struct {
 	Online             bool
 	TemporarilyOffline bool
 	Executors          int
-	Busy               int // executors running something
+	Busy               int      // executors running something
+	Labels             []string // its label atoms (assignedLabels; the node's own name included)
 }
 
 // CreateNode creates an inbound (JNLP) agent node, EXCLUSIVE, with the
@@ -112,7 +113,7 @@ func (c *Client) DeleteNode(ctx context.Context, name string) error {
 	return fmt.Errorf("jenkins: delete node %q: %w", name, statusError("POST", path, resp, body))
 }
 
-const nodesTree = "computer[displayName,description,offline,temporarilyOffline,numExecutors,executors[idle]]"
+const nodesTree = "computer[displayName,description,offline,temporarilyOffline,numExecutors,executors[idle],assignedLabels[name]]"
 
 // Nodes lists the framework's own nodes (description prefix) in one
 // request.
@@ -127,6 +128,9 @@ func (c *Client) Nodes(ctx context.Context) ([]Node, error) {
 			Executors          []struct {
 				Idle bool `json:"idle"`
 			} `json:"executors"`
+			AssignedLabels []struct {
+				Name string `json:"name"`
+			} `json:"assignedLabels"`
 		} `json:"computer"`
 	}
 	if err := c.getJSON(ctx, "computer/api/json", url.Values{"tree": {nodesTree}}, &set); err != nil {
@@ -143,6 +147,9 @@ func (c *Client) Nodes(ctx context.Context) ([]Node, error) {
 			if !e.Idle {
 				n.Busy++
 			}
+		}
+		for _, l := range comp.AssignedLabels {
+			n.Labels = append(n.Labels, l.Name)
 		}
 		out = append(out, n)
 	}

@@ -76,15 +76,7 @@ func (c *Core) variantTemplate(t int, label string, expr *labelExpr) int {
 	if len(tmpl.Images) == 0 && tmpl.MaxCPUs == 0 && tmpl.MaxMem == 0 {
 		return -1
 	}
-	var chosen []string
-	seen := map[string]bool{}
-	for _, atom := range expr.atoms(nil) {
-		key, _, ok := strings.Cut(atom, "=")
-		if ok && (key == "image" || key == "cpus" || key == "mem") && !seen[key] {
-			seen[key] = true
-			chosen = append(chosen, atom)
-		}
-	}
+	chosen := choices(expr.atoms(nil))
 	if len(chosen) == 0 || !expr.matches(func(a string) bool { return slices.Contains(chosen, a) || slices.Contains(tmpl.Labels, a) }) {
 		return -1
 	}
@@ -96,6 +88,12 @@ func (c *Core) variantTemplate(t int, label string, expr *labelExpr) int {
 		c.badVariants[label] = why
 		return -1
 	}
+	return c.addTemplate(d)
+}
+
+// addTemplate is the index of the derived template named as d, appended
+// (with its need and a clean health) when there is none yet.
+func (c *Core) addTemplate(d Template) int {
 	for i := range c.cfg.Templates {
 		if c.cfg.Templates[i].Name == d.Name {
 			return i
@@ -105,6 +103,21 @@ func (c *Core) variantTemplate(t int, label string, expr *labelExpr) int {
 	c.needs = append(c.needs, d.need())
 	c.health = append(c.health, health{})
 	return len(c.cfg.Templates) - 1
+}
+
+// choices are the atoms among these that choose (image=, cpus=, mem=),
+// the first of each.
+func choices(atoms []string) []string {
+	var chosen []string
+	seen := map[string]bool{}
+	for _, atom := range atoms {
+		key, _, ok := strings.Cut(atom, "=")
+		if ok && (key == "image" || key == "cpus" || key == "mem") && !seen[key] {
+			seen[key] = true
+			chosen = append(chosen, atom)
+		}
+	}
+	return chosen
 }
 
 // variantRefusal is why a build's choice is refused: a reason code and

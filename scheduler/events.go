@@ -92,4 +92,7 @@ type Node struct {
 	Executors int
 	// TemporarilyOffline: marked offline (retiring) by someone.
 	TemporarilyOffline bool
+	// Labels are its label atoms; they tell, after a restart, what a
+	// build chose for the agent (image=, cpus=, mem=).
+	Labels []string
 }

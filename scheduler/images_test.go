@@ -3,6 +3,7 @@ package scheduler
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,7 +36,7 @@ func subscribedImagesCore(t *testing.T) (*Core, func(Event) Ready) {
 
 func imagesConfig() Config {
 	return Config{FrameworkName: "jenkins-mesos", JenkinsURL: "http://jenkins/", Templates: []Template{
-		{Name: "mesos", Labels: []string{"mesos"}, CPUs: 0.2, Mem: 30, Images: []string{"maven:*"}, Container: executor.Container{Image: "jenkins/inbound-agent"}},
+		{Name: "mesos", Labels: []string{"mesos"}, CPUs: 0.2, Mem: 30, Images: []string{"maven:*"}, MaxCPUs: 2, Container: executor.Container{Image: "jenkins/inbound-agent"}},
 		{Name: "mesos-big", Labels: []string{"big"}, CPUs: 2, Mem: 4096, Container: executor.Container{Image: "jenkins/inbound-agent"}},
 	}}
 }
@@ -135,5 +136,31 @@ func TestUnusedImageTemplatesAreDropped(t *testing.T) {
 	a := c.agents[kept]
 	if a == nil || a.tmpl < 0 || c.cfg.Templates[a.tmpl].Container.Image != "maven:keep" {
 		t.Fatalf("the kept agent %s lost its template: %+v", kept, a)
+	}
+}
+
+// A restarted core adopts an agent made for a build's choice with that
+// choice: its node's labels say what was chosen.
+func TestRestartAdoptsAChosenAgentWithItsChoice(t *testing.T) {
+	_, step := subscribedImagesCore(t)
+	rd := step(QueueObserved{Items: []QueueItem{{ID: 1, Name: "j", Label: "mesos && image=maven:3.9 && cpus=1"}}})
+	if len(rd.Jenkins) != 1 {
+		t.Fatalf("node operations %+v, want one", rd.Jenkins)
+	}
+	name, labels := rd.Jenkins[0].Name, strings.Fields(rd.Jenkins[0].Labels)
+	c, step := subscribedImagesCore(t) // the restart: nothing derived yet
+	step(NodesObserved{Nodes: []Node{{Name: name, Online: true, Busy: 1, Executors: 1, Labels: append([]string{name}, labels...)}}})
+	a := c.agents[name]
+	if a == nil || a.tmpl < 0 {
+		t.Fatalf("agent %s adopted as %+v, want the derived template", name, a)
+	}
+	if tm := c.cfg.Templates[a.tmpl]; tm.Container.Image != "maven:3.9" || tm.CPUs != 1 {
+		t.Errorf("adopted with template %s (image %s, %g cpus), want maven:3.9 and 1 cpu", tm.Name, tm.Container.Image, tm.CPUs)
+	}
+	// Labels that do not give the name back are of no template.
+	c, step = subscribedImagesCore(t)
+	step(NodesObserved{Nodes: []Node{{Name: name, Online: true, Busy: 1, Executors: 1, Labels: []string{name, "mesos", "image=maven:4"}}}})
+	if a := c.agents[name]; a == nil || a.tmpl != -1 {
+		t.Errorf("agent %s with other labels adopted as %+v, want no template", name, a)
 	}
 }

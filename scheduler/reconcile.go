@@ -60,6 +60,32 @@ func (c *Core) templateOfNode(name string) int {
 	return t
 }
 
+// rederive finds, for an adopted node of a derived template not known
+// yet (after a restart), the template again from what its labels say was
+// chosen: the base is the longest template name that prefixes the node's,
+// the choice its image=, cpus= and mem= atoms. -1 when that does not give
+// the node's name back (labels changed by hand, a template changed since).
+func (c *Core) rederive(n Node) int {
+	b := -1
+	for i := range c.cfg.Templates {
+		if t := &c.cfg.Templates[i]; !t.derived && strings.HasPrefix(n.Name, t.Name+"-") && (b < 0 || len(t.Name) > len(c.cfg.Templates[b].Name)) {
+			b = i
+		}
+	}
+	if b < 0 || !derivedShape(n.Name[len(c.cfg.Templates[b].Name)+1:]) {
+		return -1
+	}
+	chosen := choices(n.Labels)
+	if len(chosen) == 0 {
+		return -1
+	}
+	d, why := variantOf(c.cfg.Templates[b], b, chosen)
+	if why.code != "" || !strings.HasPrefix(n.Name, d.Name+"-") {
+		return -1
+	}
+	return c.addTemplate(d)
+}
+
 // derivedShape tells whether rest, a node name after "<template>-", is
 // "<8 hex>-<8 hex>": an agent of a template derived for an image.
 func derivedShape(rest string) bool {
@@ -76,6 +102,9 @@ func derivedShape(rest string) bool {
 
 func (c *Core) adopt(n Node) {
 	t := c.templateOfNode(n.Name)
+	if t < 0 {
+		t = c.rederive(n)
+	}
 	a := &agent{name: n.Name, tmpl: t, adopted: true, adoptedAt: c.now, nodeSeen: true, busy: n.Busy, launchedAt: c.now, onlineAt: c.now, idleSince: c.now}
 	switch {
 	case n.Online && n.Busy > 0:
