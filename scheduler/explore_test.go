@@ -159,6 +159,7 @@ func exploreConfig() Config {
 
 // sim is one state of the exploration: the core and its world.
 type sim struct {
+	cfg   Config // the core's configuration (a restart starts from it)
 	core  *Core
 	w     *world
 	wrap  func(Ready) Ready // a deliberately broken core rewrites its Ready
@@ -166,7 +167,7 @@ type sim struct {
 }
 
 func (s *sim) clone() *sim {
-	return &sim{core: cloneCore(s.core), w: s.w.clone(), wrap: s.wrap, trace: append([]string(nil), s.trace...)}
+	return &sim{cfg: s.cfg, core: cloneCore(s.core), w: s.w.clone(), wrap: s.wrap, trace: append([]string(nil), s.trace...)}
 }
 
 // step feeds events to the core and carries out what it asks, checking
@@ -559,7 +560,7 @@ func (s *sim) restart() {
 	if w.persisted != "" {
 		restored = &jmproto.State{FrameworkId: w.persisted, FrameworkName: "jenkins-mesos"}
 	}
-	s.core = New(exploreConfig(), restored, &seqRand{n: 1000})
+	s.core = New(s.cfg, restored, &seqRand{n: 1000})
 	s.step(Tick{Now: w.now})
 }
 
@@ -599,6 +600,17 @@ func (s *sim) drain() string {
 			progressed = true
 			break
 		}
+		if !progressed && s.warmPool() {
+			// A warm agent waits for an offer whatever the builds do:
+			// give it one before letting time pass.
+			for _, a := range s.actions(false) {
+				if strings.HasPrefix(a.name, "offer") {
+					a.do(s)
+					progressed = true
+					break
+				}
+			}
+		}
 		if !progressed {
 			s.listQueue()
 			s.listNodes()
@@ -624,6 +636,16 @@ func (s *sim) drain() string {
 		left = append(left, fmt.Sprintf("%d Jenkins operations never answered", len(s.w.ops)))
 	}
 	return strings.Join(left, "; ")
+}
+
+// warmPool: some template keeps agents ahead of the builds.
+func (s *sim) warmPool() bool {
+	for _, t := range s.cfg.Templates {
+		if t.MinIdle > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // fingerprint is the state for pruning: the world and the core's view.
@@ -668,7 +690,11 @@ type exploreResult struct {
 // explore walks every interleaving up to depth, breadth first, pruning
 // states already seen.
 func explore(depth int, wrap func(Ready) Ready) exploreResult {
-	start := &sim{core: New(exploreConfig(), nil, &seqRand{}), w: newWorld(), wrap: wrap}
+	return exploreWith(exploreConfig(), depth, wrap)
+}
+
+func exploreWith(cfg Config, depth int, wrap func(Ready) Ready) exploreResult {
+	start := &sim{cfg: cfg, core: New(cfg, nil, &seqRand{}), w: newWorld(), wrap: wrap}
 	start.step(Tick{Now: epoch})
 	seen := map[uint64]bool{start.fingerprint(): true}
 	frontier := []*sim{start}
@@ -721,6 +747,24 @@ func TestExhaustiveInterleavingsKeepTheInvariants(t *testing.T) {
 	began := time.Now()
 	d := depth()
 	res := explore(d, nil)
+	t.Logf("depth %d: %d states, %d transitions, %s", d, res.states, res.transitions, time.Since(began).Round(time.Millisecond))
+	if res.failure != "" {
+		t.Fatalf("%s\ninterleaving:\n  %s", res.failure, strings.Join(res.trace, "\n  "))
+	}
+}
+
+// The same world with a warm pool of one agent: agents are made ahead of
+// the builds and kept past their unused timeout, and every invariant
+// still holds (the drain gives the warm agent an offer).
+func TestExhaustiveWarmPoolKeepsTheInvariants(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the exhaustive check takes a while; it runs in make test")
+	}
+	cfg := exploreConfig()
+	cfg.Templates[0].MinIdle = 1
+	began := time.Now()
+	d := depth() - 1
+	res := exploreWith(cfg, d, nil)
 	t.Logf("depth %d: %d states, %d transitions, %s", d, res.states, res.transitions, time.Since(began).Round(time.Millisecond))
 	if res.failure != "" {
 		t.Fatalf("%s\ninterleaving:\n  %s", res.failure, strings.Join(res.trace, "\n  "))
