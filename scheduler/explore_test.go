@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -63,8 +64,9 @@ const (
 )
 
 type wNode struct {
-	online, offline bool // connected; marked temporarily offline
-	build           int  // the build running on it, -1 none
+	online, offline bool   // connected; marked temporarily offline
+	build           int    // the build running on it, -1 none
+	labels          string // as created (space-separated)
 }
 
 type wTask struct {
@@ -159,15 +161,16 @@ func exploreConfig() Config {
 
 // sim is one state of the exploration: the core and its world.
 type sim struct {
-	cfg   Config // the core's configuration (a restart starts from it)
-	core  *Core
-	w     *world
-	wrap  func(Ready) Ready // a deliberately broken core rewrites its Ready
-	trace []string
+	cfg    Config   // the core's configuration (a restart starts from it)
+	labels []string // each build's label expression ("mesos" when unset)
+	core   *Core
+	w      *world
+	wrap   func(Ready) Ready // a deliberately broken core rewrites its Ready
+	trace  []string
 }
 
 func (s *sim) clone() *sim {
-	return &sim{cfg: s.cfg, core: cloneCore(s.core), w: s.w.clone(), wrap: s.wrap, trace: append([]string(nil), s.trace...)}
+	return &sim{cfg: s.cfg, labels: s.labels, core: cloneCore(s.core), w: s.w.clone(), wrap: s.wrap, trace: append([]string(nil), s.trace...)}
 }
 
 // step feeds events to the core and carries out what it asks, checking
@@ -351,7 +354,7 @@ func (s *sim) listNodes() {
 		if n.build >= 0 {
 			busy = 1
 		}
-		ns = append(ns, Node{Name: name, Online: n.online, Busy: busy, Executors: 1, TemporarilyOffline: n.offline})
+		ns = append(ns, Node{Name: name, Online: n.online, Busy: busy, Executors: 1, TemporarilyOffline: n.offline, Labels: append([]string{name}, strings.Fields(n.labels)...)})
 	}
 	s.step(NodesObserved{Nodes: ns})
 }
@@ -360,7 +363,7 @@ func (s *sim) listQueue() {
 	var items []QueueItem
 	for i, b := range s.w.builds {
 		if b.state == "waiting" {
-			items = append(items, QueueItem{ID: int64(i + 1), Name: fmt.Sprintf("job%d", i+1), Label: "mesos"})
+			items = append(items, QueueItem{ID: int64(i + 1), Name: fmt.Sprintf("job%d", i+1), Label: s.label(i)})
 		}
 	}
 	s.step(QueueObserved{Items: items})
@@ -375,7 +378,7 @@ func (s *sim) doOp(i int, ok bool) {
 	switch op.Kind {
 	case NodeCreate:
 		if ok {
-			w.nodes[op.Name] = &wNode{build: -1}
+			w.nodes[op.Name] = &wNode{build: -1, labels: op.Labels}
 			done.Secret = "s"
 			if t := w.tasks[op.Name]; t != nil {
 				w.fail("node %s created after its task was launched", op.Name)
@@ -479,7 +482,7 @@ func (s *sim) actions(withFaults bool) []action {
 		case "waiting":
 			for _, name := range sortedKeys(w.nodes) {
 				name := name
-				if n := w.nodes[name]; n.online && !n.offline && n.build < 0 {
+				if n := w.nodes[name]; n.online && !n.offline && n.build < 0 && s.takes(n, i) {
 					add(fmt.Sprintf("build %d starts on %s", i+1, name), func(s *sim) {
 						s.w.nodes[name].build = i
 						s.w.builds[i].state, s.w.builds[i].node = "running", name
@@ -638,6 +641,27 @@ func (s *sim) drain() string {
 	return strings.Join(left, "; ")
 }
 
+// label is build i's label expression.
+func (s *sim) label(i int) string {
+	if i < len(s.labels) && s.labels[i] != "" {
+		return s.labels[i]
+	}
+	return "mesos"
+}
+
+// takes tells whether Jenkins would give build i to node n: the node has
+// every label of the build's expression. The model's expressions are
+// conjunctions (a && b), read here without the core's parser.
+func (s *sim) takes(n *wNode, i int) bool {
+	atoms := strings.Fields(n.labels)
+	for _, want := range strings.Split(s.label(i), "&&") {
+		if !slices.Contains(atoms, strings.TrimSpace(want)) {
+			return false
+		}
+	}
+	return true
+}
+
 // warmPool: some template keeps agents ahead of the builds.
 func (s *sim) warmPool() bool {
 	for _, t := range s.cfg.Templates {
@@ -693,8 +717,8 @@ func explore(depth int, wrap func(Ready) Ready) exploreResult {
 	return exploreWith(exploreConfig(), depth, wrap)
 }
 
-func exploreWith(cfg Config, depth int, wrap func(Ready) Ready) exploreResult {
-	start := &sim{cfg: cfg, core: New(cfg, nil, &seqRand{}), w: newWorld(), wrap: wrap}
+func exploreWith(cfg Config, depth int, wrap func(Ready) Ready, labels ...string) exploreResult {
+	start := &sim{cfg: cfg, labels: labels, core: New(cfg, nil, &seqRand{}), w: newWorld(), wrap: wrap}
 	start.step(Tick{Now: epoch})
 	seen := map[uint64]bool{start.fingerprint(): true}
 	frontier := []*sim{start}
@@ -765,6 +789,24 @@ func TestExhaustiveWarmPoolKeepsTheInvariants(t *testing.T) {
 	began := time.Now()
 	d := depth() - 1
 	res := exploreWith(cfg, d, nil)
+	t.Logf("depth %d: %d states, %d transitions, %s", d, res.states, res.transitions, time.Since(began).Round(time.Millisecond))
+	if res.failure != "" {
+		t.Fatalf("%s\ninterleaving:\n  %s", res.failure, strings.Join(res.trace, "\n  "))
+	}
+}
+
+// The same world where one build chooses its image (a template with
+// images): the core derives a template for it, the world gives each build
+// only to a node whose labels satisfy it, and every invariant holds.
+func TestExhaustiveBuildsChoosingImagesKeepTheInvariants(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the exhaustive check takes a while; it runs in make test")
+	}
+	cfg := exploreConfig()
+	cfg.Templates[0].Images = []string{"maven:*"}
+	began := time.Now()
+	d := depth() - 1
+	res := exploreWith(cfg, d, nil, "mesos && image=maven:1", "mesos")
 	t.Logf("depth %d: %d states, %d transitions, %s", d, res.states, res.transitions, time.Since(began).Round(time.Millisecond))
 	if res.failure != "" {
 		t.Fatalf("%s\ninterleaving:\n  %s", res.failure, strings.Join(res.trace, "\n  "))
