@@ -79,3 +79,34 @@ func TestCheckProbesWithoutDisturbingARunningFramework(t *testing.T) {
 		t.Errorf("check of a bad template: exit %d, want 1 with the error and no probe:\n%s", code, out)
 	}
 }
+
+// TestStatusShowsTheInstanceForPeople: `jenkins-mesos status` reads the
+// running instance's /status (found from the configuration's
+// http.listen) and prints it as tables: the role and subscription, the
+// agents, each template and each waiting build with its reason.
+func TestStatusShowsTheInstanceForPeople(t *testing.T) {
+	w := newWorld(t, worldOpts{})
+	w.freestyle("gpu-build", "gpu", 10)
+	w.build("gpu-build")
+	var out string
+	w.waitFor("the gpu build's reason in status", 30*time.Second, func() bool {
+		cmd := exec.Command(filepath.Join(binaries(t), "jenkins-mesos"), "status", "--config", w.configPath)
+		cmd.Env = append(os.Environ(), w.env...)
+		b, err := cmd.CombinedOutput()
+		out = string(b)
+		return err == nil && strings.Contains(out, "no_template")
+	})
+	id := regexp.MustCompile(`subscribed as framework ([0-9a-f-]+)`).FindStringSubmatch(w.framework.output())[1]
+	for _, want := range []string{
+		"leader, subscribed as framework " + id,
+		"TEMPLATE", "mesos", "BUILD", "gpu-build", "label `gpu` matches no template",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status output lacks %q:\n%s", want, out)
+		}
+	}
+	cmd := exec.Command(filepath.Join(binaries(t), "jenkins-mesos"), "status", "--url", "http://"+freeAddr(t))
+	if b, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(b), "connection refused") {
+		t.Errorf("status of nothing listening: %v %s, want a failure naming the refused connection", err, b)
+	}
+}

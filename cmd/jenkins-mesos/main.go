@@ -5,6 +5,7 @@
 //	jenkins-mesos demo [--jobs 5] [--agents 2] [--sleep 100s] [--time-scale 20] [--keep]
 //	jenkins-mesos teardown --config jenkins-mesos.yaml [--force]
 //	jenkins-mesos check --config jenkins-mesos.yaml [--offline]
+//	jenkins-mesos status [--url http://host:8090 | --config jenkins-mesos.yaml]
 //	jenkins-mesos version
 package main
 
@@ -34,6 +35,7 @@ func usage(w io.Writer) {
   jenkins-mesos demo [flags]                          emulated Mesos + Jenkins + the framework (see demo --help)
   jenkins-mesos teardown --config FILE [--force]      remove the framework for good: Mesos tasks, Jenkins nodes, stored ID
   jenkins-mesos check --config FILE [--offline]       validate the configuration, then reach Jenkins, Mesos and the state (changes nothing)
+  jenkins-mesos status [--url URL | --config FILE]    a running instance's /status, for people
   jenkins-mesos version                               print the version`)
 }
 
@@ -50,6 +52,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runDemo(ctx, args[1:], stdout, stderr)
 	case "teardown":
 		err = runTeardown(ctx, args[1:], getenv, stdout, stderr)
+	case "status":
+		err = runStatus(ctx, args[1:], getenv, stdout, stderr)
 	case "check":
 		err = runCheck(ctx, args[1:], getenv, stdout, stderr)
 	case "agent-standin":
