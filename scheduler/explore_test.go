@@ -764,53 +764,41 @@ func exploreWith(cfg Config, depth int, wrap func(Ready) Ready, labels ...string
 	return res
 }
 
-func TestExhaustiveInterleavingsKeepTheInvariants(t *testing.T) {
+// exhaustive explores the world of cfg to depth d and fails on the first
+// broken invariant, with its interleaving.
+func exhaustive(t *testing.T, cfg Config, d int, labels ...string) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("the exhaustive check takes a while; it runs in make test")
 	}
 	began := time.Now()
-	d := depth()
-	res := explore(d, nil)
+	res := exploreWith(cfg, d, nil, labels...)
 	t.Logf("depth %d: %d states, %d transitions, %s", d, res.states, res.transitions, time.Since(began).Round(time.Millisecond))
 	if res.failure != "" {
 		t.Fatalf("%s\ninterleaving:\n  %s", res.failure, strings.Join(res.trace, "\n  "))
 	}
+}
+
+func TestExhaustiveInterleavingsKeepTheInvariants(t *testing.T) {
+	exhaustive(t, exploreConfig(), depth())
 }
 
 // The same world with a warm pool of one agent: agents are made ahead of
 // the builds and kept past their unused timeout, and every invariant
 // still holds (the drain gives the warm agent an offer).
 func TestExhaustiveWarmPoolKeepsTheInvariants(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the exhaustive check takes a while; it runs in make test")
-	}
 	cfg := exploreConfig()
 	cfg.Templates[0].MinIdle = 1
-	began := time.Now()
-	d := depth() - 1
-	res := exploreWith(cfg, d, nil)
-	t.Logf("depth %d: %d states, %d transitions, %s", d, res.states, res.transitions, time.Since(began).Round(time.Millisecond))
-	if res.failure != "" {
-		t.Fatalf("%s\ninterleaving:\n  %s", res.failure, strings.Join(res.trace, "\n  "))
-	}
+	exhaustive(t, cfg, depth()-1)
 }
 
 // The same world where one build chooses its image (a template with
 // images): the core derives a template for it, the world gives each build
 // only to a node whose labels satisfy it, and every invariant holds.
 func TestExhaustiveBuildsChoosingImagesKeepTheInvariants(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the exhaustive check takes a while; it runs in make test")
-	}
 	cfg := exploreConfig()
 	cfg.Templates[0].Images = []string{"maven:*"}
-	began := time.Now()
-	d := depth() - 1
-	res := exploreWith(cfg, d, nil, "mesos && image=maven:1", "mesos")
-	t.Logf("depth %d: %d states, %d transitions, %s", d, res.states, res.transitions, time.Since(began).Round(time.Millisecond))
-	if res.failure != "" {
-		t.Fatalf("%s\ninterleaving:\n  %s", res.failure, strings.Join(res.trace, "\n  "))
-	}
+	exhaustive(t, cfg, depth()-1, "mesos && image=maven:1", "mesos")
 }
 
 // A core that deletes a one-shot node as soon as its build is seen
