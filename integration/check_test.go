@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jenkins-mesos/jenkins-mesos/integration/zktest"
 )
 
 // checkCmd runs `jenkins-mesos check` as an operator would, with the
@@ -108,5 +110,31 @@ func TestStatusShowsTheInstanceForPeople(t *testing.T) {
 	cmd := exec.Command(filepath.Join(binaries(t), "jenkins-mesos"), "status", "--url", "http://"+freeAddr(t))
 	if b, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(b), "connection refused") {
 		t.Errorf("status of nothing listening: %v %s, want a failure naming the refused connection", err, b)
+	}
+}
+
+// TestCheckThroughZooKeeper: with the masters' group and the state in
+// ZooKeeper (credentials included), check finds the leading master in the
+// group and reads the stored framework ID from ZooKeeper, beside the
+// running instance.
+func TestCheckThroughZooKeeper(t *testing.T) {
+	zkAddr := zktest.Start(t)
+	w := newWorld(t, worldOpts{zk: zkAddr, stateZK: "zk://" + zkAddr + "/jenkins-mesos", stateZKCreds: "jenkins-mesos:zk-check-pass"})
+	id := regexp.MustCompile(`subscribed as framework ([0-9a-f-]+)`).FindStringSubmatch(w.framework.output())[1]
+	out, code := w.checkCmd(nil)
+	if code != 0 {
+		t.Fatalf("check exited %d:\n%s", code, out)
+	}
+	for _, want := range []string{
+		"mesos:   ok: leading master http://",
+		"state:   ok: zk://" + zkAddr + "/jenkins-mesos holds framework ID " + id,
+		"(ZooKeeper: one leader among the instances, digest credentials set)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "zk-check-pass") {
+		t.Error("check printed the ZooKeeper password")
 	}
 }
