@@ -69,9 +69,11 @@ type Template struct {
 	variant []string
 }
 
-// ImageLabelPrefix starts the label atom by which a build names the image
-// of its agent (Template.Images): image=maven:3.9-eclipse-temurin-21.
-const ImageLabelPrefix = "image="
+// choosable tells whether builds may choose their agent's image or size
+// (Images, MaxCPUs, MaxMem) on this template.
+func (t *Template) choosable() bool {
+	return !t.derived && (len(t.Images) > 0 || t.MaxCPUs > 0 || t.MaxMem > 0)
+}
 
 // allows tells whether a template with Images lets a build run ref.
 func (t *Template) allows(ref string) bool {

@@ -73,7 +73,7 @@ func (c *Core) demand() (byTemplate [][]*QueueItem, unserved []*QueueItem) {
 // as the label's reason.
 func (c *Core) variantTemplate(t int, label string, expr *labelExpr) int {
 	tmpl := &c.cfg.Templates[t]
-	if len(tmpl.Images) == 0 && tmpl.MaxCPUs == 0 && tmpl.MaxMem == 0 {
+	if !tmpl.choosable() {
 		return -1
 	}
 	chosen := choices(expr.atoms(nil))
@@ -285,6 +285,13 @@ func (c *Core) capacity(t int) int {
 	return n
 }
 
+// spare is how many executors template t's agents have free beyond its
+// waiting builds (negative: builds wait for agents).
+func (c *Core) spare(t int) int {
+	byTemplate, _ := c.demand()
+	return c.capacity(t) - len(byTemplate[t])
+}
+
 // warm tells whether agent a, online and idle, is part of its template's
 // warm pool: without it the free executors beyond the waiting builds
 // would fall below min_idle agents' worth.
@@ -293,20 +300,17 @@ func (c *Core) warm(a *agent) bool {
 		return false
 	}
 	tmpl := &c.cfg.Templates[a.tmpl]
-	byTemplate, _ := c.demand()
-	spare := c.capacity(a.tmpl) - len(byTemplate[a.tmpl])
-	return spare-tmpl.Executors < tmpl.MinIdle*tmpl.Executors
+	return c.spare(a.tmpl)-tmpl.Executors < tmpl.MinIdle*tmpl.Executors
 }
 
 // poolOnly tells whether agent a, online and idle, is there only for the
-// warm pool: the template's free executors exceed its waiting builds by at
-// least a's own.
+// warm pool: its template's free executors beyond the waiting builds are
+// at least a's own.
 func (c *Core) poolOnly(a *agent) bool {
 	if a.tmpl < 0 || c.cfg.Templates[a.tmpl].MinIdle == 0 {
 		return false
 	}
-	byTemplate, _ := c.demand()
-	return c.capacity(a.tmpl)-len(byTemplate[a.tmpl]) >= c.cfg.Templates[a.tmpl].Executors
+	return c.spare(a.tmpl) >= c.cfg.Templates[a.tmpl].Executors
 }
 
 // own counts template t's agents not being deleted.

@@ -78,14 +78,14 @@ func TestTemplateOfNodeAfterARestart(t *testing.T) {
 		"mesos-big-0a1b2c3d":      1,  // longest prefix, not "mesos"
 		"other-0a1b2c3d":          -1,
 	} {
-		if got := c.templateOfNode(name); got != want {
+		if got := c.templateOfNode(Node{Name: name}); got != want {
 			t.Errorf("templateOfNode(%s) = %d, want %d", name, got, want)
 		}
 	}
 	expr, _ := parseLabelExpr("mesos && image=maven:3.9")
 	d := c.variantTemplate(0, "mesos && image=maven:3.9", expr)
 	name := c.cfg.Templates[d].Name + "-4982744f"
-	if got := c.templateOfNode(name); got != d {
+	if got := c.templateOfNode(Node{Name: name}); got != d {
 		t.Errorf("templateOfNode(%s) = %d, want the derived template %d", name, got, d)
 	}
 }
@@ -162,5 +162,28 @@ func TestRestartAdoptsAChosenAgentWithItsChoice(t *testing.T) {
 	step(NodesObserved{Nodes: []Node{{Name: name, Online: true, Busy: 1, Executors: 1, Labels: []string{name, "mesos", "image=maven:4"}}}})
 	if a := c.agents[name]; a == nil || a.tmpl != -1 {
 		t.Errorf("agent %s with other labels adopted as %+v, want no template", name, a)
+	}
+}
+
+// A template that lets builds choose only their size is read back after
+// a restart as well: the node's cpus= atom gives its derived template.
+func TestRestartAdoptsASizedAgentOfATemplateWithoutImages(t *testing.T) {
+	cfg := imagesConfig()
+	cfg.Templates[0].Images = nil
+	c := New(cfg, nil, rand.New(rand.NewPCG(1, 1)))
+	step := stepper(t, c)
+	step(Tick{Now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
+	step(Subscribed{FrameworkID: "fw-1"})
+	step(NodesObserved{})
+	rd := step(QueueObserved{Items: []QueueItem{{ID: 1, Name: "j", Label: "mesos && cpus=2"}}})
+	name, labels := rd.Jenkins[0].Name, strings.Fields(rd.Jenkins[0].Labels)
+	restarted := New(cfg, nil, rand.New(rand.NewPCG(2, 2)))
+	step = stepper(t, restarted)
+	step(Tick{Now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
+	step(Subscribed{FrameworkID: "fw-1"})
+	step(NodesObserved{Nodes: []Node{{Name: name, Online: true, Busy: 1, Executors: 1, Labels: append([]string{name}, labels...)}}})
+	a := restarted.agents[name]
+	if a == nil || a.tmpl < 0 || restarted.cfg.Templates[a.tmpl].CPUs != 2 {
+		t.Fatalf("agent %s adopted as %+v, want the 2-CPU derived template", name, a)
 	}
 }

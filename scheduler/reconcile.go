@@ -38,48 +38,28 @@ func (c *Core) onSubscribed(e Subscribed) {
 	c.note("subscribed", "subscribed as framework "+e.FrameworkID, map[string]string{"framework_id": e.FrameworkID})
 }
 
-// adopt takes over a node of this framework that an earlier instance
-// created: its task is expected to report in through reconciliation.
-// templateOfNode is the template a node name (<template>-xxxxxxxx) was
-// made by: the longest template name that prefixes it, so that a
-// template derived for an image (<template>-<hash>) wins over its base.
-// A name of that derived shape whose derived template does not exist
-// (yet: after a restart, until a build asks for its image) is -1: its
-// image is unknown, and it is treated as of no template.
-func (c *Core) templateOfNode(name string) int {
+// templateOfNode is the template a node (named <template>-xxxxxxxx) was
+// made by: the longest template name that prefixes its name, so that a
+// derived template (<template>-<hash>) wins over its base. A name of the
+// derived shape whose derived template is not known (after a restart,
+// nothing is derived yet) gets it back from what its labels say was
+// chosen; -1 when they do not give the node's name back (labels changed
+// by hand, a template changed since): its image or size is unknown.
+func (c *Core) templateOfNode(n Node) int {
 	t := -1
 	for i := range c.cfg.Templates {
-		p := c.cfg.Templates[i].Name + "-"
-		if strings.HasPrefix(name, p) && (t < 0 || len(c.cfg.Templates[i].Name) > len(c.cfg.Templates[t].Name)) {
+		if strings.HasPrefix(n.Name, c.cfg.Templates[i].Name+"-") && (t < 0 || len(c.cfg.Templates[i].Name) > len(c.cfg.Templates[t].Name)) {
 			t = i
 		}
 	}
-	if t >= 0 && len(c.cfg.Templates[t].Images) > 0 && derivedShape(name[len(c.cfg.Templates[t].Name)+1:]) {
-		return -1
-	}
-	return t
-}
-
-// rederive finds, for an adopted node of a derived template not known
-// yet (after a restart), the template again from what its labels say was
-// chosen: the base is the longest template name that prefixes the node's,
-// the choice its image=, cpus= and mem= atoms. -1 when that does not give
-// the node's name back (labels changed by hand, a template changed since).
-func (c *Core) rederive(n Node) int {
-	b := -1
-	for i := range c.cfg.Templates {
-		if t := &c.cfg.Templates[i]; !t.derived && strings.HasPrefix(n.Name, t.Name+"-") && (b < 0 || len(t.Name) > len(c.cfg.Templates[b].Name)) {
-			b = i
-		}
-	}
-	if b < 0 || !derivedShape(n.Name[len(c.cfg.Templates[b].Name)+1:]) {
-		return -1
+	if t < 0 || !c.cfg.Templates[t].choosable() || !derivedShape(n.Name[len(c.cfg.Templates[t].Name)+1:]) {
+		return t
 	}
 	chosen := choices(n.Labels)
 	if len(chosen) == 0 {
 		return -1
 	}
-	d, why := variantOf(c.cfg.Templates[b], b, chosen)
+	d, why := variantOf(c.cfg.Templates[t], t, chosen)
 	if why.code != "" || !strings.HasPrefix(n.Name, d.Name+"-") {
 		return -1
 	}
@@ -100,11 +80,10 @@ func derivedShape(rest string) bool {
 	return len(rest) == 17 && rest[8] == '-' && hex(rest[:8]) && hex(rest[9:])
 }
 
+// adopt takes over a node of this framework that an earlier instance
+// created: its task is expected to report in through reconciliation.
 func (c *Core) adopt(n Node) {
-	t := c.templateOfNode(n.Name)
-	if t < 0 {
-		t = c.rederive(n)
-	}
+	t := c.templateOfNode(n)
 	a := &agent{name: n.Name, tmpl: t, adopted: true, adoptedAt: c.now, nodeSeen: true, busy: n.Busy, launchedAt: c.now, onlineAt: c.now, idleSince: c.now}
 	switch {
 	case n.Online && n.Busy > 0:
