@@ -1,7 +1,9 @@
 package integration
 
 import (
+	"math"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -68,5 +70,54 @@ func TestBuildsChooseTheirImage(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("/status waiting = %+v; want the node build waiting with image_not_allowed", st.Waiting)
+	}
+}
+
+// TestAgentOfAChosenSizeIsAdoptedAfterKill9: a build that chose its size
+// (cpus=1.5) runs on an agent of a derived template when the framework
+// is killed with SIGKILL. The restarted framework adopts that agent as
+// the derived template (read back from its node's labels), launches
+// nothing new, reclaims it when the build ends, and accounts for what it
+// held under the derived template's name: 1.5 CPU-seconds per second.
+func TestAgentOfAChosenSizeIsAdoptedAfterKill9(t *testing.T) {
+	w := newWorld(t, worldOpts{templates: `
+  - name: mesos
+    labels: mesos
+    cpus: 0.2
+    mem: 30
+    image: jenkins/inbound-agent
+    max_cpus: 2
+    max_instances: 4
+    connect_timeout: 3m`})
+	w.freestyle("big-build", "mesos && cpus=1.5", 200) // 10 s at time scale 20
+	w.build("big-build")
+	w.waitFor("the big build running", 60*time.Second, func() bool { return w.allRunning("big-build") })
+	node := w.result("big-build").BuiltOn
+	tmpl := node[:strings.LastIndexByte(node, '-')]
+	if tmpl == "mesos" {
+		t.Fatalf("the cpus=1.5 build runs on %s, not on an agent of a derived template", node)
+	}
+	if err := w.framework.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.framework.cmd.Wait()
+	w.restartFramework()
+	w.framework.await(t, "the adoption", regexp.MustCompile(`"msg":"adopted node `+regexp.QuoteMeta(node)))
+	w.waitFor("the agent's task to report", 30*time.Second, func() bool {
+		return w.metrics(w.httpListen)[`jenkins_mesos_agent_seconds_total{template="`+tmpl+`"}`] > 0
+	})
+	w.waitSucceeded("the big build", 60*time.Second, "big-build")
+	w.waitClean()
+	if n := countLaunches(w.framework.output()); n != 0 {
+		t.Errorf("%d launches after the restart; want none (the agent adopted)", n)
+	}
+	m := w.metrics(w.httpListen)
+	secs := m[`jenkins_mesos_agent_seconds_total{template="`+tmpl+`"}`]
+	cpu := m[`jenkins_mesos_agent_reserved_cpu_seconds_total{template="`+tmpl+`"}`]
+	if secs <= 0 || math.Abs(cpu-1.5*secs) > 1e-6*secs {
+		t.Errorf("after the restart, %s: %v agent-seconds, %v CPU-seconds; want 1.5 CPU-seconds per agent-second", tmpl, secs, cpu)
+	}
+	if v, ok := m[`jenkins_mesos_agent_seconds_total{template="mesos"}`]; ok {
+		t.Errorf("the adopted agent was counted under the base template too (%v s)", v)
 	}
 }

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -110,7 +111,16 @@ func (c *Core) adopt(n Node) {
 		c.call(calls.Reconcile(nil))
 		c.lastReconcile = c.now
 	}
-	c.note("adopted", "adopted node "+a.name+" ("+a.state.String()+")", map[string]string{"node": a.name, "task_id": a.name, "agent_id": a.agentID})
+	fields := map[string]string{"node": a.name, "task_id": a.name, "agent_id": a.agentID}
+	if t >= 0 {
+		// What the agent holds, for the resource accounting of a task this
+		// process did not launch (a derived template is in no file).
+		tp := &c.cfg.Templates[t]
+		fields["template"] = tp.Name
+		fields["cpus"] = strconv.FormatFloat(tp.CPUs, 'g', -1, 64)
+		fields["mem"] = strconv.FormatFloat(tp.Mem, 'g', -1, 64)
+	}
+	c.note("adopted", "adopted node "+a.name+" ("+a.state.String()+")", fields)
 	if a.state == stRetiring && n.Busy == 0 {
 		c.retire(a, "reclaimed", "one-shot agent reclaimed after its build")
 	}

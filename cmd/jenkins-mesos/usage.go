@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -24,7 +25,8 @@ type usageMeter struct {
 	now       func() time.Time
 	templates func() []scheduler.Template // the running configuration, for adopted tasks
 	running   map[string]usageTask
-	done      map[string]usageSum // by template
+	adoptedAs map[string]usageTask // what the core said an adopted task holds, until it reports
+	done      map[string]usageSum  // by template
 }
 
 type usageTask struct {
@@ -43,13 +45,34 @@ func (s *usageSum) add(t usageTask, d time.Duration) {
 }
 
 func newUsageMeter(now func() time.Time, templates func() []scheduler.Template) *usageMeter {
-	return &usageMeter{now: now, templates: templates, running: map[string]usageTask{}, done: map[string]usageSum{}}
+	return &usageMeter{now: now, templates: templates, running: map[string]usageTask{}, adoptedAs: map[string]usageTask{}, done: map[string]usageSum{}}
 }
 
-// ready starts the tasks an ACCEPT launches.
+// ready starts the tasks an ACCEPT launches, and learns from the core's
+// "adopted" notes what an adopted task holds (its template may be one a
+// build's label derived, which no configuration file names).
 func (u *usageMeter) ready(rd scheduler.Ready) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	for _, n := range rd.Notes {
+		if n.Kind != "adopted" || n.Fields["template"] == "" {
+			continue
+		}
+		id := n.Fields["task_id"]
+		if _, ok := u.running[id]; ok {
+			continue
+		}
+		t := usageTask{template: n.Fields["template"]}
+		t.cpus, _ = strconv.ParseFloat(n.Fields["cpus"], 64)
+		t.mem, _ = strconv.ParseFloat(n.Fields["mem"], 64)
+		if n.Fields["agent_id"] != "" {
+			// Its task already reported (before the node was seen).
+			t.since = u.now()
+			u.running[id] = t
+			continue
+		}
+		u.adoptedAs[id] = t
+	}
 	for _, k := range rd.Calls {
 		if k.Type != msched.Call_ACCEPT {
 			continue
@@ -89,6 +112,7 @@ func (u *usageMeter) event(ev scheduler.Event) {
 		id := e.Status.TaskID.Value
 		t, known := u.running[id]
 		if terminal(e.Status.GetState()) {
+			delete(u.adoptedAs, id)
 			if known {
 				sum := u.done[t.template]
 				sum.add(t, u.now().Sub(t.since))
@@ -98,15 +122,20 @@ func (u *usageMeter) event(ev scheduler.Event) {
 			return
 		}
 		if !known {
-			if t, ok := u.adopted(id); ok {
+			if t, ok := u.adoptedAs[id]; ok {
+				t.since = u.now()
+				u.running[id] = t
+				delete(u.adoptedAs, id)
+			} else if t, ok := u.adopted(id); ok {
 				u.running[id] = t
 			}
 		}
 	}
 }
 
-// adopted is a task this process did not launch, by its name (the node
-// name: template-xxxxxxxx) and the configured template of that name.
+// adopted is a task this process did not launch and the core has not
+// adopted (yet), by its name (the node name: template-xxxxxxxx) and the
+// configured template of that name.
 func (u *usageMeter) adopted(id string) (usageTask, bool) {
 	i := strings.LastIndexByte(id, '-')
 	if i <= 0 {

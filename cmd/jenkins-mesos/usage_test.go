@@ -77,6 +77,29 @@ func TestUsageCountsReservedTimePerTemplate(t *testing.T) {
 	require.InDelta(t, 25+10+10, value("jenkins_mesos_agent_seconds_total", "mesos"), 1e-9, "a-2 10 s more, the adopted one 10 s")
 	require.InDelta(t, 12.5+0.5*10+0.2*10, value("jenkins_mesos_agent_reserved_cpu_seconds_total", "mesos"), 1e-9)
 	require.InDelta(t, 25, value("jenkins_mesos_agent_seconds_total", "big"), 1e-9, "b-1 only: 25 s; c-1 never ran")
+
+	// Adopted tasks of a template a build's label derived (no file names
+	// it): the core's note says what they hold. One reports after the
+	// note, one had reported before its node was seen (the note carries
+	// its agent), one never reports.
+	adopted := func(id, agent string) scheduler.Note {
+		return scheduler.Note{Kind: "adopted", Fields: map[string]string{"node": id, "task_id": id, "agent_id": agent,
+			"template": "mesos-0123abcd", "cpus": "1.5", "mem": "2048"}}
+	}
+	u.event(update("mesos-0123abcd-00000001", mesos.TASK_RUNNING)) // before its node: unknown yet
+	u.ready(scheduler.Ready{Notes: []scheduler.Note{adopted("mesos-0123abcd-00000001", "agent-1"),
+		adopted("mesos-0123abcd-00000002", ""), adopted("mesos-0123abcd-00000003", "")}})
+	now = now.Add(4 * time.Second)
+	u.event(update("mesos-0123abcd-00000002", mesos.TASK_RUNNING))
+	now = now.Add(6 * time.Second)
+	require.InDelta(t, 10+6, value("jenkins_mesos_agent_seconds_total", "mesos-0123abcd"), 1e-9, "10 s and 6 s; the silent one nothing")
+	require.InDelta(t, 1.5*16, value("jenkins_mesos_agent_reserved_cpu_seconds_total", "mesos-0123abcd"), 1e-9)
+	require.InDelta(t, 16*2048*1024*1024, value("jenkins_mesos_agent_reserved_memory_byte_seconds_total", "mesos-0123abcd"), 1)
+	u.event(update("mesos-0123abcd-00000001", mesos.TASK_FINISHED))
+	u.event(update("mesos-0123abcd-00000003", mesos.TASK_LOST))
+	now = now.Add(10 * time.Second)
+	require.InDelta(t, 10+16, value("jenkins_mesos_agent_seconds_total", "mesos-0123abcd"), 1e-9, "the finished one stopped; the lost one never counted")
+
 	problems, err := testutil.GatherAndLint(reg)
 	require.NoError(t, err)
 	require.Empty(t, problems)
