@@ -70,7 +70,8 @@ func TestCheckProbesWithoutDisturbingARunningFramework(t *testing.T) {
 	}
 
 	out, code = w.checkCmd([]string{"JENKINS_MESOS_JENKINS_TOKEN=wrong-token-123"})
-	if code != 1 || !strings.Contains(out, "jenkins: FAILED: ") || !strings.Contains(out, "401") || !strings.Contains(out, "mesos:   ok:") {
+	if code != 1 || !strings.Contains(out, "jenkins: FAILED: ") || !strings.Contains(out, "401") || !strings.Contains(out, "mesos:   ok:") ||
+		!strings.Contains(out, `Jenkins refused user "admin" with the token from JENKINS_MESOS_JENKINS_TOKEN`) {
 		t.Errorf("check with a wrong token: exit %d, want 1 with the Jenkins probe failed (401) and Mesos ok:\n%s", code, out)
 	}
 	if strings.Contains(out, "wrong-token-123") {

@@ -159,13 +159,19 @@ func checkJenkins(ctx context.Context, s *settings) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	hinted := func(err error) error {
+		if hint := s.jenkinsAuthHint(err); hint != "" {
+			return fmt.Errorf("%w (%s)", err, hint)
+		}
+		return err
+	}
 	v, err := jc.Ping(ctx)
 	if err != nil {
-		return "", err
+		return "", hinted(err)
 	}
 	nodes, err := jc.Nodes(ctx)
 	if err != nil {
-		return "", err
+		return "", hinted(err)
 	}
 	busy := 0
 	for _, n := range nodes {

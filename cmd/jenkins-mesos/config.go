@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"reflect"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/jenkins-mesos/jenkins-mesos/executor"
+	"github.com/jenkins-mesos/jenkins-mesos/jenkins"
 	"github.com/jenkins-mesos/jenkins-mesos/offers"
 	"github.com/jenkins-mesos/jenkins-mesos/scheduler"
 	"github.com/jenkins-mesos/jenkins-mesos/scheduler/driver"
@@ -267,14 +269,16 @@ func setScalar(key, value string, p any) error {
 type settings struct {
 	file         fileConfig
 	jenkinsToken string
-	mesosSecret  string
-	mesosZKCreds string // user:password for the masters' ZooKeeper
-	stateZKCreds string // user:password for state.zk
-	masters      []string
-	core         scheduler.Config
-	pollInterval time.Duration
-	failover     time.Duration
-	newFramework string // --new-framework: a removed framework's ID to forget
+	// jenkinsTokenFrom names where the token came from, for messages.
+	jenkinsTokenFrom string
+	mesosSecret      string
+	mesosZKCreds     string // user:password for the masters' ZooKeeper
+	stateZKCreds     string // user:password for state.zk
+	masters          []string
+	core             scheduler.Config
+	pollInterval     time.Duration
+	failover         time.Duration
+	newFramework     string // --new-framework: a removed framework's ID to forget
 }
 
 // errSecretFlag: secrets come from the environment or files only.
@@ -325,6 +329,10 @@ func loadSettings(path string, flags map[string]string, getenv func(string) stri
 	var err error
 	if s.jenkinsToken, err = secret(getenv, "JENKINS_MESOS_JENKINS_TOKEN", "jenkins.token_file", c.Jenkins.TokenFile); err != nil {
 		return nil, err
+	}
+	s.jenkinsTokenFrom = "JENKINS_MESOS_JENKINS_TOKEN"
+	if getenv("JENKINS_MESOS_JENKINS_TOKEN") == "" {
+		s.jenkinsTokenFrom = "jenkins.token_file " + c.Jenkins.TokenFile
 	}
 	if s.mesosSecret, err = secret(getenv, "JENKINS_MESOS_MESOS_SECRET", "mesos.secret_file", c.Mesos.SecretFile); err != nil {
 		return nil, err
@@ -377,6 +385,31 @@ func secret(getenv func(string) string, env, key, file string) (string, error) {
 		return "", fmt.Errorf("config: %s %s: %w", key, file, err)
 	}
 	return strings.TrimSpace(string(b)), nil
+}
+
+// jenkinsAuthHint says, for a refusal by Jenkins (401, 403), what to
+// check, in the configuration's terms; "" for any other error. It never
+// shows the token.
+func (s *settings) jenkinsAuthHint(err error) string {
+	var se *jenkins.StatusError
+	if !errors.As(err, &se) {
+		return ""
+	}
+	user := s.file.Jenkins.User
+	switch se.Code {
+	case http.StatusUnauthorized:
+		switch {
+		case s.jenkinsToken == "" && user == "":
+			return "Jenkins wants credentials: set jenkins.user and its API token (JENKINS_MESOS_JENKINS_TOKEN or jenkins.token_file)"
+		case s.jenkinsToken == "":
+			return fmt.Sprintf("Jenkins refused user %q without a token: set its API token in JENKINS_MESOS_JENKINS_TOKEN or jenkins.token_file", user)
+		default:
+			return fmt.Sprintf("Jenkins refused user %q with the token from %s: check both, and that the token was not revoked", user, s.jenkinsTokenFrom)
+		}
+	case http.StatusForbidden:
+		return fmt.Sprintf("user %q lacks a permission: it needs Overall/Read, Job/Read on the jobs it serves, and Agent/Create, Connect, Disconnect and Delete (README: The Jenkins user and its permissions)", user)
+	}
+	return ""
 }
 
 func (s *settings) validate() error {

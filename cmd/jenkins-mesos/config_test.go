@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"math"
 	"os"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jenkins-mesos/jenkins-mesos/executor"
+	"github.com/jenkins-mesos/jenkins-mesos/jenkins"
 	"github.com/jenkins-mesos/jenkins-mesos/proto"
 	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/require"
@@ -299,4 +302,40 @@ func TestZooKeeperCredentials(t *testing.T) {
 	s, err = loadSettings(write("m.yaml", masters), nil, env(map[string]string{"JENKINS_MESOS_MESOS_ZK_CREDENTIALS": "mesos:m-pw"}))
 	require.NoError(t, err)
 	require.Equal(t, "mesos:m-pw", s.mesosZKCreds)
+}
+
+func TestJenkinsRefusalsSayWhatToCheck(t *testing.T) {
+	refused := func(code int) error {
+		return fmt.Errorf("poll: %w", &jenkins.StatusError{Method: "GET", Path: "api/json", Code: code})
+	}
+	for _, c := range []struct {
+		user, token, file string
+		code              int
+		want              string
+	}{
+		{"", "", "", 401, "Jenkins wants credentials: set jenkins.user and its API token"},
+		{"admin", "", "", 401, `Jenkins refused user "admin" without a token`},
+		{"admin", "s3cr3t", "", 401, `Jenkins refused user "admin" with the token from JENKINS_MESOS_JENKINS_TOKEN`},
+		{"admin", "", "TOKENFILE", 401, `Jenkins refused user "admin" with the token from jenkins.token_file`},
+		{"ci", "s3cr3t", "", 403, `user "ci" lacks a permission: it needs Overall/Read`},
+		{"ci", "s3cr3t", "", 500, ""},
+	} {
+		flags := map[string]string{"jenkins.user": c.user}
+		if c.file != "" {
+			path := filepath.Join(t.TempDir(), "token")
+			require.NoError(t, os.WriteFile(path, []byte("from-a-file\n"), 0o600))
+			flags["jenkins.token_file"] = path
+		}
+		s, err := loadSettings("../../examples/jenkins-mesos.yaml", flags, env(map[string]string{"JENKINS_MESOS_JENKINS_TOKEN": c.token}))
+		require.NoError(t, err)
+		hint := s.jenkinsAuthHint(refused(c.code))
+		if c.want == "" {
+			require.Empty(t, hint, "a %d is no refusal", c.code)
+			continue
+		}
+		require.Contains(t, hint, c.want)
+		require.NotContains(t, hint, "s3cr3t")
+		require.NotContains(t, hint, "from-a-file")
+	}
+	require.Empty(t, (&settings{}).jenkinsAuthHint(errors.New("connection refused")))
 }

@@ -153,8 +153,15 @@ func serve(ctx context.Context, s *settings, log *logrus.Logger, hooks *driver.C
 	log.WithFields(logrus.Fields{"version": version, "masters": s.masters, "jenkins": jc.URL(), "http": ln.Addr().String(),
 		"templates": len(s.core.Templates)}).Info("jenkins-mesos starting")
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	if s.file.Jenkins.User != "" && s.jenkinsToken == "" {
+		log.WithField("jenkins_user", s.file.Jenkins.User).Warn("jenkins.user is set but no API token (JENKINS_MESOS_JENKINS_TOKEN or jenkins.token_file): a Jenkins with security refuses every request")
+	}
 	if v, err := jc.Ping(pctx); err != nil {
-		log.WithError(err).Warn("Jenkins does not answer yet; polling will retry")
+		if hint := s.jenkinsAuthHint(err); hint != "" {
+			log.WithError(err).Error(hint + "; polling will retry")
+		} else {
+			log.WithError(err).Warn("Jenkins does not answer yet; polling will retry")
+		}
 	} else {
 		log.WithField("jenkins_version", v).Info("Jenkins reachable")
 	}

@@ -43,10 +43,12 @@ func (j *Jenkins) rootBean() *bean {
 	)
 }
 
-// jobRef is a job as a list entry (Hudson.jobs, Label.tiedJobs): name and
-// url (visibility 999) and color (2), so depth 0 shows exactly those.
-func (j *Jenkins) jobRef(job *Job) *bean {
-	return newBean(jobClass(job), pv("name", 999, job.Name), pv("url", 999, job.url(j.root)), pv("color", 2, job.color()))
+// jobRef is a job as a list entry (Hudson.jobs, Label.tiedJobs): the
+// whole job, as Stapler exports it, so tree= can ask for any of its
+// properties (jobs[name,lastBuild[number,result]]); at depth 0 only name
+// and url (visibility 999) and color (2) show. Built only when written.
+func (j *Jenkins) jobRef(job *Job) any {
+	return thunk(func() any { return j.jobBean(job) })
 }
 
 func jobClass(job *Job) string {
@@ -71,7 +73,7 @@ func (j *Jenkins) buildRef(b *Build) any {
 	if b == nil {
 		return nil
 	}
-	return j.buildBean(b)
+	return thunk(func() any { return j.buildBean(b) })
 }
 
 func (j *Jenkins) jobBean(job *Job) *bean {
@@ -101,16 +103,21 @@ func (j *Jenkins) jobBean(job *Job) *bean {
 	if builds == nil {
 		builds = []any{}
 	}
-	var queued *QueueItem
-	for _, it := range j.queue {
-		if it.job == job && !it.placeholder {
-			queued = it
+	queued := func() *QueueItem {
+		var q *QueueItem
+		for _, it := range j.queue {
+			if it.job == job && !it.placeholder {
+				q = it
+			}
 		}
+		return q
 	}
-	var queueItem any
-	if queued != nil {
-		queueItem = j.itemBean(queued, whyCache{}, map[string]bool{})
-	}
+	queueItem := thunk(func() any {
+		if q := queued(); q != nil {
+			return j.itemBean(q, whyCache{}, map[string]bool{})
+		}
+		return nil
+	})
 	ref := func(b *Build) any {
 		if b == nil {
 			return nil
@@ -131,7 +138,7 @@ func (j *Jenkins) jobBean(job *Job) *bean {
 		pv("color", 2, job.color()),
 		p("firstBuild", ref(first)),
 		p("healthReport", []any{}),
-		p("inQueue", queued != nil),
+		p("inQueue", thunk(func() any { return queued() != nil })),
 		p("keepDependencies", false),
 		p("lastBuild", ref(last)),
 		p("lastCompletedBuild", ref(lastCompleted)),

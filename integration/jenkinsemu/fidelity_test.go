@@ -171,6 +171,48 @@ func TestNestedBuildsAreFullRunsUnderTree(t *testing.T) {
 	}
 }
 
+// TestJobsInListsAreWholeJobs: a job in Hudson.jobs or Label.tiedJobs is
+// the whole job to Stapler, so a dashboard's
+// /api/json?tree=jobs[name,lastBuild[number,result]] gets each job's last
+// build; at depth 0 an entry still shows only name, url and color.
+func TestJobsInListsAreWholeJobs(t *testing.T) {
+	j := newTestJenkins(t, Config{User: "admin", Token: "t0k3n", QuietPeriod: time.Millisecond})
+	createJob(t, j, "built", freestyle("mesos"))
+	createJob(t, j, "never", freestyle("mesos"))
+	connectedNode(t, j, "t1", "mesos")
+	call(t, j, http.MethodPost, "/job/built/build", nil)
+	waitFor(t, "built #1 to finish", func() bool {
+		b := call(t, j, http.MethodGet, "/job/built/1/api/json", nil)
+		return b.code == 200 && strings.Contains(b.body, `"result":"SUCCESS"`)
+	})
+	for _, path := range []string{"/api/json?tree=jobs[name,lastBuild[number,result],nextBuildNumber]",
+		"/label/mesos/api/json?tree=tiedJobs[name,lastBuild[number,result],nextBuildNumber]"} {
+		root := getJSON(t, j, path)
+		list, _ := root["jobs"].([]any)
+		if list == nil {
+			list, _ = root["tiedJobs"].([]any)
+		}
+		byName := map[string]map[string]any{}
+		for _, x := range list {
+			m := x.(map[string]any)
+			byName[m["name"].(string)] = m
+		}
+		lb, _ := byName["built"]["lastBuild"].(map[string]any)
+		if lb == nil || lb["number"] != 1.0 || lb["result"] != "SUCCESS" || byName["built"]["nextBuildNumber"] != 2.0 {
+			t.Errorf("%s: built = %v; want lastBuild #1 SUCCESS and nextBuildNumber 2", path, byName["built"])
+		}
+		if v, has := byName["never"]["lastBuild"]; !has || v != nil {
+			t.Errorf("%s: never = %v; want lastBuild null", path, byName["never"])
+		}
+	}
+	root := getJSON(t, j, "/api/json")
+	for _, x := range root["jobs"].([]any) {
+		if m := x.(map[string]any); len(m) != 4 || m["color"] == nil || m["url"] == nil {
+			t.Errorf("a job at depth 0: %v; want _class, name, url and color", m)
+		}
+	}
+}
+
 func TestAssignedLabelsAreASetAndTheBuiltInNodeIsOnline(t *testing.T) {
 	j := newTestJenkins(t, Config{User: "admin", Token: "t0k3n"})
 	createNode(t, j, "self", "self mesos linux mesos")
@@ -304,5 +346,45 @@ func TestCrumbIsBoundToItsSession(t *testing.T) {
 	}
 	if code := post(crumbB, cookieB); code != 201 {
 		t.Fatalf("session B's crumb with its own cookie: %d, want 201", code)
+	}
+}
+
+// TestPostConfigXMLUpdatesTheJob: POST /job/X/config.xml replaces the
+// job's configuration as AbstractItem.doConfigDotXml does (200, empty):
+// the job keeps its builds and next number, a queued build now waits for
+// the new label (and runs where it matches), GET reads the new file back;
+// another job type is refused with 500 and nothing changes; other methods
+// get 400.
+func TestPostConfigXMLUpdatesTheJob(t *testing.T) {
+	j := newTestJenkins(t, Config{User: "admin", Token: "t0k3n", QuietPeriod: time.Millisecond})
+	createJob(t, j, "one", freestyle("nowhere"))
+	connectedNode(t, j, "t1", "mesos")
+	call(t, j, http.MethodPost, "/job/one/build", nil)
+	waitFor(t, "the build to wait for label nowhere", func() bool {
+		return strings.Contains(call(t, j, http.MethodGet, "/queue/api/json", nil).body, "nowhere")
+	})
+	updated := freestyle("mesos")
+	if r := call(t, j, http.MethodPost, "/job/one/config.xml", strings.NewReader(updated), "Content-Type", "application/xml"); r.code != 200 || r.body != "" {
+		t.Fatalf("POST config.xml: %d %q; want 200 and no body", r.code, r.body)
+	}
+	waitFor(t, "the queued build to run on t1", func() bool {
+		b := call(t, j, http.MethodGet, "/job/one/1/api/json", nil)
+		return b.code == 200 && strings.Contains(b.body, `"builtOn":"t1"`)
+	})
+	if r := call(t, j, http.MethodGet, "/job/one/config.xml", nil); r.body != updated {
+		t.Errorf("GET config.xml after the update: %q; want the posted file", r.body)
+	}
+	if job := getJSON(t, j, "/job/one/api/json"); job["labelExpression"] != "mesos" || job["nextBuildNumber"] != 2.0 {
+		t.Errorf("job after the update: labelExpression %v, nextBuildNumber %v; want mesos and 2", job["labelExpression"], job["nextBuildNumber"])
+	}
+	pipeline := `<flow-definition><definition><script>node('mesos') { sh 'sleep 1' }</script></definition></flow-definition>`
+	if r := call(t, j, http.MethodPost, "/job/one/config.xml", strings.NewReader(pipeline)); r.code != 500 || !strings.Contains(r.body, "Expecting class hudson.model.FreeStyleProject") {
+		t.Errorf("POST a Pipeline over a freestyle job: %d %q; want 500 Expecting class …", r.code, r.body)
+	}
+	if r := call(t, j, http.MethodGet, "/job/one/config.xml", nil); r.body != updated {
+		t.Errorf("config.xml after a refused update: %q", r.body)
+	}
+	if r := call(t, j, http.MethodPut, "/job/one/config.xml", strings.NewReader(updated)); r.code != 400 {
+		t.Errorf("PUT config.xml: %d; want 400", r.code)
 	}
 }

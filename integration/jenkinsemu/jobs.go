@@ -353,6 +353,51 @@ func (j *Jenkins) serveCreateJob(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
+// serveConfigXML is AbstractItem.doConfigDotXml: GET reads the job's
+// config.xml, POST replaces it (updateByXml: the job keeps its builds and
+// next build number, and its queued builds now ask for the new label),
+// any other method is a bare 400.
+func (j *Jenkins) serveConfigXML(w http.ResponseWriter, r *http.Request, job *Job) {
+	switch r.Method {
+	case http.MethodGet:
+		j.mu.Lock()
+		config := job.ConfigXML
+		j.mu.Unlock()
+		w.Header().Set("Content-Type", "application/xml")
+		_, _ = io.WriteString(w, config)
+	case http.MethodPost:
+		body, err := io.ReadAll(io.LimitReader(r.Body, 10<<20))
+		if err != nil {
+			htmlPage(w, http.StatusBadRequest, "Error", "<p>Failed to read the request body: "+html.EscapeString(err.Error())+"</p>")
+			return
+		}
+		next, err := parseJobConfig(job.Name, string(body))
+		if err == nil && next.Pipeline != job.Pipeline {
+			err = fmt.Errorf("Expecting class %s but got class %s instead", jobClass(job), jobClass(next))
+		}
+		if err != nil {
+			htmlPage(w, http.StatusInternalServerError, "Error", "<p>"+html.EscapeString(err.Error())+"</p>")
+			return
+		}
+		j.mu.Lock()
+		job.Description, job.AssignedNode, job.CanRoam, job.Commands = next.Description, next.AssignedNode, next.CanRoam, next.Commands
+		job.Script, job.Concurrent, job.ConfigXML = next.Script, next.Concurrent, next.ConfigXML
+		job.label, job.labelKey = next.label, next.labelKey
+		for _, it := range j.queue {
+			// Queue.Item.getAssignedLabel asks the task each time.
+			if it.job == job && !it.placeholder && it.state != leftQueue && !job.Pipeline {
+				it.label, it.labelKey = job.label, job.labelKey
+			}
+		}
+		j.saveLocked()
+		j.kickLocked()
+		j.mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	default:
+		w.WriteHeader(http.StatusBadRequest)
+	}
+}
+
 func checkJobName(name string) string {
 	if name == "." || name == ".." {
 		return "‘" + name + "’ is not an allowed name"
@@ -394,8 +439,7 @@ func (j *Jenkins) serveJob(w http.ResponseWriter, r *http.Request, name string, 
 		w.Header().Set("Location", j.root+"queue/item/"+strconv.FormatInt(it.ID, 10)+"/")
 		w.WriteHeader(http.StatusCreated)
 	case rest[0] == "config.xml":
-		w.Header().Set("Content-Type", "application/xml")
-		_, _ = io.WriteString(w, job.ConfigXML)
+		j.serveConfigXML(w, r, job)
 	case rest[0] == "doDelete":
 		if !requirePOST(w, r) {
 			return

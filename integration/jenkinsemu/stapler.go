@@ -19,8 +19,14 @@ type prop struct {
 	name   string
 	vis    int
 	inline bool
-	val    any // nil, bool, int, int64, float64, string, *bean, []any, *rawMap
+	val    any // nil, bool, int, int64, float64, string, *bean, []any, *rawMap, thunk
 }
+
+// thunk is a property value computed only when the exporter writes it:
+// a list entry that is a whole object (a job in Hudson.jobs, a build in
+// Job.builds) costs nothing when the request's depth or tree leaves it
+// out. It runs under the lock the request holds.
+type thunk func() any
 
 // rawMap is an exported map (e.g. monitorData): written as an object whose
 // keys are data, not properties.
@@ -149,6 +155,8 @@ func (e *exporter) value(v any, tree *treeNode, n int) {
 		e.buf.WriteByte(']')
 	case lazyBean:
 		e.lazyObject(x, tree, n)
+	case thunk:
+		e.value(x(), tree, n)
 	case *rawMap:
 		e.buf.WriteByte('{')
 		for i, k := range x.keys {
