@@ -52,6 +52,7 @@ func TestCheckProbesWithoutDisturbingARunningFramework(t *testing.T) {
 		"node(s) of framework \"jenkins-mesos\"",
 		"mesos:   ok: leading master " + w.mesos + ", Mesos ",
 		"holds framework ID " + id + ";",
+		"(in use by a running instance: pid ",
 		"(token set)",
 	} {
 		if !strings.Contains(out, want) {

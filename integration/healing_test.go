@@ -559,29 +559,45 @@ func (w *world) teardown(args ...string) (string, int) {
 	return string(out), code
 }
 
-// TestTeardownRemovesTheFrameworkForGood: decommissioning. With a build
-// running, `jenkins-mesos teardown` refuses and changes nothing. Once the
-// framework is stopped with an idle agent left (retention: idle), it tears
+// TestTeardownRemovesTheFrameworkForGood: decommissioning. While an
+// instance runs on the state.dir, `jenkins-mesos teardown` refuses (and
+// so does a second `run`: one instance per state.dir); with a build
+// running, or Jenkins unreachable, it refuses and changes nothing. Once
+// the framework is stopped with an idle agent left (retention: idle), it tears
 // the framework down in Mesos (the agent's task killed, the framework
 // gone), deletes the Jenkins node and clears the stored ID: the next start
 // registers a new framework.
 func TestTeardownRemovesTheFrameworkForGood(t *testing.T) {
 	w := newWorld(t, worldOpts{agents: 1, templates: `
   - {name: mesos, labels: mesos, cpus: 0.2, mem: 30, image: jenkins/inbound-agent, retention: idle, idle_timeout: 1h}`})
-	if out, code := w.teardown("--jenkins.url", "http://127.0.0.1:1/"); code != 1 || !strings.Contains(out, "with --force the framework is torn down in Mesos anyway") {
-		t.Fatalf("teardown with Jenkins unreachable: exit %d, %q; want a refusal that names --force", code, out)
-	}
 	w.freestyle("busy", "mesos", 200) // 10 s at time scale 20
 	w.build("busy")
 	w.waitFor("the build running", 60*time.Second, func() bool { return w.result("busy").Building })
-	out, code := w.teardown()
+	inUse := regexp.MustCompile(`state\.dir \S+ is in use by pid [0-9]+ on \S+`)
+	out, code := w.teardown("--force")
+	if code != 1 || !inUse.MatchString(out) || !strings.Contains(out, "stop the framework's instance first") {
+		t.Fatalf("teardown beside a running instance: exit %d, %q; want a refusal naming the instance", code, out)
+	}
+	second := exec.Command(filepath.Join(binaries(t), "jenkins-mesos"), "run", "--config", w.configPath, "--http.listen", freeAddr(t))
+	second.Env = append(os.Environ(), w.env...)
+	secondOut, err := second.CombinedOutput()
+	if err == nil || !inUse.MatchString(string(secondOut)) || !strings.Contains(string(secondOut), "one instance per state.dir") {
+		t.Fatalf("a second run on the same state.dir: %v, %q; want it to refuse at once", err, secondOut)
+	}
+	first := subscribedAs.FindStringSubmatch(w.framework.output())[1]
+	_ = w.framework.cmd.Process.Signal(syscall.SIGTERM)
+	_ = w.framework.cmd.Wait()
+	if n := strings.Count(w.framework.output(), "subscribed as framework"); n != 1 {
+		t.Fatalf("the running instance subscribed %d times; the refused commands must not disturb it", n)
+	}
+	if out, code := w.teardown("--jenkins.url", "http://127.0.0.1:1/"); code != 1 || !strings.Contains(out, "with --force the framework is torn down in Mesos anyway") {
+		t.Fatalf("teardown with Jenkins unreachable: exit %d, %q; want a refusal that names --force", code, out)
+	}
+	out, code = w.teardown()
 	if code != 1 || !strings.Contains(out, "builds run on mesos-") || !strings.Contains(out, "--force") {
 		t.Fatalf("teardown with a build running: exit %d, %q; want a refusal naming the busy node", code, out)
 	}
 	w.waitFor("the build to succeed", 60*time.Second, func() bool { return w.result("busy").Result == "SUCCESS" })
-	first := subscribedAs.FindStringSubmatch(w.framework.output())[1]
-	_ = w.framework.cmd.Process.Signal(syscall.SIGTERM)
-	_ = w.framework.cmd.Wait()
 	if len(w.nodes()) != 1 || w.liveTasks() != 1 {
 		t.Fatalf("after SIGTERM: %d nodes, %d tasks; want the idle agent still there", len(w.nodes()), w.liveTasks())
 	}

@@ -228,6 +228,9 @@ func checkState(s *settings) (string, error) {
 		if st, err = fs.Load(); err != nil {
 			return "", err
 		}
+		if holder, held := fs.Holder(); held {
+			where += " (in use by a running instance: " + holder + ")"
+		}
 	}
 	if id := st.GetFrameworkId(); id != "" {
 		named := ""

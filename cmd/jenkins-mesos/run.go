@@ -134,8 +134,19 @@ func serve(ctx context.Context, s *settings, log *logrus.Logger, hooks *driver.C
 			// rather than left to a framework nobody subscribes as.
 			st = &takeOver{primary: st, previous: file, log: log}
 		}
-	} else if st, err = store.NewFile(s.file.State.Dir); err != nil {
-		return err
+	} else {
+		file, err := store.NewFile(s.file.State.Dir)
+		if err != nil {
+			return err
+		}
+		// Two instances on one state.dir would take the framework from
+		// each other at every subscription ("Framework failed over").
+		release, err := file.Lock()
+		if err != nil {
+			return fmt.Errorf("%w: one instance per state.dir (several instances, one leader: state.zk)", err)
+		}
+		defer release()
+		st = file
 	}
 	ln, err := net.Listen("tcp", s.file.HTTP.Listen)
 	if err != nil {

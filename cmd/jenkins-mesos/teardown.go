@@ -67,8 +67,17 @@ func runTeardown(ctx context.Context, args []string, getenv func(string) string,
 		}
 		defer conn.Resign()
 		st = conn.Store()
-	} else if st, err = store.NewFile(s.file.State.Dir); err != nil {
-		return err
+	} else {
+		file, err := store.NewFile(s.file.State.Dir)
+		if err != nil {
+			return err
+		}
+		release, err := file.Lock()
+		if err != nil {
+			return fmt.Errorf("teardown: %w: stop the framework's instance first", err)
+		}
+		defer release()
+		st = file
 	}
 	dcfg := s.driverConfig(nil)
 	dcfg.Core = s.core

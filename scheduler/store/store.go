@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 
 	gproto "github.com/golang/protobuf/proto"
 	"github.com/jenkins-mesos/jenkins-mesos/proto"
@@ -82,4 +84,73 @@ func (f *File) Save(st *proto.State) error {
 		return fmt.Errorf("store: %w", err)
 	}
 	return nil
+}
+
+// ErrInUse is returned by Lock when another process holds the directory.
+var ErrInUse = errors.New("store: state.dir is in use")
+
+// InUseError names the process that holds the directory, as it wrote
+// itself into the lock file ("pid 123 on host-a").
+type InUseError struct {
+	Dir, Holder string
+}
+
+func (e *InUseError) Error() string {
+	holder := e.Holder
+	if holder == "" {
+		holder = "another process"
+	}
+	return fmt.Sprintf("state.dir %s is in use by %s", e.Dir, holder)
+}
+
+func (e *InUseError) Unwrap() error { return ErrInUse }
+
+func (f *File) lockPath() string { return filepath.Join(f.dir, "lock") }
+
+// Lock takes the directory for this process until release (or its exit):
+// an advisory lock (flock) on dir/lock, which then holds "pid N on HOST".
+// A second process on the same directory gets an *InUseError at once.
+func (f *File) Lock() (release func(), err error) {
+	lf, err := os.OpenFile(f.lockPath(), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		holder := readHolder(lf)
+		lf.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, &InUseError{Dir: f.dir, Holder: holder}
+		}
+		return nil, fmt.Errorf("store: locking %s: %w", f.lockPath(), err)
+	}
+	host, _ := os.Hostname()
+	if err := lf.Truncate(0); err == nil {
+		_, _ = lf.WriteAt([]byte(fmt.Sprintf("pid %d on %s\n", os.Getpid(), host)), 0)
+	}
+	return func() {
+		_ = lf.Truncate(0)
+		_ = syscall.Flock(int(lf.Fd()), syscall.LOCK_UN)
+		lf.Close()
+	}, nil
+}
+
+// Holder tells whether a process holds the directory's lock, and who it
+// says it is; it creates nothing.
+func (f *File) Holder() (string, bool) {
+	lf, err := os.Open(f.lockPath())
+	if err != nil {
+		return "", false
+	}
+	defer lf.Close()
+	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		return readHolder(lf), errors.Is(err, syscall.EWOULDBLOCK)
+	}
+	_ = syscall.Flock(int(lf.Fd()), syscall.LOCK_UN)
+	return "", false
+}
+
+func readHolder(lf *os.File) string {
+	b := make([]byte, 256)
+	n, _ := lf.ReadAt(b, 0)
+	return strings.TrimSpace(string(b[:n]))
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -33,4 +34,37 @@ func TestFileStoreRoundTripAndRefusals(t *testing.T) {
 	require.ErrorContains(t, err, "schema version 2")
 	_, err = NewFile("")
 	require.ErrorContains(t, err, "state.dir")
+}
+
+func TestLockKeepsASecondProcessOut(t *testing.T) {
+	dir := t.TempDir()
+	f, err := NewFile(dir)
+	require.NoError(t, err)
+	if _, held := f.Holder(); held {
+		t.Fatal("a directory nobody locked is held")
+	}
+	release, err := f.Lock()
+	require.NoError(t, err)
+	host, _ := os.Hostname()
+	me := fmt.Sprintf("pid %d on %s", os.Getpid(), host)
+	holder, held := f.Holder()
+	require.True(t, held)
+	require.Equal(t, me, holder)
+
+	// A second open of the lock file is what a second process does.
+	g, err := NewFile(dir)
+	require.NoError(t, err)
+	_, err = g.Lock()
+	var inUse *InUseError
+	require.ErrorAs(t, err, &inUse)
+	require.ErrorIs(t, err, ErrInUse)
+	require.Equal(t, "state.dir "+dir+" is in use by "+me, err.Error())
+
+	release()
+	if _, held := f.Holder(); held {
+		t.Fatal("still held after release")
+	}
+	release2, err := g.Lock()
+	require.NoError(t, err, "free again after release")
+	release2()
 }
