@@ -485,6 +485,7 @@ func TestFrameworkEndToEndAsThreeProcesses(t *testing.T) {
 		`jenkins_mesos_jenkins_node_operations_total{op="create"}`: 5,
 		`jenkins_mesos_leader`:                                     1,
 		`jenkins_mesos_subscribed`:                                 1,
+		`jenkins_mesos_build_wait_seconds_count{template="mesos"}`: 5,
 	} {
 		if m[series] != want {
 			t.Errorf("/metrics %s = %v; want %v", series, m[series], want)
@@ -501,7 +502,16 @@ func TestFrameworkEndToEndAsThreeProcesses(t *testing.T) {
 		t.Errorf("/metrics: agent seconds %v, CPU seconds %v, memory byte-seconds %v; want at least 10 s for 5 agents, and 0.2 CPU and 30 MB for each of those seconds",
 			secs, m[`jenkins_mesos_agent_reserved_cpu_seconds_total{template="mesos"}`], m[`jenkins_mesos_agent_reserved_memory_byte_seconds_total{template="mesos"}`])
 	}
+	// Each build waited a node, an offer, a container and a connection:
+	// well under a minute here, more than nothing.
+	if sum := m[`jenkins_mesos_build_wait_seconds_sum{template="mesos"}`]; sum <= 0 || sum > 5*60 ||
+		m[`jenkins_mesos_build_wait_seconds_bucket{template="mesos",le="60"}`] != 5 {
+		t.Errorf("/metrics: builds waited %v s in all, %v of them within a minute; want 5 short waits", sum, m[`jenkins_mesos_build_wait_seconds_bucket{template="mesos",le="60"}`])
+	}
 	for series, v := range m {
+		if strings.HasPrefix(series, "jenkins_mesos_oldest_build_wait_seconds") {
+			t.Errorf("/metrics %s = %v with no build waiting", series, v)
+		}
 		if strings.HasPrefix(series, "jenkins_mesos_agents{") && v != 0 {
 			t.Errorf("/metrics %s = %v after every agent was reclaimed", series, v)
 		}

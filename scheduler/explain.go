@@ -40,7 +40,7 @@ func (c *Core) explain() {
 			ts.Reason = fmt.Sprintf("serving %s for template %s", strings.Join(tmpl.variant, " "), capName)
 		}
 		for i, it := range byTemplate[t] {
-			w := Wait{Build: it.ID, Name: it.Name}
+			w := Wait{Build: it.ID, Name: it.Name, Template: tmpl.Name, Quiet: it.Quiet}
 			if i < len(slots) {
 				w.Code, w.Reason = c.slotReason(slots[i], t)
 			} else {
@@ -69,7 +69,7 @@ func (c *Core) explain() {
 		tmpls = append(tmpls, ts)
 	}
 	for _, it := range unserved {
-		w := Wait{Build: it.ID, Name: it.Name, Code: "no_template", Reason: fmt.Sprintf("label `%s` matches no template", it.Label)}
+		w := Wait{Build: it.ID, Name: it.Name, Quiet: it.Quiet, Code: "no_template", Reason: fmt.Sprintf("label `%s` matches no template", it.Label)}
 		if msg, bad := c.badExprs[it.Label]; bad {
 			w.Code, w.Reason = "bad_label", msg
 		} else if r, bad := c.badVariants[it.Label]; bad {

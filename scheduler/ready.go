@@ -47,10 +47,12 @@ type NodeOp struct {
 
 // Wait explains one waiting build.
 type Wait struct {
-	Build  int64
-	Name   string
-	Code   string // stable, for metrics: no_template, quiet, creating, ...
-	Reason string // a sentence for people
+	Build    int64
+	Name     string
+	Template string // the template that serves it; "" when none does
+	Quiet    bool   // still in its quiet period (Jenkins would not start it yet)
+	Code     string // stable, for metrics: no_template, pending, creating, ...
+	Reason   string // a sentence for people
 }
 
 // TemplateStatus explains one template.

@@ -29,6 +29,7 @@ type metrics struct {
 	offersUsed     prometheus.Counter
 	offersRescind  prometheus.Counter
 	usage          *usageMeter
+	waits          *waitMeter
 }
 
 const ns = "jenkins_mesos"
@@ -50,9 +51,10 @@ func newMetrics(in *instance) *metrics {
 		offersUsed:     prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "offers_accepted_total", Help: "Offers accepted with at least one launch."}),
 		offersRescind:  prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "offers_rescinded_total", Help: "Offers the master rescinded."}),
 		usage:          newUsageMeter(time.Now, func() []scheduler.Template { return in.templates() }),
+		waits:          newWaitMeter(time.Now),
 	}
 	m.reg.MustRegister(m.events, m.calls, m.callFailures, m.launches, m.nodeOps, m.taskUpdates,
-		m.offersReceived, m.offersDeclined, m.offersUsed, m.offersRescind, m.usage,
+		m.offersReceived, m.offersDeclined, m.offersUsed, m.offersRescind, m.usage, m.waits,
 		&stateCollector{in: in}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -60,6 +62,7 @@ func newMetrics(in *instance) *metrics {
 // ready counts what one Ready does; the driver calls it after acting.
 func (m *metrics) ready(rd scheduler.Ready) {
 	m.usage.ready(rd)
+	m.waits.ready(rd)
 	for _, n := range rd.Notes {
 		m.events.WithLabelValues(n.Kind).Inc()
 	}

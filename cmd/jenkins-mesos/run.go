@@ -215,6 +215,7 @@ func serve(ctx context.Context, s *settings, log *logrus.Logger, hooks *driver.C
 			}
 		}
 		d := driver.New(dcfg, adaptJenkins(jc), st)
+		inst.metrics.waits.newTerm()
 		inst.setRole("leader", d)
 		dctx, stop := context.WithCancel(ctx)
 		deposed := make(chan struct{})
@@ -458,7 +459,7 @@ func restartOnly(a, b *settings) []string {
 func statusJSON(st scheduler.Status) map[string]any {
 	waiting := make([]map[string]any, 0, len(st.Waiting))
 	for _, w := range st.Waiting {
-		waiting = append(waiting, map[string]any{"build": w.Build, "job": w.Name, "code": w.Code, "reason": w.Reason})
+		waiting = append(waiting, map[string]any{"build": w.Build, "job": w.Name, "template": w.Template, "quiet": w.Quiet, "code": w.Code, "reason": w.Reason})
 	}
 	tmpls := make([]map[string]any, 0, len(st.Templates))
 	for _, t := range st.Templates {

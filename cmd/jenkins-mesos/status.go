@@ -85,10 +85,11 @@ type statusView struct {
 		Reason  string `json:"reason"`
 	} `json:"templates"`
 	Waiting []struct {
-		Build  int64  `json:"build"`
-		Job    string `json:"job"`
-		Code   string `json:"code"`
-		Reason string `json:"reason"`
+		Build    int64  `json:"build"`
+		Job      string `json:"job"`
+		Template string `json:"template"`
+		Code     string `json:"code"`
+		Reason   string `json:"reason"`
 	} `json:"waiting"`
 }
 
@@ -136,9 +137,13 @@ func (st statusView) print(w io.Writer, u string) error {
 	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "BUILD\tJOB\tSTATUS\tREASON")
+	fmt.Fprintln(tw, "BUILD\tJOB\tSTATUS\tTEMPLATE\tREASON")
 	for _, b := range st.Waiting {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", b.Build, b.Job, b.Code, b.Reason)
+		tmpl := b.Template
+		if tmpl == "" {
+			tmpl = "-"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", b.Build, b.Job, b.Code, tmpl, b.Reason)
 	}
 	return tw.Flush()
 }

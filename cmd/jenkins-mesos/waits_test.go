@@ -1,0 +1,100 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jenkins-mesos/jenkins-mesos/scheduler"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/require"
+)
+
+func TestBuildWaitsAreMeasuredPerTemplate(t *testing.T) {
+	now := time.Unix(5000, 0)
+	m := newWaitMeter(func() time.Time { return now })
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(m)
+	waiting := func(ws ...scheduler.Wait) { m.ready(scheduler.Ready{Waiting: append([]scheduler.Wait{}, ws...)}) }
+	a := scheduler.Wait{Build: 1, Template: "mesos", Code: "pending"}
+	quiet := scheduler.Wait{Build: 2, Template: "mesos", Quiet: true, Code: "pending"}
+	big := scheduler.Wait{Build: 3, Template: "big", Code: "no_fit"}
+	nobody := scheduler.Wait{Build: 4, Code: "no_template"}
+
+	waiting(a, quiet, big, nobody)
+	now = now.Add(3 * time.Second)
+	m.ready(scheduler.Ready{}) // no new explanation: nothing changes
+	quiet.Quiet = false        // its quiet period ends: its wait starts now
+	waiting(a, quiet, big, nobody)
+	now = now.Add(4 * time.Second)
+	require.NoError(t, testutil.CollectAndCompare(m, strings.NewReader(`
+# HELP jenkins_mesos_oldest_build_wait_seconds How long the build that has waited longest for an agent of the template has waited so far.
+# TYPE jenkins_mesos_oldest_build_wait_seconds gauge
+jenkins_mesos_oldest_build_wait_seconds{template="big"} 7
+jenkins_mesos_oldest_build_wait_seconds{template="mesos"} 7
+`), "jenkins_mesos_oldest_build_wait_seconds"))
+
+	waiting(quiet, big, nobody) // build 1 started after 7 s
+	now = now.Add(5 * time.Second)
+	waiting(nobody) // build 2 after 9 s, build 3 after 12 s
+	require.NoError(t, testutil.CollectAndCompare(m, strings.NewReader(`
+# HELP jenkins_mesos_build_wait_seconds How long builds waited for an agent of the template, from the first poll that saw them ready to start (past the quiet period) to the first that saw them gone from the queue.
+# TYPE jenkins_mesos_build_wait_seconds histogram
+jenkins_mesos_build_wait_seconds_bucket{template="big",le="0.5"} 0
+jenkins_mesos_build_wait_seconds_bucket{template="big",le="1"} 0
+jenkins_mesos_build_wait_seconds_bucket{template="big",le="2"} 0
+jenkins_mesos_build_wait_seconds_bucket{template="big",le="5"} 0
+jenkins_mesos_build_wait_seconds_bucket{template="big",le="10"} 0
+jenkins_mesos_build_wait_seconds_bucket{template="big",le="20"} 1
+jenkins_mesos_build_wait_seconds_bucket{template="big",le="30"} 1
+jenkins_mesos_build_wait_seconds_bucket{template="big",le="60"} 1
+jenkins_mesos_build_wait_seconds_bucket{template="big",le="120"} 1
+jenkins_mesos_build_wait_seconds_bucket{template="big",le="300"} 1
+jenkins_mesos_build_wait_seconds_bucket{template="big",le="600"} 1
+jenkins_mesos_build_wait_seconds_bucket{template="big",le="1800"} 1
+jenkins_mesos_build_wait_seconds_bucket{template="big",le="3600"} 1
+jenkins_mesos_build_wait_seconds_bucket{template="big",le="+Inf"} 1
+jenkins_mesos_build_wait_seconds_sum{template="big"} 12
+jenkins_mesos_build_wait_seconds_count{template="big"} 1
+jenkins_mesos_build_wait_seconds_bucket{template="mesos",le="0.5"} 0
+jenkins_mesos_build_wait_seconds_bucket{template="mesos",le="1"} 0
+jenkins_mesos_build_wait_seconds_bucket{template="mesos",le="2"} 0
+jenkins_mesos_build_wait_seconds_bucket{template="mesos",le="5"} 0
+jenkins_mesos_build_wait_seconds_bucket{template="mesos",le="10"} 2
+jenkins_mesos_build_wait_seconds_bucket{template="mesos",le="20"} 2
+jenkins_mesos_build_wait_seconds_bucket{template="mesos",le="30"} 2
+jenkins_mesos_build_wait_seconds_bucket{template="mesos",le="60"} 2
+jenkins_mesos_build_wait_seconds_bucket{template="mesos",le="120"} 2
+jenkins_mesos_build_wait_seconds_bucket{template="mesos",le="300"} 2
+jenkins_mesos_build_wait_seconds_bucket{template="mesos",le="600"} 2
+jenkins_mesos_build_wait_seconds_bucket{template="mesos",le="1800"} 2
+jenkins_mesos_build_wait_seconds_bucket{template="mesos",le="3600"} 2
+jenkins_mesos_build_wait_seconds_bucket{template="mesos",le="+Inf"} 2
+jenkins_mesos_build_wait_seconds_sum{template="mesos"} 16
+jenkins_mesos_build_wait_seconds_count{template="mesos"} 2
+`), "jenkins_mesos_build_wait_seconds"))
+	require.Zero(t, testutil.CollectAndCount(m, "jenkins_mesos_oldest_build_wait_seconds"), "nothing of ours waits")
+
+	// A new leadership term forgets what the last one followed: a build
+	// still listed is measured from the new term's first listing.
+	waiting(a)
+	now = now.Add(100 * time.Second)
+	m.newTerm()
+	waiting(a)
+	now = now.Add(2 * time.Second)
+	waiting()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		for _, x := range mf.GetMetric() {
+			if mf.GetName() == "jenkins_mesos_build_wait_seconds" && x.GetLabel()[0].GetValue() == "mesos" {
+				require.EqualValues(t, 3, x.GetHistogram().GetSampleCount())
+				require.InDelta(t, 16+2, x.GetHistogram().GetSampleSum(), 1e-9, "2 s in the new term, not 102")
+			}
+		}
+	}
+	problems, err := testutil.GatherAndLint(reg)
+	require.NoError(t, err)
+	require.Empty(t, problems)
+}
