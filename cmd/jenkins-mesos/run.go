@@ -135,15 +135,11 @@ func serve(ctx context.Context, s *settings, log *logrus.Logger, hooks *driver.C
 			st = &takeOver{primary: st, previous: file, log: log}
 		}
 	} else {
-		file, err := store.NewFile(s.file.State.Dir)
-		if err != nil {
-			return err
-		}
 		// Two instances on one state.dir would take the framework from
 		// each other at every subscription ("Framework failed over").
-		release, err := file.Lock()
+		file, release, err := lockStateDir(s.file.State.Dir, "one instance per state.dir (several instances, one leader: state.zk)")
 		if err != nil {
-			return fmt.Errorf("%w: one instance per state.dir (several instances, one leader: state.zk)", err)
+			return err
 		}
 		defer release()
 		st = file
@@ -287,6 +283,20 @@ func (t *takeOver) Load() (*proto.State, error) {
 }
 
 func (t *takeOver) Save(st *proto.State) error { return t.primary.Save(st) }
+
+// lockStateDir opens state.dir for this process alone (store.File.Lock);
+// inUse says what to do when another process holds it.
+func lockStateDir(dir, inUse string) (*store.File, func(), error) {
+	file, err := store.NewFile(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	release, err := file.Lock()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %s", err, inUse)
+	}
+	return file, release, nil
+}
 
 // adaptJenkins is the identity; a build with the chaos_broken tag (see
 // chaos_broken.go) replaces it to make a deliberately broken framework

@@ -11,7 +11,6 @@ import (
 
 	"github.com/jenkins-mesos/jenkins-mesos/scheduler/driver"
 	"github.com/jenkins-mesos/jenkins-mesos/scheduler/ha"
-	"github.com/jenkins-mesos/jenkins-mesos/scheduler/store"
 )
 
 // runTeardown is `jenkins-mesos teardown`: remove the framework for good,
@@ -68,13 +67,9 @@ func runTeardown(ctx context.Context, args []string, getenv func(string) string,
 		defer conn.Resign()
 		st = conn.Store()
 	} else {
-		file, err := store.NewFile(s.file.State.Dir)
+		file, release, err := lockStateDir(s.file.State.Dir, "stop the framework's instance first")
 		if err != nil {
 			return err
-		}
-		release, err := file.Lock()
-		if err != nil {
-			return fmt.Errorf("teardown: %w: stop the framework's instance first", err)
 		}
 		defer release()
 		st = file
