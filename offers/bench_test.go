@@ -104,6 +104,18 @@ func BenchmarkMatch(b *testing.B) {
 			}
 			report(b, placed)
 		})
+		b.Run(name+"/matcher-binpack", func(b *testing.B) {
+			var m Matcher
+			bp := *req
+			bp.Strategy = Binpack
+			placed := len(m.Match(&bp).Placements)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				m.Match(&bp)
+			}
+			report(b, placed)
+		})
 		var requests []int32
 		for c, w := range req.Wanted {
 			for k := 0; k < w; k++ {

@@ -594,9 +594,15 @@ func (m *Matcher) advance(next *int, c int) {
 	}
 }
 
-// binpack fills each offer, least free first, before the next.
+// binpack fills each offer, least free first, before the next, with the
+// classes taking turns.
 func (m *Matcher) binpack(req *Request, demand int) {
 	nc := len(req.Classes)
+	// next is the class whose turn it is. The offer is filled before the
+	// next one, but one slice per class in turn, and the turn carries on
+	// to the next offer: classes short of room share it slice by slice
+	// instead of the first in the list taking it all.
+	next := 0
 	for demand > 0 {
 		progress, blocked := false, false
 		for k := 0; demand > 0; k++ {
@@ -604,16 +610,26 @@ func (m *Matcher) binpack(req *Request, demand int) {
 				break
 			}
 			pos := int32(k)
-			for c := 0; c < nc && demand > 0; c++ {
-				cl := &req.Classes[c]
-				for m.rem[c] > 0 && m.eligible(req, c, pos) && m.fitsAt(req, pos, cl) {
+			for round := true; round && demand > 0; {
+				round = false
+				start := next
+				for i := 0; i < nc && demand > 0; i++ {
+					c := start + i
+					if c >= nc {
+						c -= nc
+					}
+					cl := &req.Classes[c]
+					if m.rem[c] == 0 || !m.eligible(req, c, pos) || !m.fitsAt(req, pos, cl) {
+						continue
+					}
 					if len(m.counters[c]) > 0 && !m.dynamicOK(req, c, m.order[pos]) {
 						blocked = true
-						break
+						continue
 					}
 					m.place(req, c, pos)
 					demand--
-					progress = true
+					progress, round = true, true
+					m.advance(&next, c)
 				}
 			}
 		}

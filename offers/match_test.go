@@ -367,3 +367,38 @@ func TestRadixSortOrdersTheHighBits(t *testing.T) {
 		}
 	}
 }
+
+// TestScarceRoomIsSharedByTheClasses: classes that want more than the
+// offers hold share the room slice by slice, whatever the strategy; the
+// first class in the list does not take it all (with binpack it did).
+func TestScarceRoomIsSharedByTheClasses(t *testing.T) {
+	r := rand.New(rand.NewSource(7))
+	for iter := 0; iter < 500; iter++ {
+		var offs []Offer
+		for i := 0; i < 1+r.Intn(6); i++ {
+			offs = append(offs, offer(fmt.Sprintf("o%d", i), float64(1+r.Intn(8))/10, 4000))
+		}
+		nc := 2 + r.Intn(3)
+		var classes []Class
+		var wanted []int
+		for c := 0; c < nc; c++ {
+			classes = append(classes, slice(0.1, 30))
+			wanted = append(wanted, 100) // more than any of these offers hold
+		}
+		for _, strategy := range []Strategy{Spread, Binpack} {
+			req := &Request{Offers: offs, Classes: classes, Wanted: wanted, Strategy: strategy}
+			res := Match(req)
+			per := make([]int, nc)
+			for _, p := range res.Placements {
+				per[p.Class]++
+			}
+			lo, hi := per[0], per[0]
+			for _, n := range per {
+				lo, hi = min(lo, n), max(hi, n)
+			}
+			if hi-lo > 1 {
+				t.Fatalf("%v over %d offers: slices per class %v; want them within one of each other", strategy, len(offs), per)
+			}
+		}
+	}
+}

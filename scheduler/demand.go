@@ -351,6 +351,9 @@ func (c *Core) reconcileDemand() {
 	if c.compactDerived(byTemplate) {
 		byTemplate, _ = c.demand() // the indices moved
 	}
+	want := make([]int, len(c.cfg.Templates)) // new agents each template wants, within its own caps
+	live := make([]int, len(c.cfg.Templates)) // the agents of its group
+	all := 0
 	for t := range c.cfg.Templates {
 		tmpl := &c.cfg.Templates[t]
 		pool := 0
@@ -368,18 +371,50 @@ func (c *Core) reconcileDemand() {
 		if short == 0 || may == 0 {
 			continue
 		}
-		want := (short + tmpl.Executors - 1) / tmpl.Executors
+		w := (short + tmpl.Executors - 1) / tmpl.Executors
 		if may > 0 {
-			want = min(want, may)
+			w = min(w, may)
 		}
-		mine, all := c.live(t)
-		for k := 0; k < want; k++ {
-			if (tmpl.MaxInstances > 0 && mine >= tmpl.MaxInstances) || (c.cfg.MaxAgents > 0 && all >= c.cfg.MaxAgents) {
-				break
+		want[t] = w
+	}
+	for t := range want {
+		if want[t] > 0 {
+			// After the withdrawals above, which no longer count.
+			live[t], all = c.live(t)
+			if m := c.cfg.Templates[t].MaxInstances; m > 0 {
+				want[t] = min(want[t], max(m-live[t], 0))
 			}
-			c.createAgent(t)
-			mine++
-			all++
+		}
+	}
+	// limits.max_agents is shared: while it binds, each new agent goes to
+	// the wanting template with the fewest agents (the first in the
+	// configuration on a tie), so one label's burst cannot take every
+	// place while another's builds wait, and a place that frees up goes
+	// to the template that has least.
+	for {
+		if c.cfg.MaxAgents > 0 && all >= c.cfg.MaxAgents {
+			return
+		}
+		pick := -1
+		for t := range want {
+			if want[t] > 0 && (pick < 0 || live[t] < live[pick]) {
+				pick = t
+			}
+		}
+		if pick < 0 {
+			return
+		}
+		c.createAgent(pick)
+		want[pick]--
+		all++
+		g := c.group(pick)
+		for t := range live {
+			if c.group(t) == g {
+				live[t]++ // its group grew: max_instances counts the group
+				if m := c.cfg.Templates[t].MaxInstances; m > 0 && live[t] >= m {
+					want[t] = 0
+				}
+			}
 		}
 	}
 }
