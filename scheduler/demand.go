@@ -352,7 +352,8 @@ func (c *Core) reconcileDemand() {
 		byTemplate, _ = c.demand() // the indices moved
 	}
 	want := make([]int, len(c.cfg.Templates)) // new agents each template wants, within its own caps
-	live := make([]int, len(c.cfg.Templates)) // the agents of its group
+	live := make([]int, len(c.cfg.Templates)) // the agents of its group, for max_instances
+	own := make([]int, len(c.cfg.Templates))  // its own agents, for sharing max_agents
 	all := 0
 	for t := range c.cfg.Templates {
 		tmpl := &c.cfg.Templates[t]
@@ -381,23 +382,27 @@ func (c *Core) reconcileDemand() {
 		if want[t] > 0 {
 			// After the withdrawals above, which no longer count.
 			live[t], all = c.live(t)
+			own[t] = c.own(t)
 			if m := c.cfg.Templates[t].MaxInstances; m > 0 {
 				want[t] = min(want[t], max(m-live[t], 0))
 			}
 		}
 	}
-	// limits.max_agents is shared: while it binds, each new agent goes to
-	// the wanting template with the fewest agents (the first in the
-	// configuration on a tie), so one label's burst cannot take every
-	// place while another's builds wait, and a place that frees up goes
-	// to the template that has least.
+	// limits.max_agents, and a template's max_instances among it and the
+	// templates derived from it, are shared: while a cap binds, each new
+	// agent goes to the wanting template with the fewest agents of its
+	// own (the first in the configuration on a tie), so one label's burst
+	// cannot take every place while another's builds wait, and a place
+	// that frees up goes to the template that has least. An image or size
+	// a build chose is a template of its own here: plain builds of its
+	// base do not starve it.
 	for {
 		if c.cfg.MaxAgents > 0 && all >= c.cfg.MaxAgents {
 			return
 		}
 		pick := -1
 		for t := range want {
-			if want[t] > 0 && (pick < 0 || live[t] < live[pick]) {
+			if want[t] > 0 && (pick < 0 || own[t] < own[pick]) {
 				pick = t
 			}
 		}
@@ -406,6 +411,7 @@ func (c *Core) reconcileDemand() {
 		}
 		c.createAgent(pick)
 		want[pick]--
+		own[pick]++
 		all++
 		g := c.group(pick)
 		for t := range live {
