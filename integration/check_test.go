@@ -109,7 +109,14 @@ func TestStatusShowsTheInstanceForPeople(t *testing.T) {
 			t.Errorf("status output lacks %q:\n%s", want, out)
 		}
 	}
-	cmd := exec.Command(filepath.Join(binaries(t), "jenkins-mesos"), "status", "--url", "http://"+freeAddr(t))
+	// The instance's address from a flag over the file's, as for run.
+	nothing := freeAddr(t)
+	cmd := exec.Command(filepath.Join(binaries(t), "jenkins-mesos"), "status", "--config", w.configPath, "--http.listen", nothing)
+	cmd.Env = append(os.Environ(), w.env...)
+	if b, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(b), nothing) {
+		t.Errorf("status --http.listen %s: %v %s, want it to ask there", nothing, err, b)
+	}
+	cmd = exec.Command(filepath.Join(binaries(t), "jenkins-mesos"), "status", "--url", "http://"+freeAddr(t))
 	if b, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(b), "connection refused") {
 		t.Errorf("status of nothing listening: %v %s, want a failure naming the refused connection", err, b)
 	}

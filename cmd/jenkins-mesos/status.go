@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -19,10 +18,12 @@ import (
 // people. The instance is --url, or the http.listen of --config (a
 // wildcard address asked on loopback).
 func runStatus(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("jenkins-mesos status", flag.ContinueOnError)
+	// The configuration's keys as flags too, as for run: an instance
+	// started with --http.listen is found with the same flag.
+	flags := map[string]string{}
+	fs, path := flagSet("jenkins-mesos status", flags)
 	fs.SetOutput(stderr)
 	base := fs.String("url", "", "the instance's HTTP address, e.g. http://10.0.0.5:8090 (default: http.listen of --config)")
-	path := fs.String("config", "", "the YAML configuration file, to find http.listen")
 	timeout := fs.Duration("timeout", 10*time.Second, "give up after this long")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -35,7 +36,7 @@ func runStatus(ctx context.Context, args []string, getenv func(string) string, s
 		if *path == "" {
 			*path = getenv("JENKINS_MESOS_CONFIG")
 		}
-		s, err := loadSettings(*path, nil, getenv)
+		s, err := loadSettings(*path, flags, getenv)
 		if err != nil {
 			return err
 		}
