@@ -32,8 +32,8 @@ func (j *Jenkins) rootBean() *bean {
 		p("numExecutors", j.builtin.NumExecutors),
 		p("overallLoad", nested(newBean("hudson.model.OverallLoadStatistics"))),
 		p("primaryView", allView),
-		p("quietDownReason", nil),
-		p("quietingDown", false),
+		p("quietDownReason", j.quietDownReason()),
+		p("quietingDown", j.quietDown != nil),
 		p("slaveAgentPort", 50000),
 		p("unlabeledLoad", newBean("jenkins.model.UnlabeledLoadStatistics")),
 		p("url", j.root),
@@ -41,6 +41,15 @@ func (j *Jenkins) rootBean() *bean {
 		p("useSecurity", j.securityOn()),
 		p("views", []any{allView}),
 	)
+}
+
+// quietDownReason is Jenkins.getQuietDownReason: the message, null when
+// not quieting down or when none was given.
+func (j *Jenkins) quietDownReason() any {
+	if j.quietDown == nil || *j.quietDown == "" {
+		return nil
+	}
+	return *j.quietDown
 }
 
 // jobRef is a job as a list entry (Hudson.jobs, Label.tiedJobs): the

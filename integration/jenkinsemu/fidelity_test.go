@@ -388,3 +388,62 @@ func TestPostConfigXMLUpdatesTheJob(t *testing.T) {
 		t.Errorf("PUT config.xml: %d; want 400", r.code)
 	}
 }
+
+// TestQuietDownHoldsTheQueue: "Prepare for Shutdown" (POST /quietDown)
+// lets the running build finish and starts nothing new: a queued
+// freestyle build stays buildable with why "Jenkins is about to shut
+// down" (BuildableItem.getCauseOfBlockage), a Pipeline run leaving its
+// quiet period is blocked with it (makeBuildable gives a flyweight task
+// nothing), and the root says quietingDown with the message. Cancelling
+// (POST /cancelQuietDown) starts them. Both redirect to the root; GET is
+// refused.
+func TestQuietDownHoldsTheQueue(t *testing.T) {
+	j := newTestJenkins(t, Config{User: "admin", Token: "t0k3n", QuietPeriod: time.Millisecond})
+	createJob(t, j, "running", freestyle("mesos", "sleep 2"))
+	createJob(t, j, "held", freestyle("mesos"))
+	createJob(t, j, "pipe", `<flow-definition><definition><script>node('mesos') { sh 'sleep 1' }</script></definition></flow-definition>`)
+	connectedNode(t, j, "t1", "mesos")
+	connectedNode(t, j, "t2", "mesos")
+	call(t, j, http.MethodPost, "/job/running/build", nil)
+	waitFor(t, "running #1 to start", func() bool { return call(t, j, http.MethodGet, "/job/running/1/api/json", nil).code == 200 })
+	if r := call(t, j, http.MethodGet, "/quietDown", nil); r.code != http.StatusMethodNotAllowed {
+		t.Fatalf("GET /quietDown: %d; want 405", r.code)
+	}
+	r := call(t, j, http.MethodPost, "/quietDown?message=upgrading", nil)
+	if r.code != http.StatusFound || r.header.Get("Location") == "" {
+		t.Fatalf("POST /quietDown: %d %v; want a 302 to the root", r.code, r.header)
+	}
+	if root := getJSON(t, j, "/api/json?tree=quietingDown,quietDownReason"); root["quietingDown"] != true || root["quietDownReason"] != "upgrading" {
+		t.Fatalf("root while quieting down: %v", root)
+	}
+	call(t, j, http.MethodPost, "/job/held/build", nil)
+	call(t, j, http.MethodPost, "/job/pipe/build", nil)
+	waitFor(t, "both held with the shutdown reason", func() bool {
+		q := getJSON(t, j, "/queue/api/json?tree=items[why,blocked,buildable,task[name]]")
+		held := map[string]map[string]any{}
+		for _, x := range q["items"].([]any) {
+			it := x.(map[string]any)
+			held[it["task"].(map[string]any)["name"].(string)] = it
+		}
+		h, p := held["held"], held["pipe"]
+		return h != nil && p != nil && h["why"] == "Jenkins is about to shut down" && h["buildable"] == true &&
+			p["why"] == "Jenkins is about to shut down" && p["blocked"] == true
+	})
+	waitFor(t, "the running build to finish", func() bool {
+		return strings.Contains(call(t, j, http.MethodGet, "/job/running/1/api/json", nil).body, `"result":"SUCCESS"`)
+	})
+	time.Sleep(50 * time.Millisecond) // a maintenance pass with free executors
+	if c := call(t, j, http.MethodGet, "/job/held/1/api/json", nil).code; c != 404 {
+		t.Fatalf("held #1 answered %d while quieting down; want it not started (404)", c)
+	}
+	if r := call(t, j, http.MethodPost, "/cancelQuietDown", nil); r.code != http.StatusFound {
+		t.Fatalf("POST /cancelQuietDown: %d", r.code)
+	}
+	waitFor(t, "held and pipe to run once the quiet-down is cancelled", func() bool {
+		return strings.Contains(call(t, j, http.MethodGet, "/job/held/1/api/json", nil).body, `"result":"SUCCESS"`) &&
+			strings.Contains(call(t, j, http.MethodGet, "/job/pipe/1/api/json", nil).body, `"result":"SUCCESS"`)
+	})
+	if root := getJSON(t, j, "/api/json?tree=quietingDown,quietDownReason"); root["quietingDown"] != false || root["quietDownReason"] != nil {
+		t.Fatalf("root after cancelQuietDown: %v", root)
+	}
+}

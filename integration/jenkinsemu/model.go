@@ -64,6 +64,10 @@ type Jenkins struct {
 	unavailableUntil time.Time
 	slow             time.Duration
 	restarting       bool
+	// quietDown is set while Jenkins quiets down ("Prepare for Shutdown",
+	// POST /quietDown): its message, "" for none. Queue.isBlockedByShutdown:
+	// no queued task starts (the emulator has no NonBlockingTask).
+	quietDown *string
 	closed           bool // the process is gone: nothing more is recorded
 
 	kick   chan struct{}

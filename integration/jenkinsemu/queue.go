@@ -23,20 +23,23 @@ const leftItemTTL = 5 * time.Minute
 
 // QueueItem is an item in (or recently out of) the queue.
 type QueueItem struct {
-	ID             int64
-	job            *Job
-	placeholder    bool   // a Pipeline node('...') block
-	run            *Build // the Pipeline run a placeholder belongs to
-	label          *labelExpr
-	labelKey       string // label.String(), for per-request caches
-	state          itemState
-	inQueueSince   int64
-	quietUntil     int64
-	buildableSince int64
-	buildableSeq   int64 // position in Queue.buildables: earlier joins go first
-	cancelled      bool
-	executable     *Build
-	leftAt         int64
+	ID          int64
+	job         *Job
+	placeholder bool // a Pipeline node('...') block
+	// shutdownBlocked: a Pipeline run that left its quiet period while
+	// Jenkins quieted down (blocked "Jenkins is about to shut down").
+	shutdownBlocked bool
+	run             *Build // the Pipeline run a placeholder belongs to
+	label           *labelExpr
+	labelKey        string // label.String(), for per-request caches
+	state           itemState
+	inQueueSince    int64
+	quietUntil      int64
+	buildableSince  int64
+	buildableSeq    int64 // position in Queue.buildables: earlier joins go first
+	cancelled       bool
+	executable      *Build
+	leftAt          int64
 }
 
 // enqueueLocked schedules a job (Queue.schedule2): an item already waiting
@@ -95,7 +98,8 @@ func (j *Jenkins) maintainLocked() {
 		changed = true
 	}
 	for _, it := range j.queue {
-		if it.state == blocked && !j.blockedLocked(it) {
+		if it.state == blocked && !j.blockedLocked(it) && !(it.shutdownBlocked && j.quietDown != nil) {
+			it.shutdownBlocked = false
 			makeBuildable(it)
 		}
 	}
@@ -107,6 +111,15 @@ func (j *Jenkins) maintainLocked() {
 	}
 	sort.SliceStable(ready, func(a, b int) bool { return ready[a].quietUntil < ready[b].quietUntil })
 	for _, it := range ready {
+		if j.quietDown != nil && it.job.Pipeline && !it.placeholder {
+			// makeBuildable gives a flyweight task nothing while quieting
+			// down: it is blocked "Jenkins is about to shut down".
+			it.state = blocked
+			it.buildableSince = now
+			it.shutdownBlocked = true
+			changed = true
+			continue
+		}
 		if j.blockedLocked(it) {
 			it.state = blocked
 			it.buildableSince = now
@@ -123,6 +136,9 @@ func (j *Jenkins) maintainLocked() {
 	}
 	sort.SliceStable(buildables, func(a, b int) bool { return buildables[a].buildableSeq < buildables[b].buildableSeq })
 	free := j.idleSlotsLocked()
+	if j.quietDown != nil {
+		buildables = nil // BuildableItem.getCauseOfBlockage: about to shut down
+	}
 	for _, it := range buildables {
 		if j.blockedLocked(it) { // one last check: a build may just have started
 			it.state = blocked
@@ -266,6 +282,10 @@ func (j *Jenkins) whyLocked(it *QueueItem, cache whyCache) (string, bool) {
 			s = "In the quiet period. Expires in " + timeSpan(left)
 		}
 	case blocked:
+		if it.shutdownBlocked {
+			s = shutdownWhy
+			break
+		}
 		// BlockedBecauseOfBuildInProgress: the running build's number and
 		// its executor's estimated remaining time.
 		n, eta := 0, ""
@@ -275,6 +295,10 @@ func (j *Jenkins) whyLocked(it *QueueItem, cache whyCache) (string, bool) {
 		}
 		s = fmt.Sprintf("Build #%d is already in progress%s", n, eta)
 	default:
+		if j.quietDown != nil {
+			s = shutdownWhy
+			break
+		}
 		key := it.labelKey
 		if it.label == nil {
 			key = "\x00"
@@ -287,6 +311,10 @@ func (j *Jenkins) whyLocked(it *QueueItem, cache whyCache) (string, bool) {
 	}
 	return s, true
 }
+
+// shutdownWhy is Messages.Queue_HudsonIsAboutToShutDown: every queued
+// task's cause of blockage while Jenkins quiets down.
+const shutdownWhy = "Jenkins is about to shut down"
 
 func (j *Jenkins) buildableWhyLocked(it *QueueItem) string {
 	label := it.label

@@ -131,6 +131,8 @@ func (j *Jenkins) dispatch(w http.ResponseWriter, r *http.Request, pr principal,
 		j.serveBean(w, r, func() any {
 			return newBean("hudson.security.csrf.DefaultCrumbIssuer", p("crumb", crumb), p("crumbRequestField", crumbField))
 		})
+	case seg[0] == "quietDown" || seg[0] == "cancelQuietDown":
+		j.serveQuietDown(w, r, seg[0] == "quietDown")
 	case seg[0] == "queue":
 		j.serveQueue(w, r, seg[1:])
 	case seg[0] == "createItem":
@@ -185,4 +187,28 @@ func (j *Jenkins) serveBean(w http.ResponseWriter, r *http.Request, build func()
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("X-Frame-Options", "deny")
 	_, _ = w.Write(out)
+}
+
+// serveQuietDown is Jenkins.doQuietDown and doCancelQuietDown (both
+// @RequirePOST, MANAGE; the admin is the only user): "Prepare for
+// Shutdown" holds every queued task and lets running builds finish; its
+// message becomes quietDownReason. Both redirect to the root. block and
+// timeout are not honoured (the emulator answers at once).
+func (j *Jenkins) serveQuietDown(w http.ResponseWriter, r *http.Request, on bool) {
+	if !requirePOST(w, r) {
+		return
+	}
+	j.mu.Lock()
+	if on {
+		msg := r.URL.Query().Get("message")
+		if msg == "" {
+			msg = r.PostFormValue("message")
+		}
+		j.quietDown = &msg
+	} else {
+		j.quietDown = nil
+		j.kickLocked() // getQueue().scheduleMaintenance()
+	}
+	j.mu.Unlock()
+	http.Redirect(w, r, j.root, http.StatusFound)
 }
