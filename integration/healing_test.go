@@ -618,3 +618,43 @@ func TestTeardownRemovesTheFrameworkForGood(t *testing.T) {
 		t.Fatalf("restarted as %s again; want a new framework", first)
 	}
 }
+
+// TestJenkinsQuietingDownGetsNoNewAgents: while Jenkins prepares for
+// shutdown (POST /quietDown) the running build finishes on its agent,
+// and a build queued meanwhile gets no agent (Jenkins would not start it,
+// so an agent would only time out): it waits in /status with the reason.
+// Once the shutdown is cancelled it gets an agent and succeeds.
+func TestJenkinsQuietingDownGetsNoNewAgents(t *testing.T) {
+	w := newWorld(t, worldOpts{})
+	w.freestyle("before", "mesos", 60) // 3 s at time scale 20
+	w.freestyle("during", "mesos", 60) // 3 s: long enough to be seen busy
+	w.build("before")
+	w.waitFor("the first build running", 60*time.Second, func() bool { return w.result("before").Building })
+	if r, b := w.jenkinsDo("POST", "quietDown?message=upgrade", "", ""); r.StatusCode != 302 {
+		t.Fatalf("quietDown: %d %s", r.StatusCode, b)
+	}
+	w.build("during")
+	w.waitFor("the held build's reason in /status", 30*time.Second, func() bool {
+		for _, wt := range w.status().Waiting {
+			if wt.Code == "jenkins_shutting_down" {
+				return true
+			}
+		}
+		return false
+	})
+	// The first build ends seconds later: polls enough with the held
+	// build in the queue, and the first agent's resources free again.
+	w.waitFor("the first build to succeed", 60*time.Second, func() bool { return w.result("before").Result == "SUCCESS" })
+	if n := countLaunches(w.framework.output()); n != 1 {
+		t.Fatalf("%d launches while Jenkins quiets down; want only the first build's", n)
+	}
+	if r, b := w.jenkinsDo("POST", "cancelQuietDown", "", ""); r.StatusCode != 302 {
+		t.Fatalf("cancelQuietDown: %d %s", r.StatusCode, b)
+	}
+	w.waitSucceeded("the held build", 60*time.Second, "during")
+	w.waitClean()
+
+	if n := countLaunches(w.framework.output()); n != 2 {
+		t.Fatalf("%d launches; want 2", n)
+	}
+}

@@ -17,9 +17,17 @@ type Item struct {
 	LabelNode string
 	Quiet     bool // a WaitingItem: still in its quiet period
 	Blocked   bool
-	Stuck     bool
-	Why       string
+	// ShuttingDown: Jenkins is quieting down ("Prepare for Shutdown") and
+	// starts no queued task (Queue.isBlockedByShutdown); the item says so
+	// in its why, buildable or not.
+	ShuttingDown bool
+	Stuck        bool
+	Why          string
 }
+
+// ShutdownWhy is the `why` of every queued task while Jenkins quiets
+// down (Messages Queue.HudsonIsAboutToShutDown).
+const ShutdownWhy = "Jenkins is about to shut down"
 
 // queueTree is the one request a poll makes, whatever the queue's length.
 const queueTree = "items[id,why,blocked,buildable,stuck,inQueueSince,task[name,url,labelExpression]]"
@@ -58,7 +66,7 @@ func (c *Client) Queue(ctx context.Context) ([]Item, error) {
 			continue // the Pipeline run itself: a flyweight task
 		}
 		item := Item{ID: it.ID, Name: it.Task.Name, Why: it.Why, Blocked: it.Blocked, Stuck: it.Stuck,
-			Quiet: strings.HasSuffix(it.Class, "$WaitingItem")}
+			Quiet: strings.HasSuffix(it.Class, "$WaitingItem"), ShuttingDown: it.Why == ShutdownWhy}
 		if it.Task.LabelExpression != nil {
 			item.Label = *it.Task.LabelExpression
 		} else {

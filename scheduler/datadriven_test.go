@@ -100,7 +100,7 @@ func (h *harness) handle(t *testing.T, d *datadriven.TestData) string {
 		for _, line := range nonEmpty(d.Input) {
 			name, kv := fields(line)
 			id, _ := strconv.ParseInt(strings.TrimPrefix(name, "b"), 10, 64)
-			items = append(items, QueueItem{ID: id, Name: "job" + strconv.FormatInt(id, 10), Label: kv["label"], LabelNode: kv["node"], Quiet: kv["quiet"] == "true", Blocked: kv["blocked"] == "true"})
+			items = append(items, QueueItem{ID: id, Name: "job" + strconv.FormatInt(id, 10), Label: kv["label"], LabelNode: kv["node"], Quiet: kv["quiet"] == "true", Blocked: kv["blocked"] == "true", ShuttingDown: kv["shutdown"] == "true"})
 		}
 		return h.step(t, QueueObserved{Items: items})
 	case "node-done":

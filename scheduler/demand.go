@@ -13,13 +13,14 @@ import (
 
 // demand sorts the waiting builds by the template that serves them: the
 // first template, in configuration order, whose label set satisfies the
-// build's label expression. Blocked builds are not demand; builds in
+// build's label expression. Blocked builds are not demand, nor are any
+// while Jenkins quiets down (it would start none of them); builds in
 // their quiet period are when ProvisionDuringQuietPeriod is set.
 func (c *Core) demand() (byTemplate [][]*QueueItem, unserved []*QueueItem) {
 	byTemplate = make([][]*QueueItem, len(c.cfg.Templates))
 	for i := range c.queue {
 		it := &c.queue[i]
-		if it.Blocked || (it.Quiet && !c.cfg.ProvisionDuringQuietPeriod) {
+		if it.Blocked || it.ShuttingDown || (it.Quiet && !c.cfg.ProvisionDuringQuietPeriod) {
 			continue
 		}
 		if a := c.agents[it.LabelNode]; it.LabelNode != "" && a != nil && a.tmpl >= 0 {

@@ -81,7 +81,10 @@ type QueueItem struct {
 	// Blocked: waiting for something other than an executor (another
 	// build of the job, say); not demand.
 	Blocked bool
-	Why     string
+	// ShuttingDown: Jenkins is quieting down ("Prepare for Shutdown") and
+	// will not start it, whatever agents there are; not demand.
+	ShuttingDown bool
+	Why          string
 }
 
 // Node is one of the framework's Jenkins nodes as Jenkins reports it.

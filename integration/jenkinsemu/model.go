@@ -68,7 +68,7 @@ type Jenkins struct {
 	// POST /quietDown): its message, "" for none. Queue.isBlockedByShutdown:
 	// no queued task starts (the emulator has no NonBlockingTask).
 	quietDown *string
-	closed           bool // the process is gone: nothing more is recorded
+	closed    bool // the process is gone: nothing more is recorded
 
 	kick   chan struct{}
 	ctx    context.Context

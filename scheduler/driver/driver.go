@@ -517,7 +517,7 @@ func convertNodes(ns []jenkins.Node) []scheduler.Node {
 func convertItems(items []jenkins.Item) []scheduler.QueueItem {
 	out := make([]scheduler.QueueItem, len(items))
 	for i, it := range items {
-		out[i] = scheduler.QueueItem{ID: it.ID, Name: it.Name, Label: it.Label, LabelNode: it.LabelNode, Quiet: it.Quiet, Blocked: it.Blocked, Why: it.Why}
+		out[i] = scheduler.QueueItem{ID: it.ID, Name: it.Name, Label: it.Label, LabelNode: it.LabelNode, Quiet: it.Quiet, Blocked: it.Blocked, ShuttingDown: it.ShuttingDown, Why: it.Why}
 	}
 	return out
 }
