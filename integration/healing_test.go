@@ -30,9 +30,11 @@ type frameworkStatus struct {
 		Reason string `json:"reason"`
 	} `json:"templates"`
 	Waiting []struct {
-		Build  int64  `json:"build"`
-		Code   string `json:"code"`
-		Reason string `json:"reason"`
+		Build    int64    `json:"build"`
+		Template string   `json:"template"`
+		Waited   *float64 `json:"waited_seconds"`
+		Code     string   `json:"code"`
+		Reason   string   `json:"reason"`
 	} `json:"waiting"`
 }
 
@@ -81,6 +83,13 @@ func TestBadImageOpensTheBreakerAndSIGHUPFixesIt(t *testing.T) {
 	}
 	if len(st.Waiting) != 4 || st.Waiting[0].Code != "breaker_open" {
 		t.Fatalf("/status waiting = %+v; want the 4 builds waiting with breaker_open", st.Waiting)
+	}
+	// Each names its template and how long it has waited since its quiet
+	// period ended (which may be just now): under a minute.
+	for _, wt := range st.Waiting {
+		if wt.Template != "mesos" || wt.Waited == nil || *wt.Waited < 0 || *wt.Waited > 60 {
+			t.Fatalf("/status waiting %+v; want template mesos and how long it waited", wt)
+		}
 	}
 	// The first failures came in a burst (4 builds, 4 agents at once);
 	// after them one agent at a time, and nothing once the breaker is

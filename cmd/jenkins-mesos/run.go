@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -381,7 +382,11 @@ func (in *instance) mux() *http.ServeMux {
 		d, role, leader := in.current()
 		out := map[string]any{"role": role}
 		if d != nil {
-			out = statusJSON(d.Status())
+			var waited func(int64) (time.Duration, bool)
+			if in.metrics != nil {
+				waited = in.metrics.waits.waited
+			}
+			out = statusJSON(d.Status(), waited)
 			out["role"] = role
 		} else if leader != "" {
 			out["leader"] = leader
@@ -466,10 +471,18 @@ func restartOnly(a, b *settings) []string {
 }
 
 // statusJSON is /status: what the framework is doing and why builds wait.
-func statusJSON(st scheduler.Status) map[string]any {
+// waited, when not nil, says how long a build has waited for an agent
+// (the wait meter's measure); such builds get "waited_seconds".
+func statusJSON(st scheduler.Status, waited func(int64) (time.Duration, bool)) map[string]any {
 	waiting := make([]map[string]any, 0, len(st.Waiting))
 	for _, w := range st.Waiting {
-		waiting = append(waiting, map[string]any{"build": w.Build, "job": w.Name, "template": w.Template, "quiet": w.Quiet, "code": w.Code, "reason": w.Reason})
+		b := map[string]any{"build": w.Build, "job": w.Name, "template": w.Template, "quiet": w.Quiet, "code": w.Code, "reason": w.Reason}
+		if waited != nil {
+			if d, ok := waited(w.Build); ok {
+				b["waited_seconds"] = math.Round(d.Seconds()*10) / 10
+			}
+		}
+		waiting = append(waiting, b)
 	}
 	tmpls := make([]map[string]any, 0, len(st.Templates))
 	for _, t := range st.Templates {

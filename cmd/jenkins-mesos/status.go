@@ -88,9 +88,10 @@ type statusView struct {
 	Waiting []struct {
 		Build    int64  `json:"build"`
 		Job      string `json:"job"`
-		Template string `json:"template"`
-		Code     string `json:"code"`
-		Reason   string `json:"reason"`
+		Template string   `json:"template"`
+		Waited   *float64 `json:"waited_seconds"`
+		Code     string   `json:"code"`
+		Reason   string   `json:"reason"`
 	} `json:"waiting"`
 }
 
@@ -138,13 +139,16 @@ func (st statusView) print(w io.Writer, u string) error {
 	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "BUILD\tJOB\tSTATUS\tTEMPLATE\tREASON")
+	fmt.Fprintln(tw, "BUILD\tJOB\tSTATUS\tTEMPLATE\tWAITED\tREASON")
 	for _, b := range st.Waiting {
-		tmpl := b.Template
+		tmpl, waited := b.Template, "-"
 		if tmpl == "" {
 			tmpl = "-"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", b.Build, b.Job, b.Code, tmpl, b.Reason)
+		if b.Waited != nil {
+			waited = (time.Duration(*b.Waited*10) * time.Second / 10).String()
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", b.Build, b.Job, b.Code, tmpl, waited, b.Reason)
 	}
 	return tw.Flush()
 }

@@ -67,6 +67,18 @@ func (m *waitMeter) ready(rd scheduler.Ready) {
 	}
 }
 
+// waited says how long the build has waited so far, if it is waiting on
+// a template (past its quiet period).
+func (m *waitMeter) waited(id int64) (time.Duration, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b, ok := m.waiting[id]
+	if !ok {
+		return 0, false
+	}
+	return m.now().Sub(b.since), true
+}
+
 // newTerm forgets the builds a leadership term was following: they are
 // measured again by whichever instance leads next.
 func (m *waitMeter) newTerm() {

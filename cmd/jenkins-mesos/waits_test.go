@@ -28,6 +28,13 @@ func TestBuildWaitsAreMeasuredPerTemplate(t *testing.T) {
 	quiet.Quiet = false        // its quiet period ends: its wait starts now
 	waiting(a, quiet, big, nobody)
 	now = now.Add(4 * time.Second)
+	for id, want := range map[int64]time.Duration{1: 7 * time.Second, 2: 4 * time.Second, 3: 7 * time.Second} {
+		got, ok := m.waited(id)
+		require.True(t, ok, "build %d", id)
+		require.Equal(t, want, got, "build %d", id)
+	}
+	_, ok := m.waited(4)
+	require.False(t, ok, "a build no template serves waits on nobody")
 	require.NoError(t, testutil.CollectAndCompare(m, strings.NewReader(`
 # HELP jenkins_mesos_oldest_build_wait_seconds How long the build that has waited longest for an agent of the template has waited so far.
 # TYPE jenkins_mesos_oldest_build_wait_seconds gauge
