@@ -86,8 +86,8 @@ type statusView struct {
 		Reason  string `json:"reason"`
 	} `json:"templates"`
 	Waiting []struct {
-		Build    int64  `json:"build"`
-		Job      string `json:"job"`
+		Build    int64    `json:"build"`
+		Job      string   `json:"job"`
 		Template string   `json:"template"`
 		Waited   *float64 `json:"waited_seconds"`
 		Code     string   `json:"code"`
