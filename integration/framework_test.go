@@ -486,6 +486,7 @@ func TestFrameworkEndToEndAsThreeProcesses(t *testing.T) {
 		`jenkins_mesos_leader`:                                     1,
 		`jenkins_mesos_subscribed`:                                 1,
 		`jenkins_mesos_build_wait_seconds_count{template="mesos"}`: 5,
+		`jenkins_mesos_events_total{event="agent_done"}`:           5,
 	} {
 		if m[series] != want {
 			t.Errorf("/metrics %s = %v; want %v", series, m[series], want)
@@ -501,6 +502,17 @@ func TestFrameworkEndToEndAsThreeProcesses(t *testing.T) {
 		math.Abs(m[`jenkins_mesos_agent_reserved_memory_byte_seconds_total{template="mesos"}`]-30*1024*1024*secs) > 1e-6*30*1024*1024*secs {
 		t.Errorf("/metrics: agent seconds %v, CPU seconds %v, memory byte-seconds %v; want at least 10 s for 5 agents, and 0.2 CPU and 30 MB for each of those seconds",
 			secs, m[`jenkins_mesos_agent_reserved_cpu_seconds_total{template="mesos"}`], m[`jenkins_mesos_agent_reserved_memory_byte_seconds_total{template="mesos"}`])
+	}
+	// Each agent's accounting line names the build it ran, as Jenkins
+	// showed it on the node's executor.
+	done := regexp.MustCompile(`"builds":"(http://[^"]+/job/[^"]+/1/)"[^\n]*"event":"agent_done"[^\n]*"seconds":"([0-9.]+)"`).FindAllStringSubmatch(log, -1)
+	if len(done) != 5 {
+		t.Errorf("%d agent_done lines naming a build; want 5:\n%s", len(done), log)
+	}
+	for _, d := range done {
+		if secs, _ := strconv.ParseFloat(d[2], 64); secs <= 0 {
+			t.Errorf("agent_done for %s: %s seconds", d[1], d[2])
+		}
 	}
 	// Each build waited a node, an offer, a container and a connection:
 	// well under a minute here, more than nothing.

@@ -29,6 +29,9 @@ type Node struct {
 	Executors          int
 	Busy               int      // executors running something
 	Labels             []string // its label atoms (assignedLabels; the node's own name included)
+	// Builds are the URLs of what its executors run now (currentExecutable,
+	// which Jenkins shows only to those with Item/READ on it).
+	Builds []string
 }
 
 // CreateNode creates an inbound (JNLP) agent node, EXCLUSIVE, with the
@@ -113,7 +116,7 @@ func (c *Client) DeleteNode(ctx context.Context, name string) error {
 	return fmt.Errorf("jenkins: delete node %q: %w", name, statusError("POST", path, resp, body))
 }
 
-const nodesTree = "computer[displayName,description,offline,temporarilyOffline,numExecutors,executors[idle],assignedLabels[name]]"
+const nodesTree = "computer[displayName,description,offline,temporarilyOffline,numExecutors,executors[idle,currentExecutable[url]],assignedLabels[name]]"
 
 // Nodes lists the framework's own nodes (description prefix) in one
 // request.
@@ -126,7 +129,10 @@ func (c *Client) Nodes(ctx context.Context) ([]Node, error) {
 			TemporarilyOffline bool   `json:"temporarilyOffline"`
 			NumExecutors       int    `json:"numExecutors"`
 			Executors          []struct {
-				Idle bool `json:"idle"`
+				Idle              bool `json:"idle"`
+				CurrentExecutable *struct {
+					URL string `json:"url"`
+				} `json:"currentExecutable"`
 			} `json:"executors"`
 			AssignedLabels []struct {
 				Name string `json:"name"`
@@ -146,6 +152,9 @@ func (c *Client) Nodes(ctx context.Context) ([]Node, error) {
 		for _, e := range comp.Executors {
 			if !e.Idle {
 				n.Busy++
+			}
+			if x := e.CurrentExecutable; x != nil && x.URL != "" {
+				n.Builds = append(n.Builds, x.URL)
 			}
 		}
 		for _, l := range comp.AssignedLabels {

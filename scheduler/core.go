@@ -66,6 +66,11 @@ type agent struct {
 	downWhy    string // why it is stepping down (stRetiring, waiting for the offline mark); "" otherwise
 	adopted    bool   // found after a restart, not created by this core
 	adoptedAt  time.Time
+	// For the accounting note when it is gone: since when its task held
+	// its slice (launch, or adoption), when the task ended, and the builds
+	// Jenkins showed running on it.
+	heldSince, heldUntil time.Time
+	builds               []string
 }
 
 // orphan is a task that reported with no agent of the core behind it.

@@ -117,7 +117,11 @@ func (h *harness) handle(t *testing.T, d *datadriven.TestData) string {
 		for _, line := range nonEmpty(d.Input) {
 			name, kv := fields(line)
 			busy, _ := strconv.Atoi(kv["busy"])
-			nodes = append(nodes, Node{Name: name, Online: kv["online"] == "true", Busy: busy, Executors: 1, TemporarilyOffline: kv["offline"] == "true"})
+			var builds []string
+			if kv["builds"] != "" {
+				builds = strings.Split(kv["builds"], ",")
+			}
+			nodes = append(nodes, Node{Name: name, Online: kv["online"] == "true", Busy: busy, Executors: 1, TemporarilyOffline: kv["offline"] == "true", Builds: builds})
 		}
 		return h.step(t, NodesObserved{Nodes: nodes})
 	case "offers":

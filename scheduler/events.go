@@ -98,4 +98,7 @@ type Node struct {
 	// Labels are its label atoms; they tell, after a restart, what a
 	// build chose for the agent (image=, cpus=, mem=).
 	Labels []string
+	// Builds are the URLs of the builds it runs now, as far as Jenkins
+	// shows them; for the accounting note when the agent is gone.
+	Builds []string
 }

@@ -2,6 +2,9 @@ package scheduler
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -41,6 +44,9 @@ func (c *Core) onUpdate(st mesos.TaskStatus) {
 		a.agentID = agentID
 	}
 	fields := map[string]string{"node": a.name, "task_id": id, "agent_id": a.agentID}
+	if a.heldSince.IsZero() && !isTerminal(state) {
+		a.heldSince = c.now // a task this process did not launch, first heard of
+	}
 	if a.state == stDeleting && !isTerminal(state) {
 		// Its task reports in after the agent was given up (a restart's
 		// orphan check, a node that vanished): kill it, or it would run on
@@ -82,6 +88,9 @@ func (c *Core) onUpdate(st mesos.TaskStatus) {
 	case isTerminal(state):
 		wasLive := a.taskLive
 		a.taskLive = false
+		if a.heldUntil.IsZero() {
+			a.heldUntil = c.now
+		}
 		reason := state.String()
 		if st.Reason != nil {
 			reason += " (" + st.GetReason().String() + ")"
@@ -208,12 +217,38 @@ func (c *Core) kill(a *agent) {
 	}
 }
 
-// forget drops an agent once both its node and its task are gone.
+// forget drops an agent once both its node and its task are gone. An
+// agent whose task ran leaves an accounting note: what it held, for how
+// long, and the builds Jenkins showed on it, so a log pipeline can sum
+// the cluster's time per job without a metric per job.
 func (c *Core) forget(a *agent) {
 	if a.state == stDeleting && a.nodeGone && !a.taskLive {
 		c.dropAgent(a.name)
+		if !a.heldSince.IsZero() {
+			until := a.heldUntil
+			if until.IsZero() || until.Before(a.heldSince) {
+				until = c.now
+			}
+			fields := map[string]string{"node": a.name, "task_id": a.name, "agent_id": a.agentID, "template": c.templateName(a),
+				"seconds": strconv.FormatFloat(until.Sub(a.heldSince).Seconds(), 'f', 3, 64), "builds": strings.Join(a.builds, " ")}
+			text := fmt.Sprintf("agent %s held its slice for %s", a.name, until.Sub(a.heldSince).Round(time.Millisecond))
+			if a.tmpl >= 0 {
+				t := &c.cfg.Templates[a.tmpl]
+				fields["cpus"] = strconv.FormatFloat(t.CPUs, 'g', -1, 64)
+				fields["mem"] = strconv.FormatFloat(t.Mem, 'g', -1, 64)
+				text += fmt.Sprintf(" (%s cpus, %s MB)", fields["cpus"], fields["mem"])
+			}
+			if len(a.builds) > 0 {
+				text += "; builds: " + fields["builds"]
+			}
+			c.note("agent_done", text, fields)
+		}
 	}
 }
+
+// maxBuildsNoted bounds the builds an agent's accounting note lists (a
+// long-lived agent of retention idle may run many).
+const maxBuildsNoted = 16
 
 func (c *Core) templateName(a *agent) string {
 	if a.tmpl < 0 {
@@ -302,6 +337,11 @@ func (c *Core) onNodes(nodes []Node) {
 		}
 		a.nodeSeen = true
 		a.busy = n.Busy
+		for _, b := range n.Builds {
+			if !slices.Contains(a.builds, b) && len(a.builds) < maxBuildsNoted {
+				a.builds = append(a.builds, b)
+			}
+		}
 		once := a.tmpl < 0 || c.cfg.Templates[a.tmpl].Retention == RetainOnce
 		switch {
 		case a.state == stDeleting:

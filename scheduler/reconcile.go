@@ -85,7 +85,8 @@ func derivedShape(rest string) bool {
 // created: its task is expected to report in through reconciliation.
 func (c *Core) adopt(n Node) {
 	t := c.templateOfNode(n)
-	a := &agent{name: n.Name, tmpl: t, adopted: true, adoptedAt: c.now, nodeSeen: true, busy: n.Busy, launchedAt: c.now, onlineAt: c.now, idleSince: c.now}
+	a := &agent{name: n.Name, tmpl: t, adopted: true, adoptedAt: c.now, nodeSeen: true, busy: n.Busy, launchedAt: c.now, onlineAt: c.now, idleSince: c.now,
+		builds: n.Builds}
 	switch {
 	case n.Online && n.Busy > 0:
 		a.state, a.everBusy = stBusy, true
@@ -102,6 +103,7 @@ func (c *Core) adopt(n Node) {
 	}
 	if o, ok := c.orphans[n.Name]; ok {
 		a.agentID, a.taskLive = o.agentID, true
+		a.heldSince = c.now // from first sight: this process did not launch it
 		delete(c.orphans, n.Name)
 	}
 	c.putAgent(a)

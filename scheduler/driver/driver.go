@@ -509,7 +509,7 @@ func (d *Driver) pollLoop(ctx context.Context) {
 func convertNodes(ns []jenkins.Node) []scheduler.Node {
 	out := make([]scheduler.Node, len(ns))
 	for i, n := range ns {
-		out[i] = scheduler.Node{Name: n.Name, Online: n.Online, Busy: n.Busy, Executors: n.Executors, TemporarilyOffline: n.TemporarilyOffline, Labels: n.Labels}
+		out[i] = scheduler.Node{Name: n.Name, Online: n.Online, Busy: n.Busy, Executors: n.Executors, TemporarilyOffline: n.TemporarilyOffline, Labels: n.Labels, Builds: n.Builds}
 	}
 	return out
 }
