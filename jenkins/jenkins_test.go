@@ -118,3 +118,77 @@ func TestQueueItemsCarryTheirLabels(t *testing.T) {
 	require.Equal(t, "gpu", labels["part of pipe #1"], "Pipeline: parsed from why")
 	require.NotEmpty(t, j.URL())
 }
+
+// TestQueueDuringQuietDown: while Jenkins quiets down, every queued item
+// says "Jenkins is about to shut down": the adapter marks it, freestyle
+// and Pipeline block alike; cancelled, the marks go.
+func TestQueueDuringQuietDown(t *testing.T) {
+	_, c := emulated(t)
+	ctx := context.Background()
+	post := func(path, cfg string) int {
+		t.Helper()
+		r, _, err := c.doBody(ctx, "POST", path, "application/xml", cfg)
+		require.NoError(t, err)
+		return r.StatusCode
+	}
+	require.Equal(t, 200, post("createItem?name=free", "<project><assignedNode>mesos</assignedNode><canRoam>false</canRoam><builders/></project>"))
+	require.Equal(t, 200, post("createItem?name=pipe", "<flow-definition><definition><script>node('mesos') { sh 'sleep 1' }</script></definition></flow-definition>"))
+	require.Equal(t, 201, post("job/pipe/build?delay=0sec", ""))
+	var items []Item
+	var err error
+	require.Eventually(t, func() bool { // the Pipeline run is in its node block
+		items, err = c.Queue(ctx)
+		return err == nil && len(items) == 1
+	}, 10*time.Second, 20*time.Millisecond)
+	require.Equal(t, 302, post("quietDown", ""))
+	require.Equal(t, 201, post("job/free/build?delay=0sec", ""))
+	require.Eventually(t, func() bool {
+		items, err = c.Queue(ctx)
+		if err != nil || len(items) != 2 {
+			return false
+		}
+		for _, it := range items {
+			if !it.ShuttingDown {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 20*time.Millisecond, "both marked: %+v", items)
+	require.Equal(t, 302, post("cancelQuietDown", ""))
+	require.Eventually(t, func() bool {
+		items, err = c.Queue(ctx)
+		for _, it := range items {
+			if it.ShuttingDown {
+				return false
+			}
+		}
+		return err == nil
+	}, 10*time.Second, 20*time.Millisecond)
+}
+
+// TestNodesNameTheBuildsTheyRun: a node's running build comes back as its
+// URL (executors[currentExecutable[url]]).
+func TestNodesNameTheBuildsTheyRun(t *testing.T) {
+	j, c := emulated(t)
+	ctx := context.Background()
+	secret, err := c.CreateNode(ctx, NodeSpec{Name: "mesos-0002", Description: "jenkins-mesos agent of test (template mesos)", Labels: "mesos", Executors: 1, RemoteFS: "/tmp", WebSocket: true})
+	require.NoError(t, err)
+	actx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- jenkinsemu.RunAgent(actx, jenkinsemu.AgentOptions{URL: j.URL(), Secret: secret, Name: "mesos-0002", WorkDir: t.TempDir(), WebSocket: true})
+	}()
+	defer func() { cancel(); <-done }()
+	r, _, err := c.doBody(ctx, "POST", "createItem?name=long", "application/xml", "<project><assignedNode>mesos</assignedNode><canRoam>false</canRoam><builders><hudson.tasks.Shell><command>sleep 100000</command></hudson.tasks.Shell></builders></project>")
+	require.NoError(t, err)
+	require.Equal(t, 200, r.StatusCode)
+	r, _, err = c.doBody(ctx, "POST", "job/long/build?delay=0sec", "", "")
+	require.NoError(t, err)
+	require.Equal(t, 201, r.StatusCode)
+	var nodes []Node
+	require.Eventually(t, func() bool {
+		nodes, err = c.Nodes(ctx)
+		return err == nil && len(nodes) == 1 && nodes[0].Busy == 1
+	}, 10*time.Second, 20*time.Millisecond)
+	require.Equal(t, []string{j.URL() + "job/long/1/"}, nodes[0].Builds)
+}
