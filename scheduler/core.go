@@ -143,6 +143,10 @@ type Core struct {
 	pending     Ready
 	lastWaiting []Wait
 	lastTmpl    []TemplateStatus
+	// jenkinsQuieting: the last queue listing had an item held because
+	// Jenkins quiets down ("Prepare for Shutdown"); no queued build is
+	// demand then.
+	jenkinsQuieting bool
 }
 
 // New returns a core for cfg, starting from the persisted state (nil for
@@ -200,6 +204,13 @@ func (c *Core) Step(ev Event) error {
 	case QueueObserved:
 		c.queue = append(c.queue[:0], e.Items...)
 		c.queueStale = false
+		// One item held by a shutdown means Jenkins quiets down: it holds
+		// them all, those still in their quiet period too (their why says
+		// only that until the period ends).
+		c.jenkinsQuieting = false
+		for i := range c.queue {
+			c.jenkinsQuieting = c.jenkinsQuieting || c.queue[i].ShuttingDown
+		}
 	case NodesObserved:
 		c.nodesAt = c.now
 		c.onNodes(e.Nodes)
