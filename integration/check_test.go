@@ -78,6 +78,14 @@ func TestCheckProbesWithoutDisturbingARunningFramework(t *testing.T) {
 	if strings.Contains(out, "wrong-token-123") {
 		t.Error("check printed the token it was given")
 	}
+	// Jenkins preparing for shutdown is worth saying: no build gets an agent.
+	if r, b := w.jenkinsDo("POST", "quietDown?message=upgrade", "", ""); r.StatusCode != 302 {
+		t.Fatalf("quietDown: %d %s", r.StatusCode, b)
+	}
+	if out, code = w.checkCmd(nil); code != 0 || !strings.Contains(out, "quieting down (Prepare for Shutdown: upgrade)") {
+		t.Errorf("check while Jenkins quiets down: exit %d, want 0 saying so:\n%s", code, out)
+	}
+	w.jenkinsDo("POST", "cancelQuietDown", "", "")
 	out, code = w.checkCmd(nil, "--templates", `[{"name": "x", "labels": "mesos", "cpus": 0, "mem": 1, "image": "i"}]`)
 	if code != 1 || !strings.Contains(out, "templates[0] (x).cpus 0: must be positive") || strings.Contains(out, "jenkins:") {
 		t.Errorf("check of a bad template: exit %d, want 1 with the error and no probe:\n%s", code, out)

@@ -83,6 +83,23 @@ func (c *Client) Ping(ctx context.Context) (string, error) {
 	return j.Version, nil
 }
 
+// QuietingDown tells whether Jenkins prepares for shutdown (it then starts
+// no queued build), and its reason if one was given.
+func (c *Client) QuietingDown(ctx context.Context) (bool, string, error) {
+	var root struct {
+		QuietingDown    bool    `json:"quietingDown"`
+		QuietDownReason *string `json:"quietDownReason"`
+	}
+	if err := c.getJSON(ctx, "api/json", url.Values{"tree": {"quietingDown,quietDownReason"}}, &root); err != nil {
+		return false, "", err
+	}
+	reason := ""
+	if root.QuietDownReason != nil {
+		reason = *root.QuietDownReason
+	}
+	return root.QuietingDown, reason, nil
+}
+
 // headerTransport adds Accept-Language: en, so `why` texts come in the
 // language the parser reads.
 type headerTransport struct{}

@@ -192,3 +192,19 @@ func TestNodesNameTheBuildsTheyRun(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond)
 	require.Equal(t, []string{j.URL() + "job/long/1/"}, nodes[0].Builds)
 }
+
+func TestQuietingDownIsRead(t *testing.T) {
+	_, c := emulated(t)
+	ctx := context.Background()
+	q, why, err := c.QuietingDown(ctx)
+	require.NoError(t, err)
+	require.False(t, q)
+	require.Empty(t, why)
+	r, _, err := c.doBody(ctx, "POST", "quietDown?message=upgrade+to+2.480", "", "")
+	require.NoError(t, err)
+	require.Equal(t, 302, r.StatusCode)
+	q, why, err = c.QuietingDown(ctx)
+	require.NoError(t, err)
+	require.True(t, q)
+	require.Equal(t, "upgrade to 2.480", why)
+}

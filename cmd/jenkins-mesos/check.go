@@ -179,7 +179,19 @@ func checkJenkins(ctx context.Context, s *settings) (string, error) {
 			busy++
 		}
 	}
-	return fmt.Sprintf("Jenkins %s at %s; %d node(s) of framework %q, %d busy", v, jc.URL(), len(nodes), s.file.Mesos.FrameworkName, busy), nil
+	out := fmt.Sprintf("Jenkins %s at %s; %d node(s) of framework %q, %d busy", v, jc.URL(), len(nodes), s.file.Mesos.FrameworkName, busy)
+	quieting, why, err := jc.QuietingDown(ctx)
+	if err != nil {
+		return "", hinted(err)
+	}
+	if quieting {
+		out += "; quieting down (Prepare for Shutdown"
+		if why != "" {
+			out += ": " + why
+		}
+		out += "): its queued builds get no agent until that is cancelled"
+	}
+	return out, nil
 }
 
 // checkMesos finds the leading master and reads its version. The Mesos
