@@ -70,6 +70,7 @@ type agent struct {
 	// its slice (launch, or adoption), when the task ended, and the builds
 	// Jenkins showed running on it.
 	heldSince, heldUntil time.Time
+	held                 offers.Amounts // the slice its task was launched with (zero: adopted, the template's)
 	builds               []string
 }
 

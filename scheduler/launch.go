@@ -103,7 +103,7 @@ func (c *Core) match(in []mesos.Offer) {
 		tasks[p.Offer] = append(tasks[p.Offer], ti)
 		a.state = stLaunching
 		a.agentID, a.host, a.attrs = o.AgentID, o.Hostname, o.Attributes
-		a.launchedAt, a.heldSince, a.heldUntil = c.now, c.now, time.Time{}
+		a.launchedAt, a.heldSince, a.heldUntil, a.held = c.now, c.now, time.Time{}, c.needs[p.Class]
 		a.taskLive = true
 		c.note("launch", fmt.Sprintf("launching %s on %s (%s cpus, %s mem)", a.name, o.Hostname, c.needs[p.Class].CPUs, c.needs[p.Class].Mem),
 			map[string]string{"node": a.name, "task_id": a.name, "agent_id": o.AgentID, "offer_id": o.ID, "host": o.Hostname})

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jenkins-mesos/jenkins-mesos/offers"
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 )
@@ -232,10 +233,15 @@ func (c *Core) forget(a *agent) {
 			fields := map[string]string{"node": a.name, "task_id": a.name, "agent_id": a.agentID, "template": c.templateName(a),
 				"seconds": strconv.FormatFloat(until.Sub(a.heldSince).Seconds(), 'f', 3, 64), "builds": strings.Join(a.builds, " ")}
 			text := fmt.Sprintf("agent %s held its slice for %s", a.name, until.Sub(a.heldSince).Round(time.Millisecond))
-			if a.tmpl >= 0 {
+			switch {
+			case a.held != (offers.Amounts{}):
+				fields["cpus"], fields["mem"] = a.held.CPUs.String(), a.held.Mem.String()
+			case a.tmpl >= 0:
 				t := &c.cfg.Templates[a.tmpl]
 				fields["cpus"] = strconv.FormatFloat(t.CPUs, 'g', -1, 64)
 				fields["mem"] = strconv.FormatFloat(t.Mem, 'g', -1, 64)
+			}
+			if fields["cpus"] != "" {
 				text += fmt.Sprintf(" (%s cpus, %s MB)", fields["cpus"], fields["mem"])
 			}
 			if len(a.builds) > 0 {

@@ -755,7 +755,11 @@ func flagSet(name string, out map[string]string) (*flag.FlagSet, *string) {
 		if b, ok := keys[k].(**bool); ok && *b == nil {
 			def = "true"
 		}
-		fs.Func(k, fmt.Sprintf("overrides %s (env %s; default %s)", k, envName(k), def), func(v string) error { out[k] = v; return nil })
+		usage := fmt.Sprintf("overrides %s (env %s; default %s)", k, envName(k), def)
+		if def == "" {
+			usage = fmt.Sprintf("overrides %s (env %s; no default)", k, envName(k))
+		}
+		fs.Func(k, usage, func(v string) error { out[k] = v; return nil })
 	}
 	fs.Func("templates", "overrides templates with a YAML/JSON list (env JENKINS_MESOS_TEMPLATES)", func(v string) error { out["templates"] = v; return nil })
 	for _, k := range []string{"jenkins.token", "mesos.secret", "mesos.zk_credentials", "state.zk_credentials"} {
