@@ -308,6 +308,8 @@ func TestJenkinsUnavailableLongerThanConnectTimeoutKillsNothing(t *testing.T) {
 	w.waitFor("2 builds running", 60*time.Second, func() bool { return w.result("j-1").Building && w.result("j-2").Building })
 	w.build("j-3")
 	w.framework.await(t, "the third agent's node", regexp.MustCompile(`(?s)(node \S+ created.*){3}`))
+	// Its task too: the master must know all three before the outage.
+	w.waitFor("3 live tasks", 30*time.Second, func() bool { return w.liveTasks() == 3 })
 	// 8 real seconds of 503s at time scale 20: four connect timeouts.
 	if r, b := w.jenkinsDo("POST", "emulator/unavailable?seconds=160", "", ""); r.StatusCode != 204 {
 		t.Fatalf("emulator/unavailable: %d %s", r.StatusCode, b)
