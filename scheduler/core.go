@@ -208,10 +208,7 @@ func (c *Core) Step(ev Event) error {
 		// One item held by a shutdown means Jenkins quiets down: it holds
 		// them all, those still in their quiet period too (their why says
 		// only that until the period ends).
-		c.jenkinsQuieting = false
-		for i := range c.queue {
-			c.jenkinsQuieting = c.jenkinsQuieting || c.queue[i].ShuttingDown
-		}
+		c.jenkinsQuieting = slices.ContainsFunc(c.queue, func(it QueueItem) bool { return it.ShuttingDown })
 	case NodesObserved:
 		c.nodesAt = c.now
 		c.onNodes(e.Nodes)

@@ -20,7 +20,7 @@ func (c *Core) demand() (byTemplate [][]*QueueItem, unserved []*QueueItem) {
 	byTemplate = make([][]*QueueItem, len(c.cfg.Templates))
 	for i := range c.queue {
 		it := &c.queue[i]
-		if it.Blocked || it.ShuttingDown || c.jenkinsQuieting || (it.Quiet && !c.cfg.ProvisionDuringQuietPeriod) {
+		if it.Blocked || c.jenkinsQuieting || (it.Quiet && !c.cfg.ProvisionDuringQuietPeriod) {
 			continue
 		}
 		if a := c.agents[it.LabelNode]; it.LabelNode != "" && a != nil && a.tmpl >= 0 {

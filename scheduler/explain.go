@@ -77,10 +77,12 @@ func (c *Core) explain() {
 		}
 		waits = append(waits, w)
 	}
-	for i := range c.queue {
-		if it := &c.queue[i]; c.jenkinsQuieting && !it.Blocked {
-			waits = append(waits, Wait{Build: it.ID, Name: it.Name, Quiet: it.Quiet, Code: "jenkins_shutting_down",
-				Reason: "Jenkins is quieting down (Prepare for Shutdown) and starts no build, so no agent is made; cancel the shutdown to go on"})
+	if c.jenkinsQuieting {
+		for _, it := range c.queue {
+			if !it.Blocked {
+				waits = append(waits, Wait{Build: it.ID, Name: it.Name, Quiet: it.Quiet, Code: "jenkins_shutting_down",
+					Reason: "Jenkins is quieting down (Prepare for Shutdown) and starts no build, so no agent is made; cancel the shutdown to go on"})
+			}
 		}
 	}
 	if !reflect.DeepEqual(waits, c.lastWaiting) {
