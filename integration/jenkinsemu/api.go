@@ -127,12 +127,6 @@ func (j *Jenkins) jobBean(job *Job) *bean {
 		}
 		return nil
 	})
-	ref := func(b *Build) any {
-		if b == nil {
-			return nil
-		}
-		return j.buildRef(b)
-	}
 	props := []prop{
 		p("actions", []any{}),
 		p("description", job.Description),
@@ -145,17 +139,17 @@ func (j *Jenkins) jobBean(job *Job) *bean {
 		p("buildable", true),
 		p("builds", builds),
 		pv("color", 2, job.color()),
-		p("firstBuild", ref(first)),
+		p("firstBuild", j.buildRef(first)),
 		p("healthReport", []any{}),
 		p("inQueue", thunk(func() any { return queued() != nil })),
 		p("keepDependencies", false),
-		p("lastBuild", ref(last)),
-		p("lastCompletedBuild", ref(lastCompleted)),
-		p("lastFailedBuild", ref(lastFailed)),
-		p("lastStableBuild", ref(lastSuccess)),
-		p("lastSuccessfulBuild", ref(lastSuccess)),
+		p("lastBuild", j.buildRef(last)),
+		p("lastCompletedBuild", j.buildRef(lastCompleted)),
+		p("lastFailedBuild", j.buildRef(lastFailed)),
+		p("lastStableBuild", j.buildRef(lastSuccess)),
+		p("lastSuccessfulBuild", j.buildRef(lastSuccess)),
 		p("lastUnstableBuild", nil),
-		p("lastUnsuccessfulBuild", ref(lastFailed)),
+		p("lastUnsuccessfulBuild", j.buildRef(lastFailed)),
 		p("nextBuildNumber", job.NextBuildNumber),
 		p("property", []any{}),
 		p("queueItem", queueItem),
