@@ -37,22 +37,30 @@ func TestAgentReadsTheInboundAgentImageEnvironment(t *testing.T) {
 	defer j.Close()
 	env := map[string]string{"JENKINS_URL": j.URL(), "JENKINS_SECRET": j.Secret("nobody"), "JENKINS_AGENT_NAME": "nobody", "JENKINS_WEB_SOCKET": "true"}
 	var out bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	// The node does not exist: the controller refuses, and the agent says
-	// so with the name and secret it took from the environment.
+	// so with the name and secret it took from the environment, retrying
+	// (remoting's WebSocket agent retries a refused handshake) until
+	// stopped.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
 	err = runAgent(ctx, nil, func(k string) string { return env[k] }, &out)
+	if err != nil || strings.Count(out.String(), "nobody is not a JNLP agent") < 2 || !strings.Contains(out.String(), "Waiting 1s before retry") {
+		t.Fatalf("agent from env: %v (output %q), want the refusal retried", err, out.String())
+	}
+	// With -noReconnect it gives up on the refusal at once.
+	out.Reset()
+	err = runAgent(context.Background(), []string{"-noReconnect"}, func(k string) string { return env[k] }, &out)
 	if err == nil || !strings.Contains(err.Error(), "nobody is not a JNLP agent") {
-		t.Fatalf("agent from env: %v (output %q)", err, out.String())
+		t.Fatalf("agent from env with -noReconnect: %v (output %q)", err, out.String())
 	}
 	// Missing settings are named.
-	err = runAgent(ctx, []string{"-url", j.URL()}, func(string) string { return "" }, &out)
+	err = runAgent(context.Background(), []string{"-url", j.URL()}, func(string) string { return "" }, &out)
 	if err == nil || !strings.Contains(err.Error(), "-secret is required") {
 		t.Fatalf("missing secret: %v", err)
 	}
 	// Positional SECRET NAME still work, with remoting's warning.
 	out.Reset()
-	err = runAgent(ctx, []string{"-url", j.URL(), j.Secret("ghost"), "ghost"}, func(string) string { return "" }, &out)
+	err = runAgent(context.Background(), []string{"-url", j.URL(), "-noReconnect", j.Secret("ghost"), "ghost"}, func(string) string { return "" }, &out)
 	if err == nil || !strings.Contains(out.String(), "positional arguments is deprecated") {
 		t.Fatalf("positional: %v %q", err, out.String())
 	}

@@ -339,17 +339,34 @@ func TestDeletingABusyNodeFailsItsBuildAndOfflineNodesTakeNoNewWork(t *testing.T
 func TestAgentRefusalsAndReconnects(t *testing.T) {
 	j := newTestJenkins(t, Config{User: "admin", Token: "t0k3n"})
 	createNode(t, j, "r1", "mesos")
-	err := <-startAgent(t, j, "r1", func(o *AgentOptions) { o.Secret = strings.Repeat("0", 64) })
+	noReconnect := func(o *AgentOptions) { o.NoReconnect = true }
+	err := <-startAgent(t, j, "r1", noReconnect, func(o *AgentOptions) { o.Secret = strings.Repeat("0", 64) })
 	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "Authorization failure") {
 		t.Fatalf("wrong secret: %v", err)
 	}
-	err = <-startAgent(t, j, "ghost", func(o *AgentOptions) { o.Secret = j.Secret("ghost") })
+	err = <-startAgent(t, j, "ghost", noReconnect, func(o *AgentOptions) { o.Secret = j.Secret("ghost") })
 	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "ghost is not a JNLP agent") {
 		t.Fatalf("unknown node: %v", err)
 	}
+	// Without -noReconnect a refused handshake is retried with remoting's
+	// backoff (1 s, 3 s, 7 s, then 10 s, in the controller's time), as
+	// Engine.runWebSocket does since remoting 3283: the agent of a node
+	// made later connects by itself.
+	var log syncBuffer
+	early := startAgent(t, j, "late", func(o *AgentOptions) { o.Secret = j.Secret("late"); o.Log = &log })
+	waitFor(t, "the refusal retried", func() bool {
+		return strings.Count(log.String(), "late is not a JNLP agent") >= 2 && strings.Contains(log.String(), "Waiting 1s before retry")
+	})
+	select {
+	case err := <-early:
+		t.Fatalf("a refused agent without -noReconnect ended: %v", err)
+	default:
+	}
+	createNode(t, j, "late", "mesos")
+	waitFor(t, "late online once its node exists", func() bool { return getJSON(t, j, "/computer/late/api/json")["offline"] == false })
 	startAgent(t, j, "r1")
 	waitFor(t, "r1 online", func() bool { return getJSON(t, j, "/computer/r1/api/json")["offline"] == false })
-	err = <-startAgent(t, j, "r1")
+	err = <-startAgent(t, j, "r1", noReconnect)
 	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "already connected") {
 		t.Fatalf("second agent for r1: %v", err)
 	}

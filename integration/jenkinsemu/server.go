@@ -53,6 +53,8 @@ func (j *Jenkins) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Jenkins", Version)
 	w.Header().Set("X-Jenkins-Session", sessionHeader)
 	w.Header().Set("X-Hudson", "1.395")
+	// The emulator's own header: the stand-in agent times its retries by it.
+	w.Header().Set("X-Emulator-Time-Scale", strconv.FormatFloat(j.clock.Scale(), 'g', -1, 64))
 	if slow > 0 {
 		time.Sleep(j.clock.Real(slow))
 	}
@@ -70,7 +72,6 @@ func (j *Jenkins) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if path == "login" {
-		w.Header().Set("X-Emulator-Time-Scale", strconv.FormatFloat(j.clock.Scale(), 'g', -1, 64))
 		htmlPage(w, http.StatusOK, "Sign in", "<form method=post action=j_spring_security_check></form>")
 		return
 	}

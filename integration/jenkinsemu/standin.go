@@ -37,13 +37,21 @@ var ErrRefused = errors.New("jenkinsemu: the controller refused the connection")
 // ErrUnreachable: with NoReconnect, the controller could not be reached.
 var ErrUnreachable = errors.New("jenkinsemu: the controller cannot be reached")
 
-// reconnectDelay is remoting's pause between reconnection attempts.
-const reconnectDelay = 10 * time.Second
+// retryBackoff is remoting's ExponentialRetry (Engine.java, since 3283):
+// the first try at once, then 1 s, 3 s, 7 s and 10 s from then on, for the
+// controller's /login and for the WebSocket handshake alike.
+func retryBackoff(prev time.Duration) time.Duration {
+	return min(10*time.Second, 2*prev+time.Second)
+}
 
 // RunAgent is the inbound-agent stand-in: it connects to the controller,
 // keeps its node online, runs the builds it is given (their `sleep` takes
 // that long, in the controller's emulated time) and reports their results.
-// Like the real agent it reconnects forever unless NoReconnect.
+// Like the WebSocket agent of remoting 3283 and later, it retries the
+// controller's /login and a failed or refused handshake with a backoff and
+// reconnects at once when a connection ends, forever unless NoReconnect.
+// With NoReconnect it also gives up at once when the first connection
+// cannot be made (remoting would retry that one).
 func RunAgent(ctx context.Context, o AgentOptions) error {
 	if o.Log == nil {
 		o.Log = io.Discard
@@ -65,19 +73,11 @@ func RunAgent(ctx context.Context, o AgentOptions) error {
 			return fmt.Errorf("jenkinsemu agent: -workDir: %w", err)
 		}
 	}
-	connectedBefore := false
-	scale := 1.0
+	s := &agentState{o: o, base: base, scale: 1}
 	for {
-		s, err := agentSession(ctx, base, o)
-		if s > 0 {
-			scale = s
-			connectedBefore = true
-		}
+		err := s.session(ctx)
 		if ctx.Err() != nil {
 			return nil
-		}
-		if errors.Is(err, ErrRefused) && !connectedBefore {
-			return err
 		}
 		if o.NoReconnect {
 			fmt.Fprintln(o.Log, "INFO: Terminated (-noReconnect)")
@@ -86,70 +86,81 @@ func RunAgent(ctx context.Context, o AgentOptions) error {
 			}
 			return nil
 		}
-		fmt.Fprintf(o.Log, "INFO: %v; reconnecting in %s\n", err, reconnectDelay)
+		fmt.Fprintf(o.Log, "INFO: %v; reconnecting\n", err)
+	}
+}
+
+// agentState is what the stand-in keeps across its connections.
+type agentState struct {
+	o     AgentOptions
+	base  *url.URL
+	scale float64 // the controller's time scale, once it has said it
+}
+
+// retry runs try until it succeeds, pausing remoting's backoff (in the
+// controller's time) between tries. It gives up at once, with try's error,
+// when giveUp says so.
+func (s *agentState) retry(ctx context.Context, try func() error, giveUp func(error) bool) error {
+	var delay time.Duration
+	for {
+		err := try()
+		if err == nil || ctx.Err() != nil || giveUp(err) {
+			return err
+		}
+		fmt.Fprintf(s.o.Log, "INFO: Failed to connect: %v\n", err)
+		delay = retryBackoff(delay)
+		fmt.Fprintf(s.o.Log, "INFO: Waiting %s before retry\n", delay)
 		select {
 		case <-ctx.Done():
-			return nil
-		case <-time.After(time.Duration(float64(reconnectDelay) / scale)):
+			return ctx.Err()
+		case <-time.After(time.Duration(float64(delay) / s.scale)):
 		}
 	}
 }
 
-// agentSession makes one connection and serves it until it ends. It
-// returns the controller's time scale once connected.
-func agentSession(ctx context.Context, base *url.URL, o AgentOptions) (float64, error) {
+// readScale notes the emulator's time scale from a response.
+func (s *agentState) readScale(h http.Header) {
+	if f, err := strconv.ParseFloat(h.Get("X-Emulator-Time-Scale"), 64); err == nil && f > 0 {
+		s.scale = f
+	}
+}
+
+// session makes one connection and serves it until it ends.
+func (s *agentState) session(ctx context.Context) error {
+	o, base := s.o, s.base
 	// Like the WebSocket agent: wait for the controller to answer /login.
 	login := base.ResolveReference(&url.URL{Path: "login"}).String()
-	for said := false; ; said = true {
+	err := s.retry(ctx, func() error {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, login, nil)
 		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-			err = fmt.Errorf("%s answered %d", login, resp.StatusCode)
+		if err != nil {
+			return err
 		}
-		if ctx.Err() != nil {
-			return 0, ctx.Err()
+		resp.Body.Close()
+		s.readScale(resp.Header)
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s is not ready: %d", login, resp.StatusCode)
 		}
-		if o.NoReconnect {
-			return 0, fmt.Errorf("%w: failed to connect to %s: %v (-noReconnect: not retrying)", ErrUnreachable, base, err)
-		}
-		if !said {
-			fmt.Fprintf(o.Log, "INFO: Failed to connect to %s: %v; waiting for it to come up\n", base, err)
-		}
-		select {
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", base.Host)
+		return nil
+	}, func(error) bool { return o.NoReconnect })
 	if err != nil {
-		return 0, fmt.Errorf("connect %s: %w", base.Host, err)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w: failed to connect to %s: %v (-noReconnect: not retrying)", ErrUnreachable, base, err)
+	}
+	var c net.Conn
+	var r *bufio.Reader
+	err = s.retry(ctx, func() (err error) {
+		c, r, err = s.handshake(ctx)
+		return err
+	}, func(err error) bool { return o.NoReconnect && errors.Is(err, ErrRefused) })
+	if err != nil {
+		return err
 	}
 	defer c.Close()
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
-	path := base.ResolveReference(&url.URL{Path: "wsagents/"}).RequestURI()
-	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nNode-Name: %s\r\nSecret-Key: %s\r\nX-Remoting-Capability: emulated\r\n\r\n", path, base.Host, o.Name, o.Secret)
-	r := bufio.NewReader(c)
-	resp, err := http.ReadResponse(r, nil)
-	if err != nil {
-		return 0, fmt.Errorf("handshake: %w", err)
-	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		resp.Body.Close()
-		fmt.Fprintf(o.Log, "SEVERE: The server rejected the connection: %s\n", strings.TrimSpace(string(body)))
-		return 0, fmt.Errorf("%w: %d %s", ErrRefused, resp.StatusCode, strings.TrimSpace(string(body)))
-	}
-	scale, _ := strconv.ParseFloat(resp.Header.Get("X-Emulator-Time-Scale"), 64)
-	if scale <= 0 {
-		scale = 1
-	}
 	fmt.Fprintln(o.Log, "INFO: Connected")
 	var wmu sync.Mutex
 	write := func(m agentMessage) {
@@ -165,7 +176,7 @@ func agentSession(ctx context.Context, base *url.URL, o AgentOptions) (float64, 
 	for {
 		line, err := r.ReadBytes('\n')
 		if err != nil {
-			return scale, errors.New("connection closed by the controller")
+			return errors.New("connection closed by the controller")
 		}
 		var m agentMessage
 		if json.Unmarshal(line, &m) != nil || m.Type != "build" {
@@ -182,4 +193,32 @@ func agentSession(ctx context.Context, base *url.URL, o AgentOptions) (float64, 
 			write(agentMessage{Type: "result", ID: m.ID, Result: resultOf(m.Exit)})
 		}(m)
 	}
+}
+
+// handshake opens the upgraded /wsagents/ connection as the node. A
+// refusal (unknown node, wrong secret, already connected) is ErrRefused
+// with remoting's message.
+func (s *agentState) handshake(ctx context.Context) (net.Conn, *bufio.Reader, error) {
+	base := s.base
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", base.Host)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect %s: %w", base.Host, err)
+	}
+	path := base.ResolveReference(&url.URL{Path: "wsagents/"}).RequestURI()
+	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nNode-Name: %s\r\nSecret-Key: %s\r\nX-Remoting-Capability: emulated\r\n\r\n", path, base.Host, s.o.Name, s.o.Secret)
+	r := bufio.NewReader(c)
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil {
+		c.Close()
+		return nil, nil, fmt.Errorf("handshake: %w", err)
+	}
+	s.readScale(resp.Header)
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		c.Close()
+		return nil, nil, fmt.Errorf("%w: %d %s", ErrRefused, resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	return c, r, nil
 }
