@@ -32,6 +32,7 @@ type frameworkStatus struct {
 	Waiting []struct {
 		Build    int64    `json:"build"`
 		Template string   `json:"template"`
+		Quiet    bool     `json:"quiet"`
 		Waited   *float64 `json:"waited_seconds"`
 		Code     string   `json:"code"`
 		Reason   string   `json:"reason"`
@@ -644,10 +645,15 @@ func TestJenkinsQuietingDownGetsNoNewAgents(t *testing.T) {
 	if r, b := w.jenkinsDo("POST", "quietDown?message=upgrade", "", ""); r.StatusCode != 302 {
 		t.Fatalf("quietDown: %d %s", r.StatusCode, b)
 	}
-	w.build("during")
-	w.waitFor("the held build's reason in /status", 30*time.Second, func() bool {
+	// Queued with a quiet period of 100 s (5 s here): until it ends, the
+	// build's why tells nothing of the shutdown and it is the only item,
+	// so only the root's quietingDown can keep it from an agent.
+	if r, _ := w.jenkinsDo("POST", "job/during/build?delay=100sec", "", ""); r.StatusCode != 201 {
+		t.Fatalf("build during: %d", r.StatusCode)
+	}
+	w.waitFor("the build in its quiet period held, with the reason in /status", 30*time.Second, func() bool {
 		for _, wt := range w.status().Waiting {
-			if wt.Code == "jenkins_shutting_down" {
+			if wt.Code == "jenkins_shutting_down" && wt.Quiet {
 				return true
 			}
 		}

@@ -166,6 +166,38 @@ func TestQueueDuringQuietDown(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond)
 }
 
+// TestQuietPeriodDuringQuietDown: a build still in its quiet period says
+// nothing of the shutdown; when no other item is held, the adapter asks
+// the root, and marks it while Jenkins quiets down.
+func TestQuietPeriodDuringQuietDown(t *testing.T) {
+	_, c := emulated(t)
+	ctx := context.Background()
+	post := func(path, cfg string) int {
+		t.Helper()
+		r, _, err := c.doBody(ctx, "POST", path, "application/xml", cfg)
+		require.NoError(t, err)
+		return r.StatusCode
+	}
+	require.Equal(t, 200, post("createItem?name=free", "<project><assignedNode>mesos</assignedNode><canRoam>false</canRoam><builders/></project>"))
+	require.Equal(t, 201, post("job/free/build?delay=3600sec", ""))
+	items, err := c.Queue(ctx)
+	require.NoError(t, err)
+	require.Len(t, items, 1)
+	require.True(t, items[0].Quiet)
+	require.False(t, items[0].ShuttingDown, "Jenkins is not quieting down yet")
+	require.Equal(t, 302, post("quietDown", ""))
+	items, err = c.Queue(ctx)
+	require.NoError(t, err)
+	require.Len(t, items, 1)
+	require.True(t, items[0].Quiet)
+	require.NotEqual(t, ShutdownWhy, items[0].Why, "the quiet period's why does not tell it")
+	require.True(t, items[0].ShuttingDown, "marked from the root's quietingDown")
+	require.Equal(t, 302, post("cancelQuietDown", ""))
+	items, err = c.Queue(ctx)
+	require.NoError(t, err)
+	require.False(t, items[0].ShuttingDown)
+}
+
 // TestNodesNameTheBuildsTheyRun: a node's running build comes back as its
 // URL (executors[currentExecutable[url]]).
 func TestNodesNameTheBuildsTheyRun(t *testing.T) {

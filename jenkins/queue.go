@@ -3,6 +3,7 @@ package jenkins
 import (
 	"context"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -29,7 +30,9 @@ type Item struct {
 // down (Messages Queue.HudsonIsAboutToShutDown).
 const ShutdownWhy = "Jenkins is about to shut down"
 
-// queueTree is the one request a poll makes, whatever the queue's length.
+// queueTree is the one request a poll makes, whatever the queue's length
+// (plus the root's quietingDown while a build is in its quiet period and
+// no item tells it).
 const queueTree = "items[id,why,blocked,buildable,stuck,inQueueSince,task[name,url,labelExpression]]"
 
 type queueJSON struct {
@@ -55,6 +58,11 @@ type queueJSON struct {
 // its own; Pipeline node blocks and other tasks have theirs parsed from
 // `why`. Flyweight Pipeline runs
 // (which need no executor) are left out.
+//
+// A build in its quiet period says nothing of a shutdown (its why is "In
+// the quiet period"), so when such builds wait and no other item is held
+// by one, the root's quietingDown is asked: while Jenkins quiets down they
+// are marked ShuttingDown too, as Queue.maintain will hold them.
 func (c *Client) Queue(ctx context.Context) ([]Item, error) {
 	var q queueJSON
 	if err := c.getJSON(ctx, "queue/api/json", url.Values{"tree": {queueTree}}, &q); err != nil {
@@ -73,6 +81,15 @@ func (c *Client) Queue(ctx context.Context) ([]Item, error) {
 			item.Label, item.LabelNode = ParseWhy(it.Why)
 		}
 		out = append(out, item)
+	}
+	if !slices.ContainsFunc(out, func(it Item) bool { return it.ShuttingDown }) && slices.ContainsFunc(out, func(it Item) bool { return it.Quiet }) {
+		quieting, _, err := c.QuietingDown(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for i := range out {
+			out[i].ShuttingDown = quieting
+		}
 	}
 	return out, nil
 }
