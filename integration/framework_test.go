@@ -731,3 +731,36 @@ func TestHTTPSJenkinsWithAPrivateCA(t *testing.T) {
 	without := instance("SSL_CERT_FILE=" + filepath.Join(t.TempDir(), "none.pem"))
 	without.await(t, "the certificate refused without the CA", regexp.MustCompile(`x509: certificate signed by unknown authority.*Jenkins does not answer yet|Jenkins does not answer yet.*x509: certificate signed by unknown authority`))
 }
+
+// TestCancelledBuildIsNotAWait: a build cancelled while it waits for an
+// agent (none fits it) leaves no wait in the histogram; it is counted as
+// a cancelled wait, as Jenkins' left item tells.
+func TestCancelledBuildIsNotAWait(t *testing.T) {
+	w := newWorld(t, worldOpts{templates: `
+  - {name: huge, labels: huge, cpus: 64, mem: 30, image: jenkins/inbound-agent}`})
+	w.freestyle("big", "huge", 10)
+	w.build("big")
+	var id int64
+	w.waitFor("the build waiting for a huge agent", 30*time.Second, func() bool {
+		for _, wt := range w.status().Waiting {
+			if wt.Template == "huge" && wt.Code == "no_fit" {
+				id = wt.Build
+				return true
+			}
+		}
+		return false
+	})
+	if r, b := w.jenkinsDo("POST", fmt.Sprintf("queue/cancelItem?id=%d", id), "", ""); r.StatusCode != 204 {
+		t.Fatalf("cancelItem: %d %s", r.StatusCode, b)
+	}
+	w.waitFor("the cancelled wait counted", 30*time.Second, func() bool {
+		return w.metrics(w.httpListen)[`jenkins_mesos_build_waits_cancelled_total{template="huge"}`] == 1
+	})
+	m := w.metrics(w.httpListen)
+	if n := m[`jenkins_mesos_build_wait_seconds_count{template="huge"}`]; n != 0 {
+		t.Fatalf("/metrics: %v waits for huge; want none (its only build was cancelled)", n)
+	}
+	if _, ok := m[`jenkins_mesos_oldest_build_wait_seconds{template="huge"}`]; ok {
+		t.Fatal("/metrics: an oldest wait for huge after its build was cancelled")
+	}
+}

@@ -2,6 +2,7 @@ package jenkins
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -239,4 +240,53 @@ func TestQuietingDownIsRead(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, q)
 	require.Equal(t, "upgrade to 2.480", why)
+}
+
+// TestFateOfALeftItem: what became of a build no longer listed, read from
+// Jenkins' left item.
+func TestFateOfALeftItem(t *testing.T) {
+	j, c := emulated(t)
+	ctx := context.Background()
+	queue := func(job, delay string) int64 {
+		t.Helper()
+		r, _, err := c.doBody(ctx, "POST", "job/"+job+"/build?delay="+delay, "", "")
+		require.NoError(t, err)
+		require.Equal(t, 201, r.StatusCode)
+		var id int64
+		_, err = fmt.Sscanf(strings.TrimPrefix(r.Header.Get("Location"), j.URL()), "queue/item/%d/", &id)
+		require.NoError(t, err, r.Header.Get("Location"))
+		return id
+	}
+	r, _, err := c.doBody(ctx, "POST", "createItem?name=free", "application/xml", "<project><assignedNode>mesos</assignedNode><canRoam>false</canRoam><builders/></project>")
+	require.NoError(t, err)
+	require.Equal(t, 200, r.StatusCode)
+
+	held := queue("free", "3600sec")
+	f, err := c.FateOf(ctx, held)
+	require.NoError(t, err)
+	require.Equal(t, FateQueued, f, "in its quiet period: still queued")
+	r, _, err = c.doBody(ctx, "POST", fmt.Sprintf("queue/cancelItem?id=%d", held), "", "")
+	require.NoError(t, err)
+	require.Equal(t, 204, r.StatusCode)
+	f, err = c.FateOf(ctx, held)
+	require.NoError(t, err)
+	require.Equal(t, FateCancelled, f)
+
+	f, err = c.FateOf(ctx, 99999)
+	require.NoError(t, err)
+	require.Equal(t, FateUnknown, f, "an id Jenkins does not know")
+
+	secret, err := c.CreateNode(ctx, NodeSpec{Name: "mesos-0003", Description: "jenkins-mesos agent of test (template mesos)", Labels: "mesos", Executors: 1, RemoteFS: "/tmp", WebSocket: true})
+	require.NoError(t, err)
+	actx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- jenkinsemu.RunAgent(actx, jenkinsemu.AgentOptions{URL: j.URL(), Secret: secret, Name: "mesos-0003", WorkDir: t.TempDir(), WebSocket: true})
+	}()
+	defer func() { cancel(); <-done }()
+	ran := queue("free", "0sec")
+	require.Eventually(t, func() bool {
+		f, err = c.FateOf(ctx, ran)
+		return err == nil && f == FateStarted
+	}, 10*time.Second, 20*time.Millisecond, "last: %v %v", f, err)
 }

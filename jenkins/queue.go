@@ -2,8 +2,11 @@ package jenkins
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -137,4 +140,51 @@ func ParseWhy(why string) (label, node string) {
 		}
 	}
 	return "", ""
+}
+
+// Fate is what became of a queue item that is no longer listed.
+type Fate int
+
+const (
+	// FateUnknown: Jenkins no longer knows the item (a left item is kept
+	// five minutes, and not across a restart).
+	FateUnknown Fate = iota
+	// FateStarted: it left the queue for an executor (Queue.LeftItem with
+	// an executable).
+	FateStarted
+	// FateCancelled: it left the queue cancelled (Queue.LeftItem's
+	// cancelled), by a user or the API.
+	FateCancelled
+	// FateQueued: it is still in the queue (blocked, say), only no longer
+	// in the listing the caller last saw it in.
+	FateQueued
+)
+
+func (f Fate) String() string {
+	return [...]string{"unknown", "started", "cancelled", "queued"}[f]
+}
+
+// FateOf asks Jenkins what became of queue item id
+// (GET queue/item/N/api/json, the left item Jenkins keeps for five
+// minutes).
+func (c *Client) FateOf(ctx context.Context, id int64) (Fate, error) {
+	var it struct {
+		Class      string          `json:"_class"`
+		Cancelled  bool            `json:"cancelled"`
+		Executable json.RawMessage `json:"executable"`
+	}
+	err := c.getJSON(ctx, "queue/item/"+strconv.FormatInt(id, 10)+"/api/json", url.Values{"tree": {"cancelled,executable[url]"}}, &it)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return FateUnknown, nil
+	case err != nil:
+		return FateUnknown, err
+	case !strings.HasSuffix(it.Class, "$LeftItem"):
+		return FateQueued, nil
+	case it.Cancelled:
+		return FateCancelled, nil
+	case len(it.Executable) > 0 && string(it.Executable) != "null":
+		return FateStarted, nil
+	}
+	return FateUnknown, nil
 }

@@ -151,6 +151,10 @@ func serve(ctx context.Context, s *settings, log *logrus.Logger, hooks *driver.C
 	}
 	inst := &instance{s: s}
 	inst.metrics = newMetrics(inst)
+	wctx, stopWaits := context.WithCancel(ctx)
+	waitsDone := make(chan struct{})
+	go func() { defer close(waitsDone); inst.metrics.waits.follow(wctx, jc.FateOf) }()
+	defer func() { stopWaits(); <-waitsDone }()
 	srv := &http.Server{Handler: inst.mux(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer func() {

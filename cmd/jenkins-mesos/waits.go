@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"sync"
 	"time"
 
+	"github.com/jenkins-mesos/jenkins-mesos/jenkins"
 	"github.com/jenkins-mesos/jenkins-mesos/scheduler"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -16,11 +18,27 @@ import (
 // so the figure is within a poll interval of Jenkins' and needs no clock
 // agreement with it. A build waiting when leadership changes hands is
 // measured by the new leader from its first listing.
+//
+// A build no longer listed may have started, or been cancelled, or be
+// held by Jenkins (blocked): while follow runs, each is looked up in
+// Jenkins (its left item) and only a build that started, or whose fate
+// Jenkins no longer knows, is a wait; a cancelled one is counted apart
+// and a held one is not counted.
 type waitMeter struct {
-	mu      sync.Mutex
-	now     func() time.Time
-	waiting map[int64]waitingBuild // by queue ID
-	hist    *prometheus.HistogramVec
+	mu        sync.Mutex
+	now       func() time.Time
+	waiting   map[int64]waitingBuild // by queue ID
+	hist      *prometheus.HistogramVec
+	cancelled *prometheus.CounterVec
+	following bool           // follow runs: gone builds go to it
+	gone      chan goneBuild // to follow
+}
+
+// goneBuild is a build no longer listed, waiting to be looked up.
+type goneBuild struct {
+	id       int64
+	template string
+	waited   time.Duration
 }
 
 type waitingBuild struct {
@@ -33,10 +51,45 @@ type waitingBuild struct {
 var waitBuckets = []float64{0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600}
 
 func newWaitMeter(now func() time.Time) *waitMeter {
-	return &waitMeter{now: now, waiting: map[int64]waitingBuild{},
+	return &waitMeter{now: now, waiting: map[int64]waitingBuild{}, gone: make(chan goneBuild, 1024),
 		hist: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "build_wait_seconds",
-			Help:    "How long builds waited for an agent of the template, from the first poll that saw them ready to start (past the quiet period) to the first that saw them gone from the queue.",
-			Buckets: waitBuckets}, []string{"template"})}
+			Help:    "How long builds waited for an agent of the template, from the first poll that saw them ready to start (past the quiet period) to the first that saw them gone from the queue; builds cancelled meanwhile are not counted.",
+			Buckets: waitBuckets}, []string{"template"}),
+		cancelled: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "build_waits_cancelled_total",
+			Help: "Builds that left the queue cancelled while they waited for an agent of the template."}, []string{"template"})}
+}
+
+// follow looks up, until ctx ends, what became of each build no longer
+// listed (fate is jenkins.Client.FateOf), and counts it by its fate.
+func (m *waitMeter) follow(ctx context.Context, fate func(context.Context, int64) (jenkins.Fate, error)) {
+	m.mu.Lock()
+	m.following = true
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		m.following = false
+		m.mu.Unlock()
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case g := <-m.gone:
+			fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			f, err := fate(fctx, g.id)
+			cancel()
+			switch {
+			case ctx.Err() != nil:
+				return
+			case err == nil && f == jenkins.FateCancelled:
+				m.cancelled.WithLabelValues(g.template).Inc()
+			case err == nil && f == jenkins.FateQueued:
+				// Held by Jenkins, not waiting on an agent: not a wait.
+			default: // started, or Jenkins cannot tell: a wait
+				m.hist.WithLabelValues(g.template).Observe(g.waited.Seconds())
+			}
+		}
+	}
 }
 
 // ready follows the waiting builds in each new explanation.
@@ -61,8 +114,16 @@ func (m *waitMeter) ready(rd scheduler.Ready) {
 	}
 	for id, b := range m.waiting {
 		if !listed[id] {
-			m.hist.WithLabelValues(b.template).Observe(now.Sub(b.since).Seconds())
+			g := goneBuild{id: id, template: b.template, waited: now.Sub(b.since)}
 			delete(m.waiting, id)
+			if m.following {
+				select {
+				case m.gone <- g:
+					continue
+				default: // too many to look up: counted as waits
+				}
+			}
+			m.hist.WithLabelValues(g.template).Observe(g.waited.Seconds())
 		}
 	}
 }
@@ -92,11 +153,13 @@ var descOldestWait = prometheus.NewDesc(ns+"_oldest_build_wait_seconds",
 
 func (m *waitMeter) Describe(ch chan<- *prometheus.Desc) {
 	m.hist.Describe(ch)
+	m.cancelled.Describe(ch)
 	ch <- descOldestWait
 }
 
 func (m *waitMeter) Collect(ch chan<- prometheus.Metric) {
 	m.hist.Collect(ch)
+	m.cancelled.Collect(ch)
 	m.mu.Lock()
 	now := m.now()
 	oldest := map[string]time.Time{}
