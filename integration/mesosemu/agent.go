@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,6 +38,9 @@ type Agent struct {
 
 	registeredTime  time.Time
 	removed         bool
+	port            int               // its HTTP endpoint's, on 127.0.0.1 (agenthttp.go)
+	srv             *http.Server      // nil when it could not listen
+	latestRun       map[string]string // runsKey → the sandbox of the executor's latest run
 	partitioned     bool
 	recovering      bool // waiting to re-register with a new leader
 	unreachableTime time.Time
@@ -86,6 +90,10 @@ func (c *Cluster) addAgentLocked(total mesos.Resources, attrs []mesos.Attribute)
 		attributes:     attrs,
 		tasks:          map[string]*Task{},
 		registeredTime: c.clock.Now(),
+		latestRun:      map[string]string{},
+	}
+	if err := a.serveHTTP(); err != nil {
+		c.log.WithError(err).Warn("agent endpoint not started: its sandbox files cannot be read")
 	}
 	c.agents = append(c.agents, a)
 	c.agentByID[a.id] = a
@@ -108,9 +116,14 @@ func (a *Agent) hasGPUs() bool {
 	return false
 }
 
+// url is the agent's address as offers carry it: its hostname, and the
+// IP and port it listens on.
 func (a *Agent) url() *mesos.URL {
-	return &mesos.URL{Scheme: "http", Address: mesos.Address{Hostname: &a.hostname, Port: 5051}, Path: proto2str("/slave(1)")}
+	return &mesos.URL{Scheme: "http", Address: mesos.Address{Hostname: &a.hostname, IP: proto2str("127.0.0.1"), Port: int32(a.port)}, Path: proto2str("/slave(1)")}
 }
+
+// pid is the agent's libprocess PID, as the master's state names it.
+func (a *Agent) pid() string { return "slave(1)@127.0.0.1:" + strconv.Itoa(a.port) }
 
 func proto2str(s string) *string { return &s }
 
@@ -375,6 +388,7 @@ func (c *Cluster) startTask(t *Task) {
 		return
 	}
 	t.sandbox = sandbox
+	a.latestRun[runsKey(t.fw, t.executorID)] = sandbox
 	if uris := taskCommand(&t.info).URIs; len(uris) > 0 {
 		if err := validateURIs(uris); err != nil {
 			a.updateLocked(t, mesos.TASK_FAILED, mesos.SOURCE_AGENT, mesos.REASON_CONTAINER_LAUNCH_FAILED.Enum(), "Failed to launch container: Could not fetch: "+err.Error())

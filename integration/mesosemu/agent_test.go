@@ -2,6 +2,7 @@ package mesosemu
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -390,5 +391,61 @@ func TestMesosContainerizerProvisionsTheImage(t *testing.T) {
 	}
 	if len(task.Labels) != 2 || task.Labels[0]["key"] != "team" || task.Labels[0]["value"] != "ci" || task.Labels[1]["key"] != "flag" {
 		t.Errorf("task labels in /master/state: %v", task.Labels)
+	}
+}
+
+// TestAgentServesSandboxFiles: the agent the offer names serves its
+// executors' sandbox files (GET /files/read, src/files/files.cpp) at the
+// latest run's virtual path, after the task has ended too.
+func TestAgentServesSandboxFiles(t *testing.T) {
+	c := newTestCluster(t, Config{Agents: 1})
+	url := c.Leader()
+	s := subscribeRaw(t, url, frameworkInfo("fw"))
+	o := s.next(scheduler.Event_OFFERS).Offers.Offers[0]
+	addr := o.GetURL().GetAddress()
+	if addr.GetIP() != "127.0.0.1" || addr.GetPort() <= 0 || addr.GetHostname() != o.GetHostname() {
+		t.Fatalf("offer URL address %+v: want the hostname, 127.0.0.1 and the agent's port", addr)
+	}
+	base := fmt.Sprintf("http://%s:%d/files/read", addr.GetIP(), addr.GetPort())
+	s.mustCall(url, launch([]mesos.OfferID{o.ID}, nil, commandTask("w", o, 0.2, 32, `echo to-stdout; echo "SEVERE: no controller" >&2; exit 1`)))
+	if last := runToEnd(s, url, "w"); last[len(last)-1].GetState() != mesos.TASK_FAILED {
+		t.Fatalf("got %s, want TASK_FAILED", describe(last[len(last)-1]))
+	}
+	latest := "/frameworks/" + s.fwID + "/executors/w/runs/latest"
+	read := func(query string) httpResult {
+		return doRequest(t, "GET", base+"?"+query, nil, nil)
+	}
+	r := read("path=" + latest + "/stderr&offset=0")
+	var got struct {
+		Data   string `json:"data"`
+		Offset int64  `json:"offset"`
+	}
+	if r.code != 200 || json.Unmarshal([]byte(r.body), &got) != nil || !strings.HasSuffix(got.Data, "SEVERE: no controller\n") || got.Offset != 0 {
+		t.Fatalf("read stderr: %d %s", r.code, r.body)
+	}
+	size := int64(len(got.Data))
+	r = read("path=" + latest + "/stderr") // offset -1: the size, no data
+	if r.code != 200 || json.Unmarshal([]byte(r.body), &got) != nil || got.Data != "" || got.Offset != size {
+		t.Fatalf("read with no offset: %d %s, want the size %d", r.code, r.body, size)
+	}
+	r = read(fmt.Sprintf("path=%s/stdout&offset=3&length=3", latest))
+	if r.code != 200 || json.Unmarshal([]byte(r.body), &got) != nil || got.Data != "std" || got.Offset != 3 {
+		t.Fatalf("read 3 bytes at 3: %d %s", r.code, r.body)
+	}
+	for query, want := range map[string]int{
+		"path=" + latest + "/nothing":                           404,
+		"path=/frameworks/other/executors/w/runs/latest/stderr": 404,
+		"path=" + latest:                                        400, // a directory
+		"offset=0":                                              400, // no path
+		"path=" + latest + "/stderr&offset=-2":                  400,
+		"path=" + latest + "/stderr&length=x":                   400,
+	} {
+		if r := read(query); r.code != want {
+			t.Errorf("%s: %d %s, want %d", query, r.code, r.body, want)
+		}
+	}
+	st := doRequest(t, "GET", strings.TrimSuffix(url, "/api/v1/scheduler")+"/master/state", nil, nil)
+	if !strings.Contains(st.body, fmt.Sprintf(`"pid":"slave(1)@127.0.0.1:%d"`, addr.GetPort())) {
+		t.Fatalf("master state does not name the agent's endpoint as its pid: %s", st.body)
 	}
 }

@@ -233,9 +233,15 @@ func (c *Cluster) Close() error {
 		}
 	}
 	masters := append([]*Master(nil), c.masters...)
+	agents := append([]*Agent(nil), c.agents...)
 	c.mu.Unlock()
 	for _, m := range masters {
 		m.stop()
+	}
+	for _, a := range agents {
+		if a.srv != nil {
+			_ = a.srv.Close()
+		}
 	}
 	if c.zk != nil {
 		c.zk.close()

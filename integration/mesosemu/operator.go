@@ -111,7 +111,7 @@ func (m *Master) handleState(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		slaves = append(slaves, map[string]any{
-			"id": a.id, "hostname": a.hostname, "port": 5051, "pid": "slave(1)@" + a.hostname + ":5051",
+			"id": a.id, "hostname": a.hostname, "port": a.port, "pid": a.pid(),
 			"registered_time": secs(a.registeredTime), "active": true, "version": Version,
 			"resources": resourcesJSON(a.total), "used_resources": resourcesJSON(a.used),
 			"offered_resources": resourcesJSON(offeredBy[a]), "unreserved_resources": resourcesJSON(unres),
