@@ -339,13 +339,16 @@ func TestJenkinsUnavailableLongerThanConnectTimeoutKillsNothing(t *testing.T) {
 // agent never connects to Jenkins. After connect_timeout its task is
 // killed and its node deleted, the failure is counted (the build waits
 // with the reason), and the next try comes after a backoff.
+//
+// What the container said is read from its sandbox on the Mesos agent:
+// logged in full (secrets masked) and its last line quoted in the reason.
 func TestAgentThatNeverConnectsIsCleanedUp(t *testing.T) {
-	sleep, err := exec.LookPath("sleep")
-	if err != nil {
+	script := filepath.Join(t.TempDir(), "lost-agent")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"starting with secret $JENKINS_SECRET\"\necho 'SEVERE: http://jenkins.invalid:8080/ is not reachable' >&2\nexec sleep 3600\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	w := newWorld(t, worldOpts{images: []string{"example/silent=" + sleep + " 3600"}, templates: `
-  - {name: mesos, labels: mesos, cpus: 0.2, mem: 30, image: example/silent, connect_timeout: 2s}`})
+	w := newWorld(t, worldOpts{images: []string{"example/lost=" + script}, templates: `
+  - {name: mesos, labels: mesos, cpus: 0.2, mem: 30, image: example/lost, connect_timeout: 2s}`})
 	w.freestyle("lonely", "mesos", 10)
 	w.build("lonely")
 	m := w.framework.await(t, "the connect timeout", regexp.MustCompile(`"msg":"(mesos-[0-9a-f]{8}): agent did not connect within 2s"`))
@@ -365,9 +368,16 @@ func TestAgentThatNeverConnectsIsCleanedUp(t *testing.T) {
 		}
 		return true
 	})
-	st := w.status()
-	if len(st.Waiting) != 1 || !strings.Contains(st.Waiting[0].Reason, "agent did not connect within 2s") {
-		t.Fatalf("/status waiting = %+v; want the build waiting with the connect failure as its reason", st.Waiting)
+	out := w.framework.await(t, "the agent's output", regexp.MustCompile(`"event":"agent_output".*"stdout":"([^"]*)"`))
+	if !strings.Contains(out[0], `SEVERE: http://jenkins.invalid:8080/ is not reachable`) || !strings.Contains(out[1], "starting with secret ********") {
+		t.Fatalf("agent_output line: %s; want stderr's line and stdout with the secret masked", out[0])
+	}
+	w.waitFor("the output quoted in the build's reason", 20*time.Second, func() bool {
+		st := w.status()
+		return len(st.Waiting) == 1 && strings.Contains(st.Waiting[0].Reason, "agent did not connect within 2s; its output ends: SEVERE: http://jenkins.invalid:8080/ is not reachable")
+	})
+	if regexp.MustCompile(`secret [0-9a-f]{64}`).MatchString(w.framework.output()) {
+		t.Fatal("an agent secret from the container's output appears in the framework's log")
 	}
 }
 

@@ -215,6 +215,8 @@ func (c *Core) Step(ev Event) error {
 		c.queueStale = true
 	case NodeDone:
 		c.onNodeDone(e)
+	case AgentOutput:
+		c.onAgentOutput(e)
 	case CallFailed:
 		c.onCallFailed(e)
 	case Reconfigured:

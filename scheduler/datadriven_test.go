@@ -154,6 +154,8 @@ func (h *harness) handle(t *testing.T, d *datadriven.TestData) string {
 		return h.step(t, RescindInverseOffer{ID: d.CmdArgs[0].Key})
 	case "rescind":
 		return h.step(t, Rescind{OfferID: d.CmdArgs[0].Key})
+	case "output":
+		return h.step(t, AgentOutput{Task: arg(d, "task", ""), Last: d.Input})
 	case "status":
 		s := h.core.Status()
 		return fmt.Sprintf("subscribed=%v suppressed=%v framework=%s agents=%v\n", s.Subscribed, s.Suppressed, s.FrameworkID, s.Agents)

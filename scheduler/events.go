@@ -44,6 +44,13 @@ type (
 	// limits, timings. FrameworkName and JenkinsURL are kept from the
 	// first configuration; changing them needs a restart.
 	Reconfigured struct{ Config Config }
+	// AgentOutput is the end of what a failed agent's container wrote
+	// (the last line of its sandbox's stderr, else stdout), read by the
+	// driver after a launch_failed note; secrets already masked.
+	AgentOutput struct {
+		Task string
+		Last string
+	}
 	// NodeDone is the outcome of a Ready.Jenkins entry.
 	NodeDone struct {
 		Op     NodeOp
@@ -63,6 +70,7 @@ func (Update) isEvent()              {}
 func (QueueObserved) isEvent()       {}
 func (NodesObserved) isEvent()       {}
 func (NodeDone) isEvent()            {}
+func (AgentOutput) isEvent()         {}
 func (CallFailed) isEvent()          {}
 func (Reconfigured) isEvent()        {}
 

@@ -31,7 +31,8 @@ type health struct {
 	launchFails int
 	launchAfter time.Time
 	launchErr   string
-	open        bool // the breaker: creations stop until launchAfter, then one probe
+	failedTask  string // the task of the last launch failure, whose output may follow
+	open        bool   // the breaker: creations stop until launchAfter, then one probe
 	configError bool // the last failure was a configuration error
 }
 
@@ -74,6 +75,7 @@ func (c *Core) launchFailed(a *agent, reason string, configErr bool) {
 	h := &c.health[a.tmpl]
 	h.launchFails++
 	h.launchErr = reason
+	h.failedTask = a.name
 	h.configError = configErr
 	fields := map[string]string{"node": a.name, "task_id": a.name, "agent_id": a.agentID, "template": c.cfg.Templates[a.tmpl].Name}
 	wait := c.cfg.LaunchBackoff << min(h.launchFails-1, 16)
@@ -114,7 +116,30 @@ func (c *Core) launchSucceeded(t int) {
 	if h.open {
 		c.note("breaker_closed", "template "+c.cfg.Templates[t].Name+": an agent connected; launches resume", map[string]string{"template": c.cfg.Templates[t].Name})
 	}
-	h.launchFails, h.launchAfter, h.launchErr, h.open, h.configError = 0, time.Time{}, "", false, false
+	h.launchFails, h.launchAfter, h.launchErr, h.failedTask, h.open, h.configError = 0, time.Time{}, "", "", false, false
+}
+
+// maxOutputLine bounds the output a reason quotes, in bytes.
+const maxOutputLine = 200
+
+// onAgentOutput quotes the end of a failed agent's output in its
+// template's failure reason: what the container said is often the
+// whole explanation (a Jenkins URL it cannot reach, `java` missing).
+func (c *Core) onAgentOutput(e AgentOutput) {
+	line := strings.Join(strings.Fields(e.Last), " ")
+	if line == "" {
+		return
+	}
+	if len(line) > maxOutputLine {
+		line = strings.ToValidUTF8(line[:maxOutputLine], "") + "…"
+	}
+	for t := range c.health {
+		h := &c.health[t]
+		if h.failedTask == e.Task && h.launchErr != "" {
+			h.launchErr += "; its output ends: " + line
+			h.failedTask = "" // quoted once
+		}
+	}
 }
 
 // mayCreate is how many agents template t may create now (-1: no limit

@@ -101,6 +101,10 @@ type Driver struct {
 	fatal        chan error
 	jenkinsSlots chan struct{}
 	wg           sync.WaitGroup
+
+	agentURLs   map[string]string // agent ID → its endpoint, from the offers (under mu)
+	agentHTTP   *http.Client      // reads agents' sandbox files (sandbox.go)
+	outputSlots chan struct{}
 }
 
 // New makes a driver.
@@ -118,7 +122,8 @@ func New(cfg Config, j Jenkins, st Store) *Driver {
 		cfg.Log = logrus.New()
 	}
 	return &Driver{cfg: cfg, jenkins: j, store: st, log: cfg.Log, events: make(chan scheduler.Event, 4096),
-		fatal: make(chan error, 1), jenkinsSlots: make(chan struct{}, cfg.JenkinsWorkers)}
+		fatal: make(chan error, 1), jenkinsSlots: make(chan struct{}, cfg.JenkinsWorkers),
+		agentURLs: map[string]string{}, agentHTTP: &http.Client{Timeout: 10 * time.Second}, outputSlots: make(chan struct{}, outputReaders)}
 }
 
 // Status is the core's summary (safe to call from any goroutine).
@@ -288,6 +293,11 @@ func (d *Driver) handle(ctx context.Context, rd scheduler.Ready) ([]scheduler.Ev
 				}
 			}
 			d.log.WithFields(fields).Info(n.Text)
+		}
+	}
+	for _, n := range rd.Notes {
+		if n.Kind == "launch_failed" {
+			d.readOutput(ctx, n)
 		}
 	}
 	debug := d.log.IsLevelEnabled(logrus.DebugLevel)
@@ -786,6 +796,7 @@ func (d *Driver) subscribeOnce(ctx context.Context, leader string) error {
 			d.log.WithFields(logrus.Fields{"framework_id": s.FrameworkID.Value, "master": leader}).Info("subscribed")
 			d.push(ctx, scheduler.Subscribed{FrameworkID: s.FrameworkID.Value, Heartbeat: hb})
 		case msched.Event_OFFERS:
+			d.noteAgents(ev.GetOffers().Offers)
 			d.push(ctx, scheduler.Offers{Offers: ev.GetOffers().Offers})
 		case msched.Event_RESCIND:
 			d.push(ctx, scheduler.Rescind{OfferID: ev.GetRescind().OfferID.Value})

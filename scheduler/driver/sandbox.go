@@ -1,0 +1,187 @@
+package driver
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/sirupsen/logrus"
+
+	"github.com/jenkins-mesos/jenkins-mesos/scheduler"
+)
+
+// An agent that fails to start or to connect often says why in its
+// container's output ("java: not found", a Jenkins URL it cannot reach).
+// The driver reads the end of the failed task's stderr and stdout from
+// the Mesos agent's sandbox (GET /files/read on the agent's endpoint, the
+// latest run of the task's executor), logs it, and gives the core its
+// last line for the build's reason.
+
+// outputTail is how much of each file is read.
+const outputTail = 2048
+
+// outputReaders bounds concurrent sandbox reads; more failures at once
+// are not read.
+const outputReaders = 4
+
+// noteAgents remembers each agent's endpoint from the offers' URL.
+func (d *Driver) noteAgents(offers []mesos.Offer) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i := range offers {
+		u := offers[i].GetURL()
+		if u == nil || u.Address.Port == 0 {
+			continue
+		}
+		addr := &u.Address
+		host := addr.GetIP()
+		if host == "" {
+			host = addr.GetHostname()
+		}
+		if host == "" {
+			continue
+		}
+		scheme := u.GetScheme()
+		if scheme == "" {
+			scheme = "http"
+		}
+		d.agentURLs[offers[i].AgentID.Value] = scheme + "://" + net.JoinHostPort(host, strconv.Itoa(int(addr.Port)))
+	}
+}
+
+// readOutput reads, in the background, what a failed task wrote.
+func (d *Driver) readOutput(ctx context.Context, n scheduler.Note) {
+	task, agent := n.Fields["task_id"], n.Fields["agent_id"]
+	d.mu.Lock()
+	base, fw := d.agentURLs[agent], d.frameworkID
+	d.mu.Unlock()
+	if task == "" || base == "" || fw == "" {
+		return
+	}
+	select {
+	case d.outputSlots <- struct{}{}:
+	default:
+		return
+	}
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		defer func() { <-d.outputSlots }()
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		dir := "/frameworks/" + fw + "/executors/" + task + "/runs/latest/"
+		var tails [2]string
+		var errs []string
+		for i, f := range []string{"stderr", "stdout"} {
+			t, err := d.readTail(rctx, base, dir+f)
+			if err != nil {
+				errs = append(errs, f+": "+err.Error())
+			}
+			tails[i] = d.mask(t)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		fields := logrus.Fields{"event": "agent_output", "node": n.Fields["node"], "task_id": task, "agent_id": agent}
+		if tails[0] == "" && tails[1] == "" {
+			if len(errs) > 0 {
+				d.log.WithFields(fields).Debugf("%s: its output could not be read: %s", task, strings.Join(errs, "; "))
+			}
+			return
+		}
+		fields["stderr"], fields["stdout"] = tails[0], tails[1]
+		last := lastLine(tails[0])
+		if last == "" {
+			last = lastLine(tails[1])
+		}
+		d.log.WithFields(fields).Warnf("%s failed; its output ends: %s", task, last)
+		d.push(ctx, scheduler.AgentOutput{Task: task, Last: last})
+	}()
+}
+
+// readTail reads the last outputTail bytes of a sandbox file: its size
+// first (offset -1), then the tail.
+func (d *Driver) readTail(ctx context.Context, base, path string) (string, error) {
+	read := func(offset, length int64) (string, int64, error) {
+		q := url.Values{"path": {path}, "offset": {strconv.FormatInt(offset, 10)}}
+		if length >= 0 {
+			q.Set("length", strconv.FormatInt(length, 10))
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/files/read?"+q.Encode(), nil)
+		if err != nil {
+			return "", 0, err
+		}
+		if d.cfg.Principal != "" && d.cfg.Secret != "" {
+			req.SetBasicAuth(d.cfg.Principal, d.cfg.Secret)
+		}
+		resp, err := d.agentHTTP.Do(req)
+		if err != nil {
+			return "", 0, err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if err != nil {
+			return "", 0, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return "", 0, fmt.Errorf("GET %s/files/read: %s", base, resp.Status)
+		}
+		var r struct {
+			Data   string `json:"data"`
+			Offset int64  `json:"offset"`
+		}
+		if err := json.Unmarshal(body, &r); err != nil {
+			return "", 0, fmt.Errorf("GET %s/files/read: %w", base, err)
+		}
+		return r.Data, r.Offset, nil
+	}
+	_, size, err := read(-1, -1)
+	if err != nil || size == 0 {
+		return "", err
+	}
+	from := max(0, size-outputTail)
+	data, _, err := read(from, size-from)
+	if err != nil {
+		return "", err
+	}
+	if from > 0 { // start at a whole line
+		if i := strings.IndexByte(data, '\n'); i >= 0 {
+			data = data[i+1:]
+		}
+	}
+	return strings.TrimRight(strings.ToValidUTF8(data, "?"), "\n"), nil
+}
+
+// agentSecretPattern is an inbound agent's secret: 64 hex digits (an
+// HMAC-SHA256). An image may print its command line.
+var agentSecretPattern = regexp.MustCompile(`\b[0-9a-fA-F]{64}\b`)
+
+// mask hides secrets an agent's output may hold: agent secrets and the
+// framework's Mesos secret.
+func (d *Driver) mask(s string) string {
+	s = agentSecretPattern.ReplaceAllString(s, "********")
+	if d.cfg.Secret != "" {
+		s = strings.ReplaceAll(s, d.cfg.Secret, "********")
+	}
+	return s
+}
+
+// lastLine is the last line of s with anything in it.
+func lastLine(s string) string {
+	lines := strings.Split(s, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); l != "" {
+			return l
+		}
+	}
+	return ""
+}

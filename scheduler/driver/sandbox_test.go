@@ -1,0 +1,58 @@
+package driver
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/sirupsen/logrus"
+	"github.com/stretchr/testify/require"
+)
+
+// TestReadTailReadsTheEndOfALongFile: the size first, then the last
+// 2 KiB from a whole line; secrets masked; a missing file is an error.
+func TestReadTailReadsTheEndOfALongFile(t *testing.T) {
+	var file strings.Builder
+	for i := 0; i < 200; i++ {
+		fmt.Fprintf(&file, "line %03d of the agent's output\n", i)
+	}
+	file.WriteString("secret " + strings.Repeat("ab", 32) + " and mesos-pass\n")
+	content := file.String()
+	var queries []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		queries = append(queries, q.Get("offset")+"/"+q.Get("length"))
+		if r.URL.Path != "/files/read" || q.Get("path") != "/frameworks/fw/executors/t1/runs/latest/stderr" {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		if u, p, _ := r.BasicAuth(); u != "jm" || p != "mesos-pass" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		off, _ := strconv.Atoi(q.Get("offset"))
+		n, _ := strconv.Atoi(q.Get("length"))
+		if off == -1 {
+			_ = json.NewEncoder(w).Encode(map[string]any{"data": "", "offset": len(content)})
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"data": content[off : off+n], "offset": off})
+	}))
+	defer srv.Close()
+	d := New(Config{Principal: "jm", Secret: "mesos-pass", Log: logrus.New()}, nil, nil)
+	got, err := d.readTail(t.Context(), srv.URL, "/frameworks/fw/executors/t1/runs/latest/stderr")
+	require.NoError(t, err)
+	require.Equal(t, []string{"-1/", fmt.Sprintf("%d/%d", len(content)-outputTail, outputTail)}, queries)
+	require.True(t, strings.HasPrefix(got, "line "), "starts at a whole line: %q", got[:20])
+	require.LessOrEqual(t, len(got), outputTail)
+	require.True(t, strings.HasSuffix(got, "secret "+strings.Repeat("ab", 32)+" and mesos-pass"))
+	masked := d.mask(got)
+	require.True(t, strings.HasSuffix(masked, "secret ******** and ********"), masked[len(masked)-40:])
+	require.Equal(t, "secret ******** and ********", lastLine(masked+"\n\n  \n"))
+	_, err = d.readTail(t.Context(), srv.URL, "/frameworks/fw/executors/t2/runs/latest/stderr")
+	require.ErrorContains(t, err, "404")
+}
