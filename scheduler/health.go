@@ -33,7 +33,7 @@ type health struct {
 	launchErr   string
 	failedTask  string // the task of the last launch failure, whose output may follow
 	open        bool   // the breaker: creations stop until launchAfter, then one probe
-	configError bool // the last failure was a configuration error
+	configError bool   // the last failure was a configuration error
 }
 
 // blockedUntil is when the template may create agents again (zero: now).
