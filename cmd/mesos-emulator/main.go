@@ -160,7 +160,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "  contending in %s\n", *zkURL)
 	}
 	for _, a := range c.Agents() {
-		fmt.Fprintf(stdout, "  agent %s (%s): %s\n", a.ID, a.Hostname, *res)
+		fmt.Fprintf(stdout, "  agent %s (%s): %s; files at %s/files/read\n", a.ID, a.Hostname, *res, a.Endpoint)
 	}
 	fmt.Fprintf(stdout, "  faults: POST /emulator/agents/{id}/remove|partition|restore, /emulator/frameworks/{id}/drop|stall, /emulator/failover, /emulator/images/fail?image=I&count=N\n")
 	if *zkURL != "" || *masters > 1 {

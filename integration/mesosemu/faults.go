@@ -18,6 +18,8 @@ type AgentInfo struct {
 	Removed     bool   `json:"removed"`
 	Partitioned bool   `json:"partitioned"`
 	Tasks       int    `json:"tasks"`
+	// Endpoint is the agent's own HTTP endpoint (its sandbox files).
+	Endpoint string `json:"endpoint"`
 }
 
 // Agents lists the simulated agents in registration order.
@@ -26,7 +28,8 @@ func (c *Cluster) Agents() []AgentInfo {
 	defer c.mu.Unlock()
 	out := make([]AgentInfo, 0, len(c.agents))
 	for _, a := range c.agents {
-		out = append(out, AgentInfo{ID: a.id, Hostname: a.hostname, Removed: a.removed, Partitioned: a.partitioned, Tasks: len(a.tasks)})
+		out = append(out, AgentInfo{ID: a.id, Hostname: a.hostname, Removed: a.removed, Partitioned: a.partitioned, Tasks: len(a.tasks),
+			Endpoint: "http://127.0.0.1:" + strconv.Itoa(a.port)})
 	}
 	return out
 }
