@@ -444,8 +444,27 @@ func TestAgentServesSandboxFiles(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d", query, r.code, r.body, want)
 		}
 	}
-	st := doRequest(t, "GET", strings.TrimSuffix(url, "/api/v1/scheduler")+"/master/state", nil, nil)
+	master := strings.TrimSuffix(url, "/api/v1/scheduler")
+	st := doRequest(t, "GET", master+"/master/state", nil, nil)
 	if !strings.Contains(st.body, fmt.Sprintf(`"pid":"slave(1)@127.0.0.1:%d"`, addr.GetPort())) {
 		t.Fatalf("master state does not name the agent's endpoint as its pid: %s", st.body)
+	}
+	// GET /master/slaves (readonly_handler.cpp): the agents, one by ID.
+	var slaves struct {
+		Slaves []struct {
+			ID   string `json:"id"`
+			PID  string `json:"pid"`
+			Port int32  `json:"port"`
+		} `json:"slaves"`
+		Recovered []any `json:"recovered_slaves"`
+	}
+	r = doRequest(t, "GET", master+"/master/slaves?slave_id="+o.AgentID.Value, nil, nil)
+	if r.code != 200 || json.Unmarshal([]byte(r.body), &slaves) != nil || len(slaves.Slaves) != 1 || slaves.Slaves[0].ID != o.AgentID.Value ||
+		slaves.Slaves[0].Port != addr.GetPort() || slaves.Slaves[0].PID != fmt.Sprintf("slave(1)@127.0.0.1:%d", addr.GetPort()) || slaves.Recovered == nil {
+		t.Fatalf("/master/slaves?slave_id: %d %s", r.code, r.body)
+	}
+	r = doRequest(t, "GET", master+"/master/slaves?slave_id=nobody", nil, nil)
+	if r.code != 200 || !strings.Contains(r.body, `"slaves":[]`) {
+		t.Fatalf("/master/slaves of an unknown agent: %d %s", r.code, r.body)
 	}
 }

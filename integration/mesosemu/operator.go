@@ -14,6 +14,9 @@ func (m *Master) registerOperatorRoutes(mux *http.ServeMux) {
 	for _, p := range []string{"/master/state", "/master/state.json", "/state", "/state.json"} {
 		mux.HandleFunc(p, m.handleState)
 	}
+	for _, p := range []string{"/master/slaves", "/master/slaves.json", "/slaves", "/slaves.json"} {
+		mux.HandleFunc(p, m.handleSlaves)
+	}
 	for _, p := range []string{"/master/redirect", "/redirect"} {
 		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) { m.redirect(w, r, "") })
 	}
@@ -76,25 +79,16 @@ func attributesJSON(as []mesos.Attribute) map[string]any {
 
 func secs(t interface{ UnixNano() int64 }) float64 { return float64(t.UnixNano()) / 1e9 }
 
-// handleState is GET /master/state: the fields of the real /state JSON
-// that the emulator has. Standbys redirect to the leader.
-func (m *Master) handleState(w http.ResponseWriter, r *http.Request) {
-	if !m.isElected() {
-		m.redirect(w, r, r.URL.Path)
-		return
-	}
-	m.c.mu.Lock()
-	defer m.c.mu.Unlock()
-	info := m.info
-	leader := map[string]any{"id": info.ID, "ip": info.IP, "port": info.GetPort(), "pid": info.GetPID(), "hostname": info.GetHostname(), "version": info.GetVersion(),
-		"address": map[string]any{"hostname": info.GetHostname(), "ip": info.Address.GetIP(), "port": info.GetPort()}}
-	active, unreachable := 0, 0
-	var slaves []map[string]any
+// slavesLocked is the registered, reachable agents as /master/state and
+// /master/slaves list them (only the one with ID id, when id is set), and
+// how many are active and unreachable.
+func (m *Master) slavesLocked(id string) (slaves []map[string]any, active, unreachable int) {
 	offeredBy := map[*Agent]mesos.Resources{}
 	for _, o := range m.offers {
 		rs := offeredBy[o.agent]
 		offeredBy[o.agent] = resPlus(rs, o.resources...)
 	}
+	slaves = []map[string]any{}
 	for _, a := range m.c.agents {
 		if a.removed || a.recovering {
 			continue
@@ -104,6 +98,9 @@ func (m *Master) handleState(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		active++
+		if id != "" && a.id != id {
+			continue
+		}
 		unres := mesos.Resources{}
 		for _, rs := range a.total {
 			if len(rs.Reservations) == 0 {
@@ -120,6 +117,36 @@ func (m *Master) handleState(w http.ResponseWriter, r *http.Request) {
 			"deactivated":  false,
 		})
 	}
+	return slaves, active, unreachable
+}
+
+// handleSlaves is GET /master/slaves[?slave_id=ID] (readonly_handler.cpp
+// SlavesWriter): the agents, and recovered_slaves (none here). Standbys
+// redirect to the leader.
+func (m *Master) handleSlaves(w http.ResponseWriter, r *http.Request) {
+	if !m.isElected() {
+		m.redirect(w, r, r.URL.Path)
+		return
+	}
+	m.c.mu.Lock()
+	slaves, _, _ := m.slavesLocked(r.URL.Query().Get("slave_id"))
+	m.c.mu.Unlock()
+	writeJSON(w, map[string]any{"slaves": slaves, "recovered_slaves": []any{}})
+}
+
+// handleState is GET /master/state: the fields of the real /state JSON
+// that the emulator has. Standbys redirect to the leader.
+func (m *Master) handleState(w http.ResponseWriter, r *http.Request) {
+	if !m.isElected() {
+		m.redirect(w, r, r.URL.Path)
+		return
+	}
+	m.c.mu.Lock()
+	defer m.c.mu.Unlock()
+	info := m.info
+	leader := map[string]any{"id": info.ID, "ip": info.IP, "port": info.GetPort(), "pid": info.GetPID(), "hostname": info.GetHostname(), "version": info.GetVersion(),
+		"address": map[string]any{"hostname": info.GetHostname(), "ip": info.Address.GetIP(), "port": info.GetPort()}}
+	slaves, active, unreachable := m.slavesLocked("")
 	var frameworks []map[string]any
 	for _, id := range m.frameworkIDs() {
 		frameworks = append(frameworks, m.frameworkJSON(m.frameworks[id]))

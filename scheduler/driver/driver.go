@@ -102,6 +102,7 @@ type Driver struct {
 	jenkinsSlots chan struct{}
 	wg           sync.WaitGroup
 
+	master      string            // the master subscribed to last (under mu)
 	agentURLs   map[string]string // agent ID → its endpoint, from the offers (under mu)
 	agentHTTP   *http.Client      // reads agents' sandbox files (sandbox.go)
 	outputSlots chan struct{}
@@ -793,6 +794,9 @@ func (d *Driver) subscribeOnce(ctx context.Context, leader string) error {
 			d.streamID, _ = streamID.Load().(string)
 			d.mu.Unlock() // the framework ID is taken from the core's Persist, before any call
 			d.subscribed.Store(true)
+			d.mu.Lock()
+			d.master = leader
+			d.mu.Unlock()
 			d.log.WithFields(logrus.Fields{"framework_id": s.FrameworkID.Value, "master": leader}).Info("subscribed")
 			d.push(ctx, scheduler.Subscribed{FrameworkID: s.FrameworkID.Value, Heartbeat: hb})
 		case msched.Event_OFFERS:

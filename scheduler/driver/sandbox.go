@@ -62,9 +62,9 @@ func (d *Driver) noteAgents(offers []mesos.Offer) {
 func (d *Driver) readOutput(ctx context.Context, n scheduler.Note) {
 	task, agent := n.Fields["task_id"], n.Fields["agent_id"]
 	d.mu.Lock()
-	base, fw := d.agentURLs[agent], d.frameworkID
+	base, fw, master := d.agentURLs[agent], d.frameworkID, d.master
 	d.mu.Unlock()
-	if task == "" || base == "" || fw == "" {
+	if task == "" || agent == "" || fw == "" || (base == "" && master == "") {
 		return
 	}
 	select {
@@ -78,6 +78,15 @@ func (d *Driver) readOutput(ctx context.Context, n scheduler.Note) {
 		defer func() { <-d.outputSlots }()
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
+		if base == "" {
+			// No offer from the agent seen by this process (its task was
+			// adopted after a restart): the master knows its address.
+			var err error
+			if base, err = d.lookupAgent(rctx, master, agent); err != nil {
+				d.log.WithFields(logrus.Fields{"event": "agent_output", "task_id": task, "agent_id": agent}).Debugf("%s: its output could not be read: %v", task, err)
+				return
+			}
+		}
 		dir := "/frameworks/" + fw + "/executors/" + task + "/runs/latest/"
 		var tails [2]string
 		var errs []string
@@ -184,4 +193,57 @@ func lastLine(s string) string {
 		}
 	}
 	return ""
+}
+
+// lookupAgent finds an agent's endpoint from the master
+// (GET /master/slaves?slave_id=ID: its pid, slave(1)@IP:PORT) and
+// remembers it.
+func (d *Driver) lookupAgent(ctx context.Context, master, agent string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(master, "/")+"/master/slaves?"+url.Values{"slave_id": {agent}}.Encode(), nil)
+	if err != nil {
+		return "", err
+	}
+	if d.cfg.Principal != "" && d.cfg.Secret != "" {
+		req.SetBasicAuth(d.cfg.Principal, d.cfg.Secret)
+	}
+	resp, err := d.agentHTTP.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET %s/master/slaves: %s", master, resp.Status)
+	}
+	var r struct {
+		Slaves []struct {
+			ID  string `json:"id"`
+			PID string `json:"pid"`
+		} `json:"slaves"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return "", fmt.Errorf("GET %s/master/slaves: %w", master, err)
+	}
+	for _, s := range r.Slaves {
+		if s.ID != agent {
+			continue
+		}
+		_, hostPort, ok := strings.Cut(s.PID, "@")
+		if !ok || hostPort == "" {
+			return "", fmt.Errorf("agent %s: pid %q names no address", agent, s.PID)
+		}
+		scheme := "http"
+		if strings.HasPrefix(master, "https:") {
+			scheme = "https"
+		}
+		base := scheme + "://" + hostPort
+		d.mu.Lock()
+		d.agentURLs[agent] = base
+		d.mu.Unlock()
+		return base, nil
+	}
+	return "", fmt.Errorf("the master does not list agent %s", agent)
 }

@@ -56,3 +56,27 @@ func TestReadTailReadsTheEndOfALongFile(t *testing.T) {
 	_, err = d.readTail(t.Context(), srv.URL, "/frameworks/fw/executors/t2/runs/latest/stderr")
 	require.ErrorContains(t, err, "404")
 }
+
+// TestLookupAgentAsksTheMaster: an agent no offer named is found by its
+// pid in /master/slaves, and remembered.
+func TestLookupAgentAsksTheMaster(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/master/slaves" {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		slaves := []map[string]any{}
+		if id := r.URL.Query().Get("slave_id"); id == "S1" {
+			slaves = append(slaves, map[string]any{"id": "S1", "pid": "slave(1)@10.0.0.7:5051", "hostname": "agent7"})
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"slaves": slaves, "recovered_slaves": []any{}})
+	}))
+	defer srv.Close()
+	d := New(Config{Log: logrus.New()}, nil, nil)
+	base, err := d.lookupAgent(t.Context(), srv.URL, "S1")
+	require.NoError(t, err)
+	require.Equal(t, "http://10.0.0.7:5051", base)
+	require.Equal(t, "http://10.0.0.7:5051", d.agentURLs["S1"], "remembered")
+	_, err = d.lookupAgent(t.Context(), srv.URL, "S9")
+	require.ErrorContains(t, err, "does not list agent S9")
+}
