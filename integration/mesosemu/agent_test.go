@@ -468,3 +468,48 @@ func TestAgentServesSandboxFiles(t *testing.T) {
 		t.Fatalf("/master/slaves of an unknown agent: %d %s", r.code, r.body)
 	}
 }
+
+// TestAgentReportsTaskUsage: /monitor/statistics lists each running
+// executor with its process tree's real CPU time and resident memory,
+// and limits with the command executor's own 0.1 CPU and 32 MB added.
+func TestAgentReportsTaskUsage(t *testing.T) {
+	c := newTestCluster(t, Config{Agents: 1})
+	url := c.Leader()
+	s := subscribeRaw(t, url, frameworkInfo("fw"))
+	o := s.next(scheduler.Event_OFFERS).Offers.Offers[0]
+	addr := o.GetURL().GetAddress()
+	stats := fmt.Sprintf("http://%s:%d/monitor/statistics", addr.GetIP(), addr.GetPort())
+	// A shell loop burns some CPU in a child, then the task idles.
+	s.mustCall(url, launch([]mesos.OfferID{o.ID}, nil, commandTask("busy", o, 0.2, 32, `sh -c 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; sleep 1000' & sleep 1000`)))
+	for st := s.update("busy"); st.GetState() != mesos.TASK_RUNNING; st = s.update("busy") {
+		s.ack(url, st)
+	}
+	type entry struct {
+		Framework  string `json:"framework_id"`
+		Executor   string `json:"executor_id"`
+		Statistics struct {
+			Timestamp float64 `json:"timestamp"`
+			User      float64 `json:"cpus_user_time_secs"`
+			System    float64 `json:"cpus_system_time_secs"`
+			CPUsLimit float64 `json:"cpus_limit"`
+			RSS       int64   `json:"mem_rss_bytes"`
+			MemLimit  int64   `json:"mem_limit_bytes"`
+		} `json:"statistics"`
+	}
+	var got []entry
+	waitFor(t, "CPU time spent by the task's child", func() bool {
+		r := doRequest(t, "GET", stats, nil, nil)
+		got = nil
+		return r.code == 200 && json.Unmarshal([]byte(r.body), &got) == nil && len(got) == 1 && got[0].Statistics.User+got[0].Statistics.System >= 0.05
+	})
+	e := got[0]
+	if e.Framework != s.fwID || e.Executor != "busy" || e.Statistics.RSS <= 0 || e.Statistics.CPUsLimit != 0.3 ||
+		e.Statistics.MemLimit != 64<<20 || e.Statistics.Timestamp < float64(time.Now().Add(-time.Minute).Unix()) {
+		t.Fatalf("statistics: %+v", e)
+	}
+	s.mustCall(url, &scheduler.Call{Type: scheduler.Call_KILL, Kill: &scheduler.Call_Kill{TaskID: mesos.TaskID{Value: "busy"}}})
+	runToEnd(s, url, "busy")
+	if r := doRequest(t, "GET", stats, nil, nil); r.code != 200 || strings.TrimSpace(r.body) != "[]" {
+		t.Fatalf("statistics after the task ended: %d %s", r.code, r.body)
+	}
+}

@@ -32,6 +32,9 @@ func (a *Agent) serveHTTP() error {
 	for _, p := range []string{"/files/read", "/files/read.json"} {
 		mux.HandleFunc(p, a.handleFilesRead)
 	}
+	for _, p := range []string{"/monitor/statistics", "/monitor/statistics.json"} {
+		mux.HandleFunc(p, a.handleStatistics)
+	}
 	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = a.srv.Serve(ln) }()
 	return nil
