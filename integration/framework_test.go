@@ -227,6 +227,7 @@ func newWorld(t *testing.T, o worldOpts) *world {
   user: jenkins
   failover_timeout: 168h
   principal: %q
+  usage_interval: 1s
 jenkins:
   url: %s
   user: admin
@@ -519,6 +520,37 @@ func TestFrameworkEndToEndAsThreeProcesses(t *testing.T) {
 	if sum := m[`jenkins_mesos_build_wait_seconds_sum{template="mesos"}`]; sum <= 0 || sum > 5*60 ||
 		m[`jenkins_mesos_build_wait_seconds_bucket{template="mesos",le="60"}`] != 5 {
 		t.Errorf("/metrics: builds waited %v s in all, %v of them within a minute; want 5 short waits", sum, m[`jenkins_mesos_build_wait_seconds_bucket{template="mesos",le="60"}`])
+	}
+	// Sizing: every agent lived seconds, so each was sampled (each second)
+	// by its Mesos agent: a real process's resident memory and CPU time.
+	if n := m[`jenkins_mesos_agent_memory_peak_bytes_count{template="mesos"}`]; n != 5 {
+		t.Errorf("/metrics: %v agents' peak memory observed; want 5", n)
+	}
+	if sum := m[`jenkins_mesos_agent_memory_peak_bytes_sum{template="mesos"}`]; sum < 5*(1<<20) {
+		t.Errorf("/metrics: peaks sum to %v bytes; want more than 1 MB for each agent (a real process)", sum)
+	}
+	if _, ok := m[`jenkins_mesos_agent_used_cpu_seconds_total{template="mesos"}`]; !ok {
+		t.Error("/metrics: no jenkins_mesos_agent_used_cpu_seconds_total for mesos")
+	}
+	var sizing struct {
+		Sizing []struct {
+			Template string  `json:"template"`
+			Agents   int     `json:"agents"`
+			CPUs     float64 `json:"cpus"`
+			Mem      float64 `json:"mem"`
+			Peak     float64 `json:"peak_mem_mb"`
+			Limit    float64 `json:"mem_limit_mb"`
+		} `json:"sizing"`
+	}
+	if resp, err := http.Get("http://" + w.httpListen + "/status"); err != nil {
+		t.Error(err)
+	} else {
+		_ = json.NewDecoder(resp.Body).Decode(&sizing)
+		resp.Body.Close()
+		if len(sizing.Sizing) != 1 || sizing.Sizing[0].Template != "mesos" || sizing.Sizing[0].Agents != 5 || sizing.Sizing[0].Mem != 30 ||
+			sizing.Sizing[0].CPUs != 0.2 || sizing.Sizing[0].Peak < 1 || sizing.Sizing[0].Limit != 62 {
+			t.Errorf("/status sizing = %+v; want mesos: 5 agents, 0.2 CPU and 30 MB slices, a peak above 1 MB, a 62 MB limit (30 + the executor's 32)", sizing.Sizing)
+		}
 	}
 	for series, v := range m {
 		if strings.HasPrefix(series, "jenkins_mesos_oldest_build_wait_seconds") {

@@ -42,6 +42,10 @@ type fileConfig struct {
 		// ZKCredentialsFile holds user:password for a zk:// master group
 		// that needs digest authentication.
 		ZKCredentialsFile string `yaml:"zk_credentials_file"`
+		// UsageInterval: how often the agents running the framework's
+		// tasks are asked for their usage (GET /monitor/statistics), for
+		// the templates' sizing; 0 turns it off.
+		UsageInterval duration `yaml:"usage_interval"`
 	} `yaml:"mesos"`
 	Jenkins struct {
 		URL                        string   `yaml:"url"`
@@ -198,6 +202,7 @@ func defaults() fileConfig {
 	c.Mesos.User = "jenkins"
 	c.Mesos.FailoverTimeout = duration(168 * time.Hour)
 	c.Mesos.Encoding = "protobuf"
+	c.Mesos.UsageInterval = duration(15 * time.Second)
 	c.Jenkins.PollInterval = duration(time.Second)
 	c.State.Dir = "/var/lib/jenkins-mesos"
 	c.State.ZKSessionTimeout = duration(10 * time.Second)
@@ -223,7 +228,8 @@ func scalarKeys(c *fileConfig) map[string]any {
 		"mesos.user": &c.Mesos.User, "mesos.failover_timeout": &c.Mesos.FailoverTimeout, "mesos.principal": &c.Mesos.Principal,
 		"mesos.secret_file": &c.Mesos.SecretFile, "mesos.encoding": &c.Mesos.Encoding, "mesos.hostname": &c.Mesos.Hostname,
 		"mesos.webui_url": &c.Mesos.WebUIURL, "mesos.zk_credentials_file": &c.Mesos.ZKCredentialsFile,
-		"jenkins.url": &c.Jenkins.URL, "jenkins.user": &c.Jenkins.User, "jenkins.token_file": &c.Jenkins.TokenFile,
+		"mesos.usage_interval": &c.Mesos.UsageInterval,
+		"jenkins.url":          &c.Jenkins.URL, "jenkins.user": &c.Jenkins.User, "jenkins.token_file": &c.Jenkins.TokenFile,
 		"jenkins.poll_interval": &c.Jenkins.PollInterval, "jenkins.provision_during_quiet_period": &c.Jenkins.ProvisionDuringQuietPeriod,
 		"jenkins.anchor_node": &c.Jenkins.AnchorNode,
 		"state.dir":           &c.State.Dir, "state.zk": &c.State.ZK, "state.zk_session_timeout": &c.State.ZKSessionTimeout,
@@ -485,6 +491,9 @@ func (s *settings) validate() error {
 	}
 	if time.Duration(c.Mesos.FailoverTimeout) <= 0 {
 		return fmt.Errorf("config: mesos.failover_timeout %s: must be positive (the framework's tasks survive its restarts only within it)", time.Duration(c.Mesos.FailoverTimeout))
+	}
+	if u := time.Duration(c.Mesos.UsageInterval); u != 0 && u < time.Second {
+		return fmt.Errorf("config: mesos.usage_interval %s: must be 0 (off) or at least 1s", u)
 	}
 	if time.Duration(c.Jenkins.PollInterval) < 100*time.Millisecond {
 		return fmt.Errorf("config: jenkins.poll_interval %s: must be at least 100ms", time.Duration(c.Jenkins.PollInterval))

@@ -230,8 +230,15 @@ func serve(ctx context.Context, s *settings, log *logrus.Logger, hooks *driver.C
 				}
 			}()
 		}
+		sampled := make(chan struct{})
+		if every := time.Duration(s.file.Mesos.UsageInterval); every > 0 {
+			go func() { defer close(sampled); sampleUsage(dctx, every, d, inst.metrics.usage, log) }()
+		} else {
+			close(sampled)
+		}
 		err = d.Run(dctx)
 		stop()
+		<-sampled
 		inst.setRole("stopping", nil)
 		if errors.Is(err, driver.ErrFrameworkRemoved) {
 			log.Error(err.Error())
@@ -392,6 +399,9 @@ func (in *instance) mux() *http.ServeMux {
 			}
 			out = statusJSON(d.Status(), waited)
 			out["role"] = role
+			if in.metrics != nil {
+				out["sizing"] = orEmpty(in.metrics.usage.sizing())
+			}
 		} else if leader != "" {
 			out["leader"] = leader
 		}
@@ -494,4 +504,12 @@ func statusJSON(st scheduler.Status, waited func(int64) (time.Duration, bool)) m
 	}
 	return map[string]any{"subscribed": st.Subscribed, "suppressed": st.Suppressed, "framework_id": st.FrameworkID,
 		"agents": st.Agents, "templates": tmpls, "waiting": waiting}
+}
+
+// orEmpty writes a nil list as [].
+func orEmpty[T any](v []T) []T {
+	if v == nil {
+		return []T{}
+	}
+	return v
 }

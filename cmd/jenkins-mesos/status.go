@@ -93,6 +93,7 @@ type statusView struct {
 		Code     string   `json:"code"`
 		Reason   string   `json:"reason"`
 	} `json:"waiting"`
+	Sizing []templateSizing `json:"sizing"`
 }
 
 func (st statusView) print(w io.Writer, u string) error {
@@ -133,6 +134,9 @@ func (st statusView) print(w io.Writer, u string) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if err := st.printSizing(w); err != nil {
+		return err
+	}
 	if len(st.Waiting) == 0 {
 		fmt.Fprintln(w, "\nno build waits for an agent")
 		return nil
@@ -149,6 +153,24 @@ func (st statusView) print(w io.Writer, u string) error {
 			waited = (time.Duration(*b.Waited*10) * time.Second / 10).String()
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", b.Build, b.Job, b.Code, tmpl, waited, b.Reason)
+	}
+	return tw.Flush()
+}
+
+// printSizing shows what the sampled agents used against their slices.
+func (st statusView) printSizing(w io.Writer) error {
+	if len(st.Sizing) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SIZING	AGENTS	CPUS	USED	MEM	PEAK	MEDIAN	ADVICE")
+	for _, z := range st.Sizing {
+		advice := z.Advice
+		if advice == "" {
+			advice = "ok"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%g\t%g\t%g MB\t%g MB\t%g MB\t%s\n", z.Template, z.Agents, z.CPUs, z.CPUsUsed, z.Mem, z.PeakMemMB, z.MedianMB, advice)
 	}
 	return tw.Flush()
 }

@@ -27,12 +27,23 @@ type usageMeter struct {
 	running   map[string]usageTask
 	adoptedAs map[string]usageTask // what the core said an adopted task holds, until it reports
 	done      map[string]usageSum  // by template
+
+	// What the agents reported (sizing.go), by template.
+	sized     map[string][]sizedAgent // the last finished agents
+	cpuUsed   map[string]float64      // CPU seconds the finished agents used
+	lastLimit map[string]int64        // the container memory limit last reported
+	peakHist  *prometheus.HistogramVec
 }
 
 type usageTask struct {
 	template  string
 	cpus, mem float64 // reserved: cpus, MB
 	since     time.Time
+
+	sampled  bool    // an agent reported its usage
+	peakRSS  int64   // bytes
+	cpuUsed  float64 // seconds, cumulative
+	memLimit int64   // bytes, as reported
 }
 
 type usageSum struct{ seconds, cpuSeconds, memByteSeconds float64 }
@@ -45,7 +56,11 @@ func (s *usageSum) add(t usageTask, d time.Duration) {
 }
 
 func newUsageMeter(now func() time.Time, templates func() []scheduler.Template) *usageMeter {
-	return &usageMeter{now: now, templates: templates, running: map[string]usageTask{}, adoptedAs: map[string]usageTask{}, done: map[string]usageSum{}}
+	return &usageMeter{now: now, templates: templates, running: map[string]usageTask{}, adoptedAs: map[string]usageTask{}, done: map[string]usageSum{},
+		sized: map[string][]sizedAgent{}, cpuUsed: map[string]float64{}, lastLimit: map[string]int64{},
+		peakHist: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "agent_memory_peak_bytes",
+			Help:    "Each finished agent's peak resident memory, as its Mesos agent reported it (GET /monitor/statistics every mesos.usage_interval).",
+			Buckets: memBuckets}, []string{"template"})}
 }
 
 // ready starts the tasks an ACCEPT launches, and learns from the core's
@@ -117,6 +132,10 @@ func (u *usageMeter) event(ev scheduler.Event) {
 				sum := u.done[t.template]
 				sum.add(t, u.now().Sub(t.since))
 				u.done[t.template] = sum
+				if t.memLimit > 0 {
+					u.lastLimit[t.template] = t.memLimit
+				}
+				u.finishSized(t, u.now().Sub(t.since))
 				delete(u.running, id)
 			}
 			return
@@ -164,10 +183,14 @@ var (
 	descAgentMem     = prometheus.NewDesc(ns+"_agent_reserved_memory_byte_seconds_total", "Memory (bytes) the template's agent tasks reserved, times the seconds they held it.", []string{"template"}, nil)
 )
 
+var descAgentCPUUsed = prometheus.NewDesc(ns+"_agent_used_cpu_seconds_total", "CPU seconds (user and system) the template's agents used, as their Mesos agents reported it (sampled every mesos.usage_interval).", []string{"template"}, nil)
+
 func (u *usageMeter) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descAgentSeconds
 	ch <- descAgentCPU
 	ch <- descAgentMem
+	ch <- descAgentCPUUsed
+	u.peakHist.Describe(ch)
 }
 
 func (u *usageMeter) Collect(ch chan<- prometheus.Metric) {
@@ -177,10 +200,17 @@ func (u *usageMeter) Collect(ch chan<- prometheus.Metric) {
 		sums[k] = v
 	}
 	now := u.now()
+	used := make(map[string]float64, len(u.cpuUsed))
+	for k, v := range u.cpuUsed {
+		used[k] = v
+	}
 	for _, t := range u.running {
 		s := sums[t.template]
 		s.add(t, now.Sub(t.since))
 		sums[t.template] = s
+		if t.sampled {
+			used[t.template] += t.cpuUsed
+		}
 	}
 	u.mu.Unlock()
 	for tmpl, s := range sums {
@@ -188,4 +218,8 @@ func (u *usageMeter) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descAgentCPU, prometheus.CounterValue, s.cpuSeconds, tmpl)
 		ch <- prometheus.MustNewConstMetric(descAgentMem, prometheus.CounterValue, s.memByteSeconds, tmpl)
 	}
+	for tmpl, v := range used {
+		ch <- prometheus.MustNewConstMetric(descAgentCPUUsed, prometheus.CounterValue, v, tmpl)
+	}
+	u.peakHist.Collect(ch)
 }

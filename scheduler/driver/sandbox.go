@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -246,4 +248,140 @@ func (d *Driver) lookupAgent(ctx context.Context, master, agent string) (string,
 		return base, nil
 	}
 	return "", fmt.Errorf("the master does not list agent %s", agent)
+}
+
+// TaskUsage is what a Mesos agent reports of one of the framework's
+// running tasks (GET /monitor/statistics): cumulative CPU seconds (user
+// and system), resident memory, and the container's limits.
+type TaskUsage struct {
+	Task          string
+	CPUSeconds    float64
+	RSSBytes      int64
+	CPUsLimit     float64
+	MemLimitBytes int64
+	At            time.Time // the agent's timestamp of the sample
+}
+
+// noteTask follows which agent runs each live task, from the updates.
+func (d *Driver) noteTask(st mesos.TaskStatus) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch st.GetState() {
+	case mesos.TASK_FINISHED, mesos.TASK_FAILED, mesos.TASK_KILLED, mesos.TASK_ERROR, mesos.TASK_LOST,
+		mesos.TASK_DROPPED, mesos.TASK_GONE, mesos.TASK_GONE_BY_OPERATOR, mesos.TASK_UNKNOWN:
+		delete(d.taskAgents, st.TaskID.Value)
+	default:
+		if st.AgentID != nil {
+			d.taskAgents[st.TaskID.Value] = st.AgentID.Value
+		}
+	}
+}
+
+// Usage asks each agent that runs a task of the framework for its
+// executors' statistics (at most outputReaders agents at once, 5 s each)
+// and returns those of the framework's tasks. Agents that cannot be
+// reached are left out (err names the first).
+func (d *Driver) Usage(ctx context.Context) ([]TaskUsage, error) {
+	d.mu.Lock()
+	fw, master := d.frameworkID, d.master
+	byAgent := map[string]map[string]bool{}
+	for task, agent := range d.taskAgents {
+		if byAgent[agent] == nil {
+			byAgent[agent] = map[string]bool{}
+		}
+		byAgent[agent][task] = true
+	}
+	d.mu.Unlock()
+	if fw == "" {
+		return nil, nil
+	}
+	var (
+		mu    sync.Mutex
+		out   []TaskUsage
+		first error
+		wg    sync.WaitGroup
+	)
+	slots := make(chan struct{}, outputReaders)
+	for agent, tasks := range byAgent {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			defer func() { <-slots }()
+			actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			got, err := d.agentUsage(actx, master, agent, fw, tasks)
+			mu.Lock()
+			defer mu.Unlock()
+			out = append(out, got...)
+			if err != nil && first == nil {
+				first = err
+			}
+		}()
+	}
+	wg.Wait()
+	return out, first
+}
+
+func (d *Driver) agentUsage(ctx context.Context, master, agent, fw string, tasks map[string]bool) ([]TaskUsage, error) {
+	d.mu.Lock()
+	base := d.agentURLs[agent]
+	d.mu.Unlock()
+	if base == "" {
+		var err error
+		if base, err = d.lookupAgent(ctx, master, agent); err != nil {
+			return nil, err
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/monitor/statistics", nil)
+	if err != nil {
+		return nil, err
+	}
+	if d.cfg.Principal != "" && d.cfg.Secret != "" {
+		req.SetBasicAuth(d.cfg.Principal, d.cfg.Secret)
+	}
+	resp, err := d.agentHTTP.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s/monitor/statistics: %s", base, resp.Status)
+	}
+	var entries []struct {
+		Framework  string `json:"framework_id"`
+		Executor   string `json:"executor_id"`
+		Statistics struct {
+			Timestamp float64 `json:"timestamp"`
+			User      float64 `json:"cpus_user_time_secs"`
+			System    float64 `json:"cpus_system_time_secs"`
+			CPUsLimit float64 `json:"cpus_limit"`
+			RSS       int64   `json:"mem_rss_bytes"`
+			MemLimit  int64   `json:"mem_limit_bytes"`
+		} `json:"statistics"`
+	}
+	if err := json.Unmarshal(body, &entries); err != nil {
+		return nil, fmt.Errorf("GET %s/monitor/statistics: %w", base, err)
+	}
+	var out []TaskUsage
+	for _, e := range entries {
+		// A task launched without an executor runs under the command (or
+		// Docker) executor whose ID is the task's.
+		if e.Framework != fw || !tasks[e.Executor] {
+			continue
+		}
+		s := e.Statistics
+		sec, frac := math.Modf(s.Timestamp)
+		out = append(out, TaskUsage{Task: e.Executor, CPUSeconds: s.User + s.System, RSSBytes: s.RSS, CPUsLimit: s.CPUsLimit,
+			MemLimitBytes: s.MemLimit, At: time.Unix(int64(sec), int64(frac*1e9))})
+	}
+	return out, nil
 }

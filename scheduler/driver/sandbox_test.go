@@ -8,7 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/require"
 )
@@ -79,4 +81,33 @@ func TestLookupAgentAsksTheMaster(t *testing.T) {
 	require.Equal(t, "http://10.0.0.7:5051", d.agentURLs["S1"], "remembered")
 	_, err = d.lookupAgent(t.Context(), srv.URL, "S9")
 	require.ErrorContains(t, err, "does not list agent S9")
+}
+
+// TestUsageAsksTheAgentsOfLiveTasks: only agents running a live task of
+// the framework are asked, and only its tasks' entries come back.
+func TestUsageAsksTheAgentsOfLiveTasks(t *testing.T) {
+	asked := make(chan string, 10)
+	agent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked <- r.URL.Path
+		_, _ = w.Write([]byte(`[
+ {"framework_id":"fw","executor_id":"mesos-1","statistics":{"timestamp":1700000000.5,"cpus_user_time_secs":1.5,"cpus_system_time_secs":0.25,"cpus_limit":0.3,"mem_rss_bytes":41943040,"mem_limit_bytes":65011712}},
+ {"framework_id":"fw","executor_id":"mesos-gone","statistics":{"cpus_user_time_secs":9}},
+ {"framework_id":"other","executor_id":"mesos-1","statistics":{"cpus_user_time_secs":9}}]`))
+	}))
+	defer agent.Close()
+	d := New(Config{Log: logrus.New()}, nil, nil)
+	d.frameworkID = "fw"
+	d.agentURLs["S1"] = agent.URL
+	d.agentURLs["S2"] = "http://127.0.0.1:1" // no live task there: not asked
+	running := func(task, agent string, st mesos.TaskState) mesos.TaskStatus {
+		return mesos.TaskStatus{TaskID: mesos.TaskID{Value: task}, AgentID: &mesos.AgentID{Value: agent}, State: st.Enum()}
+	}
+	d.noteTask(running("mesos-1", "S1", mesos.TASK_RUNNING))
+	d.noteTask(running("mesos-gone", "S1", mesos.TASK_RUNNING))
+	d.noteTask(running("mesos-gone", "S1", mesos.TASK_FINISHED))
+	got, err := d.Usage(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, []TaskUsage{{Task: "mesos-1", CPUSeconds: 1.75, RSSBytes: 40 << 20, CPUsLimit: 0.3, MemLimitBytes: 62 << 20, At: time.Unix(1700000000, 5e8)}}, got)
+	require.Equal(t, "/monitor/statistics", <-asked)
+	require.Empty(t, asked, "one agent asked")
 }
