@@ -47,7 +47,7 @@ func TestSizingFollowsWhatAgentsUse(t *testing.T) {
 	require.Len(t, z, 1)
 	require.Equal(t, templateSizing{Template: "mesos", CPUs: 0.2, Mem: 30, Agents: 2, PeakMemMB: 58, MedianMB: 58, LimitMemMB: 62,
 		CPUsUsed: 0.083, // (4 + 1) CPU seconds over 30 + 30 s
-		Advice: "raise mem to 96: agents peaked at 58 MB of a 62 MB limit (the container may be killed)"}, z[0])
+		Advice:   "raise mem to 96: agents peaked at 58 MB of a 62 MB limit (the container may be killed)"}, z[0])
 
 	require.Equal(t, 1, testutil.CollectAndCount(u, "jenkins_mesos_agent_memory_peak_bytes"))
 	require.NoError(t, testutil.CollectAndCompare(u, strings.NewReader(`
