@@ -117,6 +117,17 @@ func TestStatusShowsTheInstanceForPeople(t *testing.T) {
 			t.Errorf("status output lacks %q:\n%s", want, out)
 		}
 	}
+	// An agent that runs a while is sampled by its Mesos agent: SIZING.
+	w.freestyle("sized", "mesos", 100)
+	w.build("sized")
+	w.waitFor("the sizing table in status", 60*time.Second, func() bool {
+		cmd := exec.Command(filepath.Join(binaries(t), "jenkins-mesos"), "status", "--config", w.configPath)
+		cmd.Env = append(os.Environ(), w.env...)
+		b, err := cmd.CombinedOutput()
+		out = string(b)
+		return err == nil && regexp.MustCompile(`(?m)^SIZING +AGENTS +CPUS +USED +MEM +PEAK +MEDIAN +ADVICE\n+mesos +1 +0\.2 +[0-9.e-]+ +30 MB +[0-9.]+ MB +[0-9.]+ MB +\S`).MatchString(out)
+	})
+	t.Logf("status:\n%s", out)
 	// The instance's address from a flag over the file's, as for run.
 	nothing := freeAddr(t)
 	cmd := exec.Command(filepath.Join(binaries(t), "jenkins-mesos"), "status", "--config", w.configPath, "--http.listen", nothing)

@@ -80,8 +80,12 @@ func describeSettings(w io.Writer, s *settings, path string) {
 	} else {
 		principal += ", secret " + set(s.mesosSecret)
 	}
-	fmt.Fprintf(w, "  mesos:    %s as framework %q, role %s, user %s, principal %s, failover_timeout %s\n",
-		driver.RedactZK(strings.Join(s.masters, ",")), f.Mesos.FrameworkName, f.Mesos.Role, f.Mesos.User, principal, s.failover)
+	usage := "agents' usage sampled every " + time.Duration(f.Mesos.UsageInterval).String()
+	if f.Mesos.UsageInterval == 0 {
+		usage = "agents' usage not sampled"
+	}
+	fmt.Fprintf(w, "  mesos:    %s as framework %q, role %s, user %s, principal %s, failover_timeout %s, %s\n",
+		driver.RedactZK(strings.Join(s.masters, ",")), f.Mesos.FrameworkName, f.Mesos.Role, f.Mesos.User, principal, s.failover, usage)
 	fmt.Fprintf(w, "  jenkins:  %s as %s (token %s), polled every %s\n", f.Jenkins.URL, f.Jenkins.User, set(s.jenkinsToken), s.pollInterval)
 	if z := strings.TrimSpace(f.State.ZK); z != "" {
 		creds := ""
