@@ -127,31 +127,12 @@ func (d *Driver) readTail(ctx context.Context, base, path string) (string, error
 		if length >= 0 {
 			q.Set("length", strconv.FormatInt(length, 10))
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/files/read?"+q.Encode(), nil)
-		if err != nil {
-			return "", 0, err
-		}
-		if d.cfg.Principal != "" && d.cfg.Secret != "" {
-			req.SetBasicAuth(d.cfg.Principal, d.cfg.Secret)
-		}
-		resp, err := d.agentHTTP.Do(req)
-		if err != nil {
-			return "", 0, err
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		if err != nil {
-			return "", 0, err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return "", 0, fmt.Errorf("GET %s/files/read: %s", base, resp.Status)
-		}
 		var r struct {
 			Data   string `json:"data"`
 			Offset int64  `json:"offset"`
 		}
-		if err := json.Unmarshal(body, &r); err != nil {
-			return "", 0, fmt.Errorf("GET %s/files/read: %w", base, err)
+		if err := d.getJSON(ctx, base+"/files/read?"+q.Encode(), &r); err != nil {
+			return "", 0, err
 		}
 		return r.Data, r.Offset, nil
 	}
@@ -201,33 +182,14 @@ func lastLine(s string) string {
 // (GET /master/slaves?slave_id=ID: its pid, slave(1)@IP:PORT) and
 // remembers it.
 func (d *Driver) lookupAgent(ctx context.Context, master, agent string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(master, "/")+"/master/slaves?"+url.Values{"slave_id": {agent}}.Encode(), nil)
-	if err != nil {
-		return "", err
-	}
-	if d.cfg.Principal != "" && d.cfg.Secret != "" {
-		req.SetBasicAuth(d.cfg.Principal, d.cfg.Secret)
-	}
-	resp, err := d.agentHTTP.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return "", err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("GET %s/master/slaves: %s", master, resp.Status)
-	}
 	var r struct {
 		Slaves []struct {
 			ID  string `json:"id"`
 			PID string `json:"pid"`
 		} `json:"slaves"`
 	}
-	if err := json.Unmarshal(body, &r); err != nil {
-		return "", fmt.Errorf("GET %s/master/slaves: %w", master, err)
+	if err := d.getJSON(ctx, strings.TrimSuffix(master, "/")+"/master/slaves?"+url.Values{"slave_id": {agent}}.Encode(), &r); err != nil {
+		return "", err
 	}
 	for _, s := range r.Slaves {
 		if s.ID != agent {
@@ -337,25 +299,6 @@ func (d *Driver) agentUsage(ctx context.Context, master, agent, fw string, tasks
 			return nil, err
 		}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/monitor/statistics", nil)
-	if err != nil {
-		return nil, err
-	}
-	if d.cfg.Principal != "" && d.cfg.Secret != "" {
-		req.SetBasicAuth(d.cfg.Principal, d.cfg.Secret)
-	}
-	resp, err := d.agentHTTP.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s/monitor/statistics: %s", base, resp.Status)
-	}
 	var entries []struct {
 		Framework  string `json:"framework_id"`
 		Executor   string `json:"executor_id"`
@@ -368,8 +311,8 @@ func (d *Driver) agentUsage(ctx context.Context, master, agent, fw string, tasks
 			MemLimit  int64   `json:"mem_limit_bytes"`
 		} `json:"statistics"`
 	}
-	if err := json.Unmarshal(body, &entries); err != nil {
-		return nil, fmt.Errorf("GET %s/monitor/statistics: %w", base, err)
+	if err := d.getJSON(ctx, base+"/monitor/statistics", &entries); err != nil {
+		return nil, err
 	}
 	var out []TaskUsage
 	for _, e := range entries {
@@ -384,4 +327,37 @@ func (d *Driver) agentUsage(ctx context.Context, master, agent, fw string, tasks
 			MemLimitBytes: s.MemLimit, At: time.Unix(int64(sec), int64(frac*1e9))})
 	}
 	return out, nil
+}
+
+// getJSON is one GET of a Mesos agent's or master's read-only endpoint,
+// with the framework's credentials when set (agents and masters with
+// --authenticate_http_readonly ask for them), its JSON answer into v.
+func (d *Driver) getJSON(ctx context.Context, u string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	if d.cfg.Principal != "" && d.cfg.Secret != "" {
+		req.SetBasicAuth(d.cfg.Principal, d.cfg.Secret)
+	}
+	resp, err := d.agentHTTP.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	if err != nil {
+		return err
+	}
+	where := u
+	if i := strings.IndexByte(where, '?'); i >= 0 {
+		where = where[:i]
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", where, resp.Status)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("GET %s: %w", where, err)
+	}
+	return nil
 }
