@@ -81,6 +81,7 @@ type templateSizing struct {
 	MedianMB   float64 `json:"median_peak_mem_mb"`
 	LimitMemMB float64 `json:"mem_limit_mb"` // the container's limit as the agent reports it
 	CPUsUsed   float64 `json:"cpus_used"`    // on average, over the agents' lives
+	OOMKilled  int     `json:"oom_killed"`   // agents Mesos killed for their memory, since this process started
 	Advice     string  `json:"advice,omitempty"`
 }
 
@@ -103,6 +104,11 @@ func (u *usageMeter) sizing() []templateSizing {
 		limits[t.template] = max(limits[t.template], t.memLimit)
 		slice[t.template] = [2]float64{t.cpus, t.mem}
 	}
+	for tmpl, sl := range u.slices {
+		if _, ok := slice[tmpl]; !ok {
+			slice[tmpl] = sl
+		}
+	}
 	for _, t := range u.templates() {
 		if _, ok := slice[t.Name]; !ok {
 			slice[t.Name] = [2]float64{t.CPUs, t.Mem}
@@ -111,6 +117,11 @@ func (u *usageMeter) sizing() []templateSizing {
 	for tmpl, l := range u.lastLimit {
 		if limits[tmpl] == 0 {
 			limits[tmpl] = l
+		}
+	}
+	for tmpl := range u.oomKilled {
+		if _, ok := recs[tmpl]; !ok {
+			recs[tmpl] = nil // killed before a sample: still worth a line
 		}
 	}
 	var out []templateSizing
@@ -124,7 +135,10 @@ func (u *usageMeter) sizing() []templateSizing {
 		}
 		sort.Float64s(peaks)
 		s := templateSizing{Template: tmpl, CPUs: slice[tmpl][0], Mem: slice[tmpl][1], Agents: len(r),
-			PeakMemMB: round1(peaks[len(peaks)-1]), MedianMB: round1(peaks[len(peaks)/2]), LimitMemMB: round1(float64(limits[tmpl]) / (1 << 20))}
+			LimitMemMB: round1(float64(limits[tmpl]) / (1 << 20)), OOMKilled: u.oomKilled[tmpl]}
+		if len(peaks) > 0 {
+			s.PeakMemMB, s.MedianMB = round1(peaks[len(peaks)-1]), round1(peaks[len(peaks)/2])
+		}
 		if secs > 0 {
 			s.CPUsUsed = math.Round(cpu/secs*1000) / 1000
 		}
@@ -136,7 +150,9 @@ func (u *usageMeter) sizing() []templateSizing {
 }
 
 // advise says what to change in a template, if anything:
-//   - memory: a peak above 90% of the container's limit (the slice's mem
+//   - memory: an agent Mesos killed for its memory says raise it (to
+//     1.5× the limit at least: its real peak was not seen); a peak above
+//     90% of the container's limit (the slice's mem
 //     when the agent does not say) risks the container being killed;
 //     raise mem to 1.25× the peak, rounded up to 32 MB. A peak below half
 //     the slice over at least sizingMinAgents agents: mem could be that;
@@ -150,7 +166,10 @@ func advise(s templateSizing) string {
 	}
 	var advice string
 	switch {
-	case s.PeakMemMB > 0.9*limit:
+	case s.OOMKilled > 0:
+		// Killed above the limit: what it peaked at was not seen.
+		advice = fmt.Sprintf("raise mem to %g: %d agent(s) were killed for exceeding their memory limit (REASON_CONTAINER_LIMITATION_MEMORY)", max(suggest, math.Ceil(limit*1.5/32)*32), s.OOMKilled)
+	case s.Agents > 0 && s.PeakMemMB > 0.9*limit:
 		advice = fmt.Sprintf("raise mem to %g: agents peaked at %g MB of a %g MB limit (the container may be killed)", suggest, s.PeakMemMB, limit)
 	case s.Agents >= sizingMinAgents && s.PeakMemMB < 0.5*s.Mem && suggest < s.Mem:
 		advice = fmt.Sprintf("mem could be %g: agents peaked at %g MB of %g MB", suggest, s.PeakMemMB, s.Mem)

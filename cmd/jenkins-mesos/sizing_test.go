@@ -42,9 +42,16 @@ func TestSizingFollowsWhatAgentsUse(t *testing.T) {
 	}
 	end("mesos-1") // lived 30 s, used 4 CPU seconds, peaked at 58 MB
 	end("mesos-3")
+	// Another template's agent killed for its memory before any sample.
+	u.running["big-1"] = usageTask{template: "big", cpus: 1, mem: 512, since: now}
+	u.event(scheduler.Update{Status: mesos.TaskStatus{TaskID: mesos.TaskID{Value: "big-1"}, State: mesos.TASK_FAILED.Enum(),
+		Reason: mesos.REASON_CONTAINER_LIMITATION_MEMORY.Enum()}})
 
 	z := u.sizing()
-	require.Len(t, z, 1)
+	require.Len(t, z, 2)
+	require.Equal(t, templateSizing{Template: "big", CPUs: 1, Mem: 512, OOMKilled: 1,
+		Advice: "raise mem to 768: 1 agent(s) were killed for exceeding their memory limit (REASON_CONTAINER_LIMITATION_MEMORY)"}, z[0])
+	z = z[1:]
 	require.Equal(t, templateSizing{Template: "mesos", CPUs: 0.2, Mem: 30, Agents: 2, PeakMemMB: 58, MedianMB: 58, LimitMemMB: 62,
 		CPUsUsed: 0.083, // (4 + 1) CPU seconds over 30 + 30 s
 		Advice:   "raise mem to 96: agents peaked at 58 MB of a 62 MB limit (the container may be killed)"}, z[0])
@@ -68,6 +75,7 @@ func TestAdvice(t *testing.T) {
 		{templateSizing{CPUs: 1, Mem: 2048, Agents: 5, PeakMemMB: 300, LimitMemMB: 2080, CPUsUsed: 0.5}, "mem could be 384: agents peaked at 300 MB of 2048 MB"},
 		{templateSizing{CPUs: 1, Mem: 2048, Agents: 4, PeakMemMB: 300, LimitMemMB: 2080, CPUsUsed: 0.5}, ""}, // too few agents to shrink
 		{templateSizing{CPUs: 0.2, Mem: 512, Agents: 2, PeakMemMB: 300, LimitMemMB: 544, CPUsUsed: 0.7}, "raise cpus: agents used 0.7 on average, above the 0.2 reserved"},
+		{templateSizing{CPUs: 0.2, Mem: 30, OOMKilled: 2, LimitMemMB: 62}, "raise mem to 96: 2 agent(s) were killed for exceeding their memory limit (REASON_CONTAINER_LIMITATION_MEMORY)"},
 	} {
 		require.Equal(t, c.want, advise(c.s), "%+v", c.s)
 	}

@@ -32,6 +32,8 @@ type usageMeter struct {
 	sized     map[string][]sizedAgent // the last finished agents
 	cpuUsed   map[string]float64      // CPU seconds the finished agents used
 	lastLimit map[string]int64        // the container memory limit last reported
+	oomKilled map[string]int          // agents Mesos killed for their memory (REASON_CONTAINER_LIMITATION_MEMORY)
+	slices    map[string][2]float64   // the slice (cpus, mem) of the template's last finished agent
 	peakHist  *prometheus.HistogramVec
 }
 
@@ -57,7 +59,7 @@ func (s *usageSum) add(t usageTask, d time.Duration) {
 
 func newUsageMeter(now func() time.Time, templates func() []scheduler.Template) *usageMeter {
 	return &usageMeter{now: now, templates: templates, running: map[string]usageTask{}, adoptedAs: map[string]usageTask{}, done: map[string]usageSum{},
-		sized: map[string][]sizedAgent{}, cpuUsed: map[string]float64{}, lastLimit: map[string]int64{},
+		sized: map[string][]sizedAgent{}, cpuUsed: map[string]float64{}, lastLimit: map[string]int64{}, oomKilled: map[string]int{}, slices: map[string][2]float64{},
 		peakHist: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "agent_memory_peak_bytes",
 			Help:    "Each finished agent's peak resident memory, as its Mesos agent reported it (GET /monitor/statistics every mesos.usage_interval).",
 			Buckets: memBuckets}, []string{"template"})}
@@ -136,6 +138,10 @@ func (u *usageMeter) event(ev scheduler.Event) {
 					u.lastLimit[t.template] = t.memLimit
 				}
 				u.finishSized(t, u.now().Sub(t.since))
+				u.slices[t.template] = [2]float64{t.cpus, t.mem}
+				if e.Status.GetReason() == mesos.REASON_CONTAINER_LIMITATION_MEMORY {
+					u.oomKilled[t.template]++
+				}
 				delete(u.running, id)
 			}
 			return
