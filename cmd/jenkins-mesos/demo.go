@@ -178,6 +178,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	disp.finish()
 	ok := summary(stdout, results, queued, tracker, peaks, *jobs, *scale)
+	showSizing(stdout, s.file.HTTP.Listen)
 	if *keep {
 		fmt.Fprintf(stdout, "\nEverything keeps running (Ctrl-C stops it):\n  Mesos master   %s  (state: %s/master/state)\n  Jenkins        %s  user admin, API token %s\n  framework      http://%s/healthz\n  e.g. curl -u admin:%s %squeue/api/json\n",
 			master, master, jk.URL(), token, s.file.HTTP.Listen, token, jk.URL())
@@ -225,11 +226,26 @@ func demoSettings(master, jenkinsURL, token, stateDir string) *settings {
 	c.HTTP.Listen = freeLocalAddr()
 	c.Templates = []templateConfig{{Name: "mesos", Labels: "mesos", CPUs: 0.2, Mem: 30, Image: "jenkins/inbound-agent", Network: "host", MaxInstances: 20, Retention: "once",
 		ConnectTimeout: duration(3 * time.Minute)}}
+	c.Mesos.UsageInterval = duration(time.Second) // the agents live seconds here
 	s := &settings{file: c, jenkinsToken: token}
 	if err := s.validate(); err != nil {
 		panic(err) // the demo's own settings are fixed
 	}
 	return s
+}
+
+// showSizing prints the framework's SIZING table (what the agents really
+// used, from the Mesos agents), as `jenkins-mesos status` does.
+func showSizing(out io.Writer, listen string) {
+	resp, err := http.Get("http://" + listen + "/status")
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	var st statusView
+	if json.NewDecoder(resp.Body).Decode(&st) == nil {
+		_ = st.printSizing(out)
+	}
 }
 
 // display prints steps as they happen: timestamped lines; with colour on
