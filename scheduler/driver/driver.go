@@ -102,10 +102,10 @@ type Driver struct {
 	jenkinsSlots chan struct{}
 	wg           sync.WaitGroup
 
-	master      string            // the master subscribed to last (under mu)
-	agentURLs   map[string]string // agent ID → its endpoint, from the offers (under mu)
-	taskAgents  map[string]string // live task → its agent, from the updates (under mu)
-	agentHTTP   *http.Client      // reads agents' sandbox files (sandbox.go)
+	master      string                // the master subscribed to last (under mu)
+	agentURLs   map[string]*mesos.URL // agent ID → its endpoint, from the offers (under mu)
+	taskAgents  map[string]string     // live task → its agent, from the updates (under mu)
+	agentHTTP   *http.Client          // reads agents' sandbox files (sandbox.go)
 	outputSlots chan struct{}
 }
 
@@ -125,7 +125,7 @@ func New(cfg Config, j Jenkins, st Store) *Driver {
 	}
 	return &Driver{cfg: cfg, jenkins: j, store: st, log: cfg.Log, events: make(chan scheduler.Event, 4096),
 		fatal: make(chan error, 1), jenkinsSlots: make(chan struct{}, cfg.JenkinsWorkers),
-		agentURLs: map[string]string{}, taskAgents: map[string]string{}, agentHTTP: &http.Client{Timeout: 10 * time.Second}, outputSlots: make(chan struct{}, outputReaders)}
+		agentURLs: map[string]*mesos.URL{}, taskAgents: map[string]string{}, agentHTTP: &http.Client{Timeout: 10 * time.Second}, outputSlots: make(chan struct{}, outputReaders)}
 }
 
 // Status is the core's summary (safe to call from any goroutine).

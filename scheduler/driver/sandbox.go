@@ -35,36 +35,52 @@ const outputTail = 2048
 // are not read.
 const outputReaders = 4
 
-// noteAgents remembers each agent's endpoint from the offers' URL.
+// noteAgents remembers each agent's endpoint from the offers' URL: the
+// URL itself (an offer event may carry thousands; the address is written
+// out only when it is needed).
 func (d *Driver) noteAgents(offers []mesos.Offer) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for i := range offers {
-		u := offers[i].GetURL()
-		if u == nil || u.Address.Port == 0 {
-			continue
+		if u := offers[i].URL; u != nil && u.Address.Port != 0 {
+			d.agentURLs[offers[i].AgentID.Value] = u
 		}
-		addr := &u.Address
-		host := addr.GetIP()
-		if host == "" {
-			host = addr.GetHostname()
-		}
-		if host == "" {
-			continue
-		}
-		scheme := u.GetScheme()
-		if scheme == "" {
-			scheme = "http"
-		}
-		d.agentURLs[offers[i].AgentID.Value] = scheme + "://" + net.JoinHostPort(host, strconv.Itoa(int(addr.Port)))
 	}
+}
+
+// agentBase is the base URL (scheme://host:port) of an agent's endpoint.
+func agentBase(u *mesos.URL) string {
+	if u == nil {
+		return ""
+	}
+	addr := &u.Address
+	host := addr.GetIP()
+	if host == "" {
+		host = addr.GetHostname()
+	}
+	if host == "" {
+		return ""
+	}
+	scheme := u.GetScheme()
+	if scheme == "" {
+		scheme = "http"
+	}
+	return scheme + "://" + net.JoinHostPort(host, strconv.Itoa(int(addr.Port)))
+}
+
+// endpoint is the agent's base URL as an offer named it ("" if none did).
+func (d *Driver) endpoint(agent string) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return agentBase(d.agentURLs[agent])
 }
 
 // readOutput reads, in the background, what a failed task wrote.
 func (d *Driver) readOutput(ctx context.Context, n scheduler.Note) {
 	task, agent := n.Fields["task_id"], n.Fields["agent_id"]
+	base := d.endpoint(agent)
 	d.mu.Lock()
-	base, fw, master := d.agentURLs[agent], d.frameworkID, d.master
+	fw, master := d.frameworkID, d.master
 	d.mu.Unlock()
 	if task == "" || agent == "" || fw == "" || (base == "" && master == "") {
 		return
@@ -203,11 +219,16 @@ func (d *Driver) lookupAgent(ctx context.Context, master, agent string) (string,
 		if strings.HasPrefix(master, "https:") {
 			scheme = "https"
 		}
-		base := scheme + "://" + hostPort
+		host, port, err := net.SplitHostPort(hostPort)
+		p, perr := strconv.Atoi(port)
+		if err != nil || perr != nil {
+			return "", fmt.Errorf("agent %s: pid %q names no address", agent, s.PID)
+		}
+		u := &mesos.URL{Scheme: scheme, Address: mesos.Address{IP: &host, Port: int32(p)}}
 		d.mu.Lock()
-		d.agentURLs[agent] = base
+		d.agentURLs[agent] = u
 		d.mu.Unlock()
-		return base, nil
+		return agentBase(u), nil
 	}
 	return "", fmt.Errorf("the master does not list agent %s", agent)
 }
@@ -290,9 +311,7 @@ func (d *Driver) Usage(ctx context.Context) ([]TaskUsage, error) {
 }
 
 func (d *Driver) agentUsage(ctx context.Context, master, agent, fw string, tasks map[string]bool) ([]TaskUsage, error) {
-	d.mu.Lock()
-	base := d.agentURLs[agent]
-	d.mu.Unlock()
+	base := d.endpoint(agent)
 	if base == "" {
 		var err error
 		if base, err = d.lookupAgent(ctx, master, agent); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -78,7 +79,7 @@ func TestLookupAgentAsksTheMaster(t *testing.T) {
 	base, err := d.lookupAgent(t.Context(), srv.URL, "S1")
 	require.NoError(t, err)
 	require.Equal(t, "http://10.0.0.7:5051", base)
-	require.Equal(t, "http://10.0.0.7:5051", d.agentURLs["S1"], "remembered")
+	require.Equal(t, "http://10.0.0.7:5051", d.endpoint("S1"), "remembered")
 	_, err = d.lookupAgent(t.Context(), srv.URL, "S9")
 	require.ErrorContains(t, err, "does not list agent S9")
 }
@@ -97,8 +98,8 @@ func TestUsageAsksTheAgentsOfLiveTasks(t *testing.T) {
 	defer agent.Close()
 	d := New(Config{Log: logrus.New()}, nil, nil)
 	d.frameworkID = "fw"
-	d.agentURLs["S1"] = agent.URL
-	d.agentURLs["S2"] = "http://127.0.0.1:1" // no live task there: not asked
+	d.agentURLs["S1"] = endpointURL(t, agent.URL)
+	d.agentURLs["S2"] = endpointURL(t, "http://127.0.0.1:1") // no live task there: not asked
 	running := func(task, agent string, st mesos.TaskState) mesos.TaskStatus {
 		return mesos.TaskStatus{TaskID: mesos.TaskID{Value: task}, AgentID: &mesos.AgentID{Value: agent}, State: st.Enum()}
 	}
@@ -110,4 +111,26 @@ func TestUsageAsksTheAgentsOfLiveTasks(t *testing.T) {
 	require.Equal(t, []TaskUsage{{Task: "mesos-1", CPUSeconds: 1.75, RSSBytes: 40 << 20, CPUsLimit: 0.3, MemLimitBytes: 62 << 20, At: time.Unix(1700000000, 5e8)}}, got)
 	require.Equal(t, "/monitor/statistics", <-asked)
 	require.Empty(t, asked, "one agent asked")
+}
+
+// endpointURL is an agent's address as an offer's URL carries it.
+func endpointURL(t *testing.T, base string) *mesos.URL {
+	t.Helper()
+	u, err := url.Parse(base)
+	require.NoError(t, err)
+	host := u.Hostname()
+	port, err := strconv.Atoi(u.Port())
+	require.NoError(t, err)
+	return &mesos.URL{Scheme: u.Scheme, Address: mesos.Address{Hostname: &host, Port: int32(port)}}
+}
+
+// TestAgentBaseFromAnOffersURL: the IP before the hostname, http unless
+// the URL says otherwise, IPv6 bracketed, nothing without a host.
+func TestAgentBaseFromAnOffersURL(t *testing.T) {
+	ip, host, v6 := "10.1.2.3", "agent7", "fd00::7"
+	require.Equal(t, "http://10.1.2.3:5051", agentBase(&mesos.URL{Address: mesos.Address{IP: &ip, Hostname: &host, Port: 5051}}))
+	require.Equal(t, "https://agent7:5051", agentBase(&mesos.URL{Scheme: "https", Address: mesos.Address{Hostname: &host, Port: 5051}}))
+	require.Equal(t, "http://[fd00::7]:5051", agentBase(&mesos.URL{Address: mesos.Address{IP: &v6, Port: 5051}}))
+	require.Equal(t, "", agentBase(&mesos.URL{Address: mesos.Address{Port: 5051}}))
+	require.Equal(t, "", agentBase(nil))
 }
