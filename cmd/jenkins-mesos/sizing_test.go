@@ -58,6 +58,11 @@ func TestSizingFollowsWhatAgentsUse(t *testing.T) {
 
 	require.Equal(t, 1, testutil.CollectAndCount(u, "jenkins_mesos_agent_memory_peak_bytes"))
 	require.NoError(t, testutil.CollectAndCompare(u, strings.NewReader(`
+# HELP jenkins_mesos_agent_oom_kills_total Agents of the template Mesos killed for exceeding their memory limit (REASON_CONTAINER_LIMITATION_MEMORY).
+# TYPE jenkins_mesos_agent_oom_kills_total counter
+jenkins_mesos_agent_oom_kills_total{template="big"} 1
+`), "jenkins_mesos_agent_oom_kills_total"))
+	require.NoError(t, testutil.CollectAndCompare(u, strings.NewReader(`
 # HELP jenkins_mesos_agent_used_cpu_seconds_total CPU seconds (user and system) the template's agents used, as their Mesos agents reported it (sampled every mesos.usage_interval).
 # TYPE jenkins_mesos_agent_used_cpu_seconds_total counter
 jenkins_mesos_agent_used_cpu_seconds_total{template="mesos"} 5

@@ -189,6 +189,8 @@ var (
 	descAgentMem     = prometheus.NewDesc(ns+"_agent_reserved_memory_byte_seconds_total", "Memory (bytes) the template's agent tasks reserved, times the seconds they held it.", []string{"template"}, nil)
 )
 
+var descAgentOOM = prometheus.NewDesc(ns+"_agent_oom_kills_total", "Agents of the template Mesos killed for exceeding their memory limit (REASON_CONTAINER_LIMITATION_MEMORY).", []string{"template"}, nil)
+
 var descAgentCPUUsed = prometheus.NewDesc(ns+"_agent_used_cpu_seconds_total", "CPU seconds (user and system) the template's agents used, as their Mesos agents reported it (sampled every mesos.usage_interval).", []string{"template"}, nil)
 
 func (u *usageMeter) Describe(ch chan<- *prometheus.Desc) {
@@ -196,6 +198,7 @@ func (u *usageMeter) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descAgentCPU
 	ch <- descAgentMem
 	ch <- descAgentCPUUsed
+	ch <- descAgentOOM
 	u.peakHist.Describe(ch)
 }
 
@@ -209,6 +212,10 @@ func (u *usageMeter) Collect(ch chan<- prometheus.Metric) {
 	used := make(map[string]float64, len(u.cpuUsed))
 	for k, v := range u.cpuUsed {
 		used[k] = v
+	}
+	oom := make(map[string]int, len(u.oomKilled))
+	for k, v := range u.oomKilled {
+		oom[k] = v
 	}
 	for _, t := range u.running {
 		s := sums[t.template]
@@ -226,6 +233,9 @@ func (u *usageMeter) Collect(ch chan<- prometheus.Metric) {
 	}
 	for tmpl, v := range used {
 		ch <- prometheus.MustNewConstMetric(descAgentCPUUsed, prometheus.CounterValue, v, tmpl)
+	}
+	for tmpl, n := range oom {
+		ch <- prometheus.MustNewConstMetric(descAgentOOM, prometheus.CounterValue, float64(n), tmpl)
 	}
 	u.peakHist.Collect(ch)
 }
