@@ -90,6 +90,8 @@ func TestBadConfigsNameTheKeyValueAndExpectation(t *testing.T) {
 		"duplicate name":      {"templates:\n", "templates:\n  - {name: mesos, labels: a, cpus: 1, mem: 1, image: i}\n", `name "mesos": used by an earlier template`},
 		"bad log format":      {"format: auto", "format: xml", `log.format "xml"`},
 		"short poll":          {"poll_interval: 1s", "poll_interval: 1ms", "jenkins.poll_interval 1ms: must be at least 100ms"},
+		"short usage":         {"usage_interval: 15s", "usage_interval: 200ms", "mesos.usage_interval 200ms: must be 0 (off) or at least 1s"},
+		"negative usage":      {"usage_interval: 15s", "usage_interval: -1s", "mesos.usage_interval -1s: must be 0 (off) or at least 1s"},
 		"no image":            {"image: jenkins/inbound-agent", "image: \"\"", "templates[0] (mesos).image"},
 		"bad template key":    {"force_pull: false", "force_pul: false", "field force_pul not found"},
 		"bad containerizer":   {"containerizer: docker", "containerizer: podman", `templates[0] (mesos).containerizer "podman": expected docker or mesos`},
