@@ -685,3 +685,27 @@ func TestJenkinsQuietingDownGetsNoNewAgents(t *testing.T) {
 		t.Fatalf("%d launches; want 2", n)
 	}
 }
+
+// TestAgentThatDiesMidBuildLeavesItsLastWords: the container under a
+// running build dies (here it says it ran out of memory and is killed);
+// the framework reads its output from the Mesos sandbox and logs it.
+func TestAgentThatDiesMidBuildLeavesItsLastWords(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "dying-agent")
+	body := "#!/bin/sh\n" + filepath.Join(binaries(t), "jenkins-emulator") + " agent &\npid=$!\nsleep 60\n" + // 3 s here: the emulator scales sleep
+		"echo 'Exception in thread \"main\" java.lang.OutOfMemoryError: Java heap space' >&2\nkill -9 $pid\nexit 137\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	w := newWorld(t, worldOpts{images: []string{"example/dying=" + script}, templates: `
+  - {name: mesos, labels: mesos, cpus: 0.2, mem: 30, image: example/dying}`})
+	w.freestyle("long", "mesos", 2000) // 100 s at time scale 20: it outlives its agent
+	w.build("long")
+	w.waitFor("the build running", 60*time.Second, func() bool { return w.result("long").Building })
+	m := w.framework.await(t, "the dead agent's output", regexp.MustCompile(`"event":"agent_output".*`))
+	if !strings.Contains(m[0], `java.lang.OutOfMemoryError: Java heap space`) || !strings.Contains(m[0], `"level":"warning"`) {
+		t.Fatalf("agent_output line: %s; want its stderr's last line at warn level", m[0])
+	}
+	if n := strings.Count(w.framework.output(), `"event":"agent_output"`); n != 1 {
+		t.Fatalf("%d agent_output lines; want 1 for the one dead agent", n)
+	}
+}

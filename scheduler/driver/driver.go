@@ -297,8 +297,18 @@ func (d *Driver) handle(ctx context.Context, rd scheduler.Ready) ([]scheduler.Ev
 			d.log.WithFields(fields).Info(n.Text)
 		}
 	}
+	// A task that failed to start, or ended by itself (not by a kill of
+	// ours): its container's output says why. A launch failure notes both.
+	var read map[string]bool
 	for _, n := range rd.Notes {
-		if n.Kind == "launch_failed" {
+		if n.Kind != "launch_failed" && n.Kind != "task_ended" {
+			continue
+		}
+		if read == nil {
+			read = map[string]bool{}
+		}
+		if id := n.Fields["task_id"]; !read[id] {
+			read[id] = true
 			d.readOutput(ctx, n)
 		}
 	}
