@@ -691,7 +691,7 @@ func TestJenkinsQuietingDownGetsNoNewAgents(t *testing.T) {
 // the framework reads its output from the Mesos sandbox and logs it.
 func TestAgentThatDiesMidBuildLeavesItsLastWords(t *testing.T) {
 	script := filepath.Join(t.TempDir(), "dying-agent")
-	body := "#!/bin/sh\n" + filepath.Join(binaries(t), "jenkins-emulator") + " agent &\npid=$!\nsleep 60\n" + // 3 s here: the emulator scales sleep
+	body := "#!/bin/sh\n" + filepath.Join(binaries(t), "jenkins-emulator") + " agent &\npid=$!\nsleep 200\n" + // 10 s here (the emulator scales sleep): the build starts well before
 		"echo 'Exception in thread \"main\" java.lang.OutOfMemoryError: Java heap space' >&2\nkill -9 $pid\nexit 137\n"
 	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
 		t.Fatal(err)
