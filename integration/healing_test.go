@@ -655,10 +655,10 @@ func TestJenkinsQuietingDownGetsNoNewAgents(t *testing.T) {
 	if r, b := w.jenkinsDo("POST", "quietDown?message=upgrade", "", ""); r.StatusCode != 302 {
 		t.Fatalf("quietDown: %d %s", r.StatusCode, b)
 	}
-	// Queued with a quiet period of 100 s (5 s here): until it ends, the
+	// Queued with a quiet period of 200 s (10 s here): until it ends, the
 	// build's why tells nothing of the shutdown and it is the only item,
 	// so only the root's quietingDown can keep it from an agent.
-	if r, _ := w.jenkinsDo("POST", "job/during/build?delay=100sec", "", ""); r.StatusCode != 201 {
+	if r, _ := w.jenkinsDo("POST", "job/during/build?delay=200sec", "", ""); r.StatusCode != 201 {
 		t.Fatalf("build during: %d", r.StatusCode)
 	}
 	w.waitFor("the build in its quiet period held, with the reason in /status", 30*time.Second, func() bool {
