@@ -56,6 +56,9 @@ func DescribeReady(rd Ready, now time.Time) string {
 		}
 		line("note %s %s%q", n.Kind, strings.Join(append(fs, ""), " "), n.Text)
 	}
+	for _, o := range rd.Outputs {
+		line("output %s agent=%s", o.Task, o.Agent)
+	}
 	if !rd.Wake.IsZero() {
 		line("wake +%s", rd.Wake.Sub(now))
 	}

@@ -46,7 +46,7 @@ type (
 	Reconfigured struct{ Config Config }
 	// AgentOutput is the end of what a failed agent's container wrote
 	// (the last line of its sandbox's stderr, else stdout), read by the
-	// driver after a launch_failed note; secrets already masked.
+	// driver for a Ready.Outputs entry; secrets already masked.
 	AgentOutput struct {
 		Task string
 		Last string

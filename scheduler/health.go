@@ -119,6 +119,15 @@ func (c *Core) launchSucceeded(t int) {
 	h.launchFails, h.launchAfter, h.launchErr, h.failedTask, h.open, h.configError = 0, time.Time{}, "", "", false, false
 }
 
+// readOutput asks the driver for the end of a's container output: a
+// task that failed to start or to connect, or that ended by itself.
+func (c *Core) readOutput(a *agent) {
+	if a.agentID == "" {
+		return // never launched: no sandbox
+	}
+	c.pending.Outputs = append(c.pending.Outputs, OutputRead{Task: a.name, Agent: a.agentID, Node: a.name})
+}
+
 // maxOutputLine bounds the output a reason quotes, in bytes.
 const maxOutputLine = 200
 

@@ -103,6 +103,7 @@ func (c *Core) onUpdate(st mesos.TaskStatus) {
 			c.launchFailed(a, reason, configErrorOf(&st, a.state == stRunning))
 		}
 		if a.state != stDeleting {
+			c.readOutput(a) // it ended by itself: its output says why
 			c.retire(a, "task_ended", "task ended: "+reason)
 		}
 		c.forget(a)
@@ -171,6 +172,7 @@ func (c *Core) act(a *agent, what tickDue) {
 	case dueConnectTimeout:
 		why := "agent did not connect within " + c.cfg.Templates[a.tmpl].ConnectTimeout.String()
 		c.launchFailed(a, why, false)
+		c.readOutput(a)
 		c.retire(a, "connect_timeout", why)
 	case dueUnused:
 		if c.warm(a) {

@@ -88,9 +88,18 @@ type Ready struct {
 	Waiting   []Wait
 	Templates []TemplateStatus
 	Notes     []Note
-	Wake      time.Time
+	// Outputs are agent tasks that failed or ended by themselves: the
+	// driver reads the end of their containers' output (the Mesos
+	// sandbox) and answers with an AgentOutput.
+	Outputs []OutputRead
+	Wake    time.Time
+}
+
+// OutputRead asks for the end of a task's container output.
+type OutputRead struct {
+	Task, Agent, Node string
 }
 
 func (rd *Ready) empty() bool {
-	return rd.Persist == nil && len(rd.Jenkins) == 0 && len(rd.Calls) == 0 && rd.Waiting == nil && rd.Templates == nil && len(rd.Notes) == 0
+	return rd.Persist == nil && len(rd.Jenkins) == 0 && len(rd.Calls) == 0 && rd.Waiting == nil && rd.Templates == nil && len(rd.Notes) == 0 && len(rd.Outputs) == 0
 }

@@ -297,20 +297,8 @@ func (d *Driver) handle(ctx context.Context, rd scheduler.Ready) ([]scheduler.Ev
 			d.log.WithFields(fields).Info(n.Text)
 		}
 	}
-	// A task that failed to start, or ended by itself (not by a kill of
-	// ours): its container's output says why. A launch failure notes both.
-	var read map[string]bool
-	for _, n := range rd.Notes {
-		if n.Kind != "launch_failed" && n.Kind != "task_ended" {
-			continue
-		}
-		if read == nil {
-			read = map[string]bool{}
-		}
-		if id := n.Fields["task_id"]; !read[id] {
-			read[id] = true
-			d.readOutput(ctx, n)
-		}
+	for _, o := range rd.Outputs {
+		d.readOutput(ctx, o)
 	}
 	debug := d.log.IsLevelEnabled(logrus.DebugLevel)
 	for _, t := range rd.Templates {

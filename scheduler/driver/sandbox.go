@@ -76,8 +76,8 @@ func (d *Driver) endpoint(agent string) string {
 }
 
 // readOutput reads, in the background, what a failed task wrote.
-func (d *Driver) readOutput(ctx context.Context, n scheduler.Note) {
-	task, agent := n.Fields["task_id"], n.Fields["agent_id"]
+func (d *Driver) readOutput(ctx context.Context, o scheduler.OutputRead) {
+	task, agent := o.Task, o.Agent
 	base := d.endpoint(agent)
 	d.mu.Lock()
 	fw, master := d.frameworkID, d.master
@@ -118,7 +118,7 @@ func (d *Driver) readOutput(ctx context.Context, n scheduler.Note) {
 		if ctx.Err() != nil {
 			return
 		}
-		fields := logrus.Fields{"event": "agent_output", "node": n.Fields["node"], "task_id": task, "agent_id": agent}
+		fields := logrus.Fields{"event": "agent_output", "node": o.Node, "task_id": task, "agent_id": agent}
 		if tails[0] == "" && tails[1] == "" {
 			if len(errs) > 0 {
 				d.log.WithFields(fields).Debugf("%s: its output could not be read: %s", task, strings.Join(errs, "; "))
