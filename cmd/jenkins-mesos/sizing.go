@@ -37,6 +37,20 @@ type sizedAgent struct {
 	seconds    float64
 }
 
+// liveTasks is each running task whose Mesos agent is known, to ask for
+// its usage: task ID → agent ID.
+func (u *usageMeter) liveTasks() map[string]string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	out := make(map[string]string, len(u.running))
+	for id, t := range u.running {
+		if t.agent != "" {
+			out[id] = t.agent
+		}
+	}
+	return out
+}
+
 // sample folds a round of usage into the running tasks.
 func (u *usageMeter) sample(us []driver.TaskUsage) {
 	u.mu.Lock()
@@ -197,7 +211,7 @@ func sampleUsage(ctx context.Context, every time.Duration, d *driver.Driver, u *
 			return
 		case <-t.C:
 		}
-		us, err := d.Usage(ctx)
+		us, err := d.Usage(ctx, u.liveTasks())
 		if ctx.Err() != nil {
 			return
 		}

@@ -41,6 +41,7 @@ type usageTask struct {
 	template  string
 	cpus, mem float64 // reserved: cpus, MB
 	since     time.Time
+	agent     string // the Mesos agent it runs on, once known
 
 	sampled  bool    // an agent reported its usage
 	peakRSS  int64   // bytes
@@ -96,7 +97,7 @@ func (u *usageMeter) ready(rd scheduler.Ready) {
 		}
 		for _, op := range k.GetAccept().GetOperations() {
 			for _, ti := range op.GetLaunch().GetTaskInfos() {
-				t := usageTask{template: labelOf(ti.GetLabels().GetLabels(), executor.LabelTemplate), since: u.now()}
+				t := usageTask{template: labelOf(ti.GetLabels().GetLabels(), executor.LabelTemplate), since: u.now(), agent: ti.AgentID.Value}
 				for _, r := range ti.Resources {
 					switch r.Name {
 					case "cpus":
@@ -154,6 +155,10 @@ func (u *usageMeter) event(ev scheduler.Event) {
 			} else if t, ok := u.adopted(id); ok {
 				u.running[id] = t
 			}
+		}
+		if t, ok := u.running[id]; ok && e.Status.AgentID != nil && t.agent != e.Status.AgentID.Value {
+			t.agent = e.Status.AgentID.Value
+			u.running[id] = t
 		}
 	}
 }

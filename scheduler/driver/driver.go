@@ -104,7 +104,6 @@ type Driver struct {
 
 	master      string                // the master subscribed to last (under mu)
 	agentURLs   map[string]*mesos.URL // agent ID → its endpoint, from the offers (under mu)
-	taskAgents  map[string]string     // live task → its agent, from the updates (under mu)
 	agentHTTP   *http.Client          // reads agents' sandbox files (sandbox.go)
 	outputSlots chan struct{}
 }
@@ -125,7 +124,7 @@ func New(cfg Config, j Jenkins, st Store) *Driver {
 	}
 	return &Driver{cfg: cfg, jenkins: j, store: st, log: cfg.Log, events: make(chan scheduler.Event, 4096),
 		fatal: make(chan error, 1), jenkinsSlots: make(chan struct{}, cfg.JenkinsWorkers),
-		agentURLs: map[string]*mesos.URL{}, taskAgents: map[string]string{}, agentHTTP: &http.Client{Timeout: 10 * time.Second}, outputSlots: make(chan struct{}, outputReaders)}
+		agentURLs: map[string]*mesos.URL{}, agentHTTP: &http.Client{Timeout: 10 * time.Second}, outputSlots: make(chan struct{}, outputReaders)}
 }
 
 // Status is the core's summary (safe to call from any goroutine).
@@ -808,7 +807,6 @@ func (d *Driver) subscribeOnce(ctx context.Context, leader string) error {
 		case msched.Event_RESCIND_INVERSE_OFFER:
 			d.push(ctx, scheduler.RescindInverseOffer{ID: ev.GetRescindInverseOffer().InverseOfferID.Value})
 		case msched.Event_UPDATE:
-			d.noteTask(ev.GetUpdate().Status)
 			d.push(ctx, scheduler.Update{Status: ev.GetUpdate().Status})
 		case msched.Event_ERROR:
 			msg := ev.GetError().GetMessage()

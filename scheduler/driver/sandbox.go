@@ -245,36 +245,21 @@ type TaskUsage struct {
 	At            time.Time // the agent's timestamp of the sample
 }
 
-// noteTask follows which agent runs each live task, from the updates.
-func (d *Driver) noteTask(st mesos.TaskStatus) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	switch st.GetState() {
-	case mesos.TASK_FINISHED, mesos.TASK_FAILED, mesos.TASK_KILLED, mesos.TASK_ERROR, mesos.TASK_LOST,
-		mesos.TASK_DROPPED, mesos.TASK_GONE, mesos.TASK_GONE_BY_OPERATOR, mesos.TASK_UNKNOWN:
-		delete(d.taskAgents, st.TaskID.Value)
-	default:
-		if st.AgentID != nil {
-			d.taskAgents[st.TaskID.Value] = st.AgentID.Value
-		}
-	}
-}
-
-// Usage asks each agent that runs a task of the framework for its
-// executors' statistics (at most outputReaders agents at once, 5 s each)
-// and returns those of the framework's tasks. Agents that cannot be
+// Usage asks the agents that run the given tasks (task ID → agent ID)
+// for their executors' statistics (at most outputReaders agents at once,
+// 5 s each) and returns those of the tasks. Agents that cannot be
 // reached are left out (err names the first).
-func (d *Driver) Usage(ctx context.Context) ([]TaskUsage, error) {
+func (d *Driver) Usage(ctx context.Context, tasks map[string]string) ([]TaskUsage, error) {
 	d.mu.Lock()
 	fw, master := d.frameworkID, d.master
+	d.mu.Unlock()
 	byAgent := map[string]map[string]bool{}
-	for task, agent := range d.taskAgents {
+	for task, agent := range tasks {
 		if byAgent[agent] == nil {
 			byAgent[agent] = map[string]bool{}
 		}
 		byAgent[agent][task] = true
 	}
-	d.mu.Unlock()
 	if fw == "" {
 		return nil, nil
 	}

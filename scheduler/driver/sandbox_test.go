@@ -84,8 +84,8 @@ func TestLookupAgentAsksTheMaster(t *testing.T) {
 	require.ErrorContains(t, err, "does not list agent S9")
 }
 
-// TestUsageAsksTheAgentsOfLiveTasks: only agents running a live task of
-// the framework are asked, and only its tasks' entries come back.
+// TestUsageAsksTheAgentsOfLiveTasks: only agents running one of the given
+// live tasks are asked, and only those tasks' entries come back.
 func TestUsageAsksTheAgentsOfLiveTasks(t *testing.T) {
 	asked := make(chan string, 10)
 	agent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -100,13 +100,8 @@ func TestUsageAsksTheAgentsOfLiveTasks(t *testing.T) {
 	d.frameworkID = "fw"
 	d.agentURLs["S1"] = endpointURL(t, agent.URL)
 	d.agentURLs["S2"] = endpointURL(t, "http://127.0.0.1:1") // no live task there: not asked
-	running := func(task, agent string, st mesos.TaskState) mesos.TaskStatus {
-		return mesos.TaskStatus{TaskID: mesos.TaskID{Value: task}, AgentID: &mesos.AgentID{Value: agent}, State: st.Enum()}
-	}
-	d.noteTask(running("mesos-1", "S1", mesos.TASK_RUNNING))
-	d.noteTask(running("mesos-gone", "S1", mesos.TASK_RUNNING))
-	d.noteTask(running("mesos-gone", "S1", mesos.TASK_FINISHED))
-	got, err := d.Usage(t.Context())
+	// mesos-gone ended (the caller no longer lists it); S2 runs nothing.
+	got, err := d.Usage(t.Context(), map[string]string{"mesos-1": "S1"})
 	require.NoError(t, err)
 	require.Equal(t, []TaskUsage{{Task: "mesos-1", CPUSeconds: 1.75, RSSBytes: 40 << 20, CPUsLimit: 0.3, MemLimitBytes: 62 << 20, At: time.Unix(1700000000, 5e8)}}, got)
 	require.Equal(t, "/monitor/statistics", <-asked)
