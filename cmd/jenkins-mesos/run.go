@@ -400,7 +400,7 @@ func (in *instance) mux() *http.ServeMux {
 			out = statusJSON(d.Status(), waited)
 			out["role"] = role
 			if in.metrics != nil {
-				out["sizing"] = orEmpty(in.metrics.usage.sizing())
+				out["sizing"] = in.metrics.usage.sizing()
 			}
 		} else if leader != "" {
 			out["leader"] = leader
@@ -504,12 +504,4 @@ func statusJSON(st scheduler.Status, waited func(int64) (time.Duration, bool)) m
 	}
 	return map[string]any{"subscribed": st.Subscribed, "suppressed": st.Suppressed, "framework_id": st.FrameworkID,
 		"agents": st.Agents, "templates": tmpls, "waiting": waiting}
-}
-
-// orEmpty writes a nil list as [].
-func orEmpty[T any](v []T) []T {
-	if v == nil {
-		return []T{}
-	}
-	return v
 }

@@ -118,19 +118,14 @@ func (u *usageMeter) sizing() []templateSizing {
 		limits[t.template] = max(limits[t.template], t.memLimit)
 		slice[t.template] = [2]float64{t.cpus, t.mem}
 	}
-	for tmpl, sl := range u.slices {
+	// Every template with a record has a running sampled task or a
+	// finished one: the slice and limit come from them.
+	for tmpl, t := range u.lastDone {
 		if _, ok := slice[tmpl]; !ok {
-			slice[tmpl] = sl
+			slice[tmpl] = [2]float64{t.cpus, t.mem}
 		}
-	}
-	for _, t := range u.templates() {
-		if _, ok := slice[t.Name]; !ok {
-			slice[t.Name] = [2]float64{t.CPUs, t.Mem}
-		}
-	}
-	for tmpl, l := range u.lastLimit {
 		if limits[tmpl] == 0 {
-			limits[tmpl] = l
+			limits[tmpl] = t.memLimit
 		}
 	}
 	for tmpl := range u.oomKilled {
@@ -138,7 +133,7 @@ func (u *usageMeter) sizing() []templateSizing {
 			recs[tmpl] = nil // killed before a sample: still worth a line
 		}
 	}
-	var out []templateSizing
+	out := []templateSizing{}
 	for tmpl, r := range recs {
 		peaks := make([]float64, len(r))
 		var cpu, secs float64

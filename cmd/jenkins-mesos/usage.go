@@ -31,9 +31,8 @@ type usageMeter struct {
 	// What the agents reported (sizing.go), by template.
 	sized     map[string][]sizedAgent // the last finished agents
 	cpuUsed   map[string]float64      // CPU seconds the finished agents used
-	lastLimit map[string]int64        // the container memory limit last reported
+	lastDone  map[string]usageTask    // the template's last finished task: its slice and last reported limit
 	oomKilled map[string]int          // agents Mesos killed for their memory (REASON_CONTAINER_LIMITATION_MEMORY)
-	slices    map[string][2]float64   // the slice (cpus, mem) of the template's last finished agent
 	peakHist  *prometheus.HistogramVec
 }
 
@@ -60,7 +59,7 @@ func (s *usageSum) add(t usageTask, d time.Duration) {
 
 func newUsageMeter(now func() time.Time, templates func() []scheduler.Template) *usageMeter {
 	return &usageMeter{now: now, templates: templates, running: map[string]usageTask{}, adoptedAs: map[string]usageTask{}, done: map[string]usageSum{},
-		sized: map[string][]sizedAgent{}, cpuUsed: map[string]float64{}, lastLimit: map[string]int64{}, oomKilled: map[string]int{}, slices: map[string][2]float64{},
+		sized: map[string][]sizedAgent{}, cpuUsed: map[string]float64{}, lastDone: map[string]usageTask{}, oomKilled: map[string]int{},
 		peakHist: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "agent_memory_peak_bytes",
 			Help:    "Each finished agent's peak resident memory, as its Mesos agent reported it (GET /monitor/statistics every mesos.usage_interval).",
 			Buckets: memBuckets}, []string{"template"})}
@@ -135,11 +134,11 @@ func (u *usageMeter) event(ev scheduler.Event) {
 				sum := u.done[t.template]
 				sum.add(t, u.now().Sub(t.since))
 				u.done[t.template] = sum
-				if t.memLimit > 0 {
-					u.lastLimit[t.template] = t.memLimit
-				}
 				u.finishSized(t, u.now().Sub(t.since))
-				u.slices[t.template] = [2]float64{t.cpus, t.mem}
+				if t.memLimit == 0 { // not sampled: keep the limit last reported
+					t.memLimit = u.lastDone[t.template].memLimit
+				}
+				u.lastDone[t.template] = t
 				if e.Status.GetReason() == mesos.REASON_CONTAINER_LIMITATION_MEMORY {
 					u.oomKilled[t.template]++
 				}
