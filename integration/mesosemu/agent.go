@@ -122,8 +122,11 @@ func (a *Agent) url() *mesos.URL {
 	return &mesos.URL{Scheme: "http", Address: mesos.Address{Hostname: &a.hostname, IP: proto2str("127.0.0.1"), Port: int32(a.port)}, Path: proto2str("/slave(1)")}
 }
 
+// addr is where the agent's endpoint listens.
+func (a *Agent) addr() string { return "127.0.0.1:" + strconv.Itoa(a.port) }
+
 // pid is the agent's libprocess PID, as the master's state names it.
-func (a *Agent) pid() string { return "slave(1)@127.0.0.1:" + strconv.Itoa(a.port) }
+func (a *Agent) pid() string { return "slave(1)@" + a.addr() }
 
 func proto2str(s string) *string { return &s }
 

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -77,32 +78,37 @@ func (a *Agent) handleFilesRead(w http.ResponseWriter, r *http.Request) {
 		plain(w, http.StatusBadRequest, "Expecting 'path=value' in query.\n")
 		return
 	}
-	offset := int64(-1)
-	if s, ok := q["offset"]; ok {
-		n, err := strconv.ParseInt(s[0], 10, 64)
-		if err != nil {
-			plain(w, http.StatusBadRequest, "Failed to parse offset: "+err.Error()+".\n")
-			return
-		}
-		if n < -1 {
-			plain(w, http.StatusBadRequest, "Negative offset provided: "+s[0]+".\n")
-			return
-		}
-		offset = n
+	offset, badOffset := readArg(q, "offset")
+	length, badLength := readArg(q, "length")
+	if badOffset == "" { // Mesos says the first thing wrong
+		badOffset = badLength
 	}
-	length := int64(-1)
-	if s, ok := q["length"]; ok {
-		n, err := strconv.ParseInt(s[0], 10, 64)
-		if err != nil {
-			plain(w, http.StatusBadRequest, "Failed to parse length: "+err.Error()+".\n")
-			return
-		}
-		if n < -1 {
-			plain(w, http.StatusBadRequest, "Negative length provided: "+s[0]+".\n")
-			return
-		}
-		length = n
+	if badOffset != "" {
+		plain(w, http.StatusBadRequest, badOffset)
+		return
 	}
+	a.serveRead(w, p, offset, length)
+}
+
+// readArg is /files/read's offset or length: -1 when absent; the files
+// process's message when it is not a number or below -1.
+func readArg(q url.Values, name string) (int64, string) {
+	s, ok := q[name]
+	if !ok {
+		return -1, ""
+	}
+	n, err := strconv.ParseInt(s[0], 10, 64)
+	if err != nil {
+		return 0, "Failed to parse " + name + ": " + err.Error() + ".\n"
+	}
+	if n < -1 {
+		return 0, "Negative " + name + " provided: " + s[0] + ".\n"
+	}
+	return n, ""
+}
+
+// serveRead answers a read of path from offset for length bytes.
+func (a *Agent) serveRead(w http.ResponseWriter, p string, offset, length int64) {
 	from := offset
 	if offset == -1 {
 		from, length = 0, 0

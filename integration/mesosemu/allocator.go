@@ -227,15 +227,7 @@ func allocatableTo(rs mesos.Resources, role string) mesos.Resources {
 // 0.01 CPU or at least 32 MB of memory. An agent left with 30 MB and no
 // CPU is not offered.
 func allocatable(rs mesos.Resources) bool {
-	var cpus, mem float64
-	for _, r := range rs {
-		switch r.Name {
-		case "cpus":
-			cpus += r.GetScalar().GetValue()
-		case "mem":
-			mem += r.GetScalar().GetValue()
-		}
-	}
+	cpus, mem := cpusMem(rs)
 	return roundScalar(cpus) >= 0.01 || roundScalar(mem) >= 32
 }
 

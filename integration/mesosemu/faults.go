@@ -29,7 +29,7 @@ func (c *Cluster) Agents() []AgentInfo {
 	out := make([]AgentInfo, 0, len(c.agents))
 	for _, a := range c.agents {
 		out = append(out, AgentInfo{ID: a.id, Hostname: a.hostname, Removed: a.removed, Partitioned: a.partitioned, Tasks: len(a.tasks),
-			Endpoint: "http://127.0.0.1:" + strconv.Itoa(a.port)})
+			Endpoint: "http://" + a.addr()})
 	}
 	return out
 }

@@ -33,15 +33,7 @@ func (a *Agent) handleStatistics(w http.ResponseWriter, r *http.Request) {
 		if t.cmd == nil || t.cmd.Process == nil || isTerminal(t.state) || t.destroyed {
 			continue
 		}
-		var cpus, mem float64
-		for _, rs := range t.resources {
-			switch rs.Name {
-			case "cpus":
-				cpus += rs.GetScalar().GetValue()
-			case "mem":
-				mem += rs.GetScalar().GetValue()
-			}
-		}
+		cpus, mem := cpusMem(t.resources)
 		tasks = append(tasks, live{fw: t.fw, executor: t.executorID, name: "Command Executor (Task: " + t.info.TaskID.Value + ")",
 			pid: t.cmd.Process.Pid, cpus: cpus, mem: mem})
 	}

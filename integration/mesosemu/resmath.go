@@ -204,3 +204,16 @@ func subtractRanges(a, b []mesos.Value_Range) []mesos.Value_Range {
 	}
 	return out
 }
+
+// cpusMem sums the CPUs and the memory (MB) in rs, whatever their roles.
+func cpusMem(rs mesos.Resources) (cpus, mem float64) {
+	for _, r := range rs {
+		switch r.Name {
+		case "cpus":
+			cpus += r.GetScalar().GetValue()
+		case "mem":
+			mem += r.GetScalar().GetValue()
+		}
+	}
+	return cpus, mem
+}
