@@ -126,23 +126,17 @@ func TestQueueItemsCarryTheirLabels(t *testing.T) {
 func TestQueueDuringQuietDown(t *testing.T) {
 	_, c := emulated(t)
 	ctx := context.Background()
-	post := func(path, cfg string) int {
-		t.Helper()
-		r, _, err := c.doBody(ctx, "POST", path, "application/xml", cfg)
-		require.NoError(t, err)
-		return r.StatusCode
-	}
-	require.Equal(t, 200, post("createItem?name=free", "<project><assignedNode>mesos</assignedNode><canRoam>false</canRoam><builders/></project>"))
-	require.Equal(t, 200, post("createItem?name=pipe", "<flow-definition><definition><script>node('mesos') { sh 'sleep 1' }</script></definition></flow-definition>"))
-	require.Equal(t, 201, post("job/pipe/build?delay=0sec", ""))
+	require.Equal(t, 200, post(t, c, "createItem?name=free", freestyleMesos))
+	require.Equal(t, 200, post(t, c, "createItem?name=pipe", "<flow-definition><definition><script>node('mesos') { sh 'sleep 1' }</script></definition></flow-definition>"))
+	require.Equal(t, 201, post(t, c, "job/pipe/build?delay=0sec", ""))
 	var items []Item
 	var err error
 	require.Eventually(t, func() bool { // the Pipeline run is in its node block
 		items, err = c.Queue(ctx)
 		return err == nil && len(items) == 1
 	}, 10*time.Second, 20*time.Millisecond)
-	require.Equal(t, 302, post("quietDown", ""))
-	require.Equal(t, 201, post("job/free/build?delay=0sec", ""))
+	require.Equal(t, 302, post(t, c, "quietDown", ""))
+	require.Equal(t, 201, post(t, c, "job/free/build?delay=0sec", ""))
 	require.Eventually(t, func() bool {
 		items, err = c.Queue(ctx)
 		if err != nil || len(items) != 2 {
@@ -155,7 +149,7 @@ func TestQueueDuringQuietDown(t *testing.T) {
 		}
 		return true
 	}, 10*time.Second, 20*time.Millisecond, "both marked: %+v", items)
-	require.Equal(t, 302, post("cancelQuietDown", ""))
+	require.Equal(t, 302, post(t, c, "cancelQuietDown", ""))
 	require.Eventually(t, func() bool {
 		items, err = c.Queue(ctx)
 		for _, it := range items {
@@ -173,27 +167,21 @@ func TestQueueDuringQuietDown(t *testing.T) {
 func TestQuietPeriodDuringQuietDown(t *testing.T) {
 	_, c := emulated(t)
 	ctx := context.Background()
-	post := func(path, cfg string) int {
-		t.Helper()
-		r, _, err := c.doBody(ctx, "POST", path, "application/xml", cfg)
-		require.NoError(t, err)
-		return r.StatusCode
-	}
-	require.Equal(t, 200, post("createItem?name=free", "<project><assignedNode>mesos</assignedNode><canRoam>false</canRoam><builders/></project>"))
-	require.Equal(t, 201, post("job/free/build?delay=3600sec", ""))
+	require.Equal(t, 200, post(t, c, "createItem?name=free", freestyleMesos))
+	require.Equal(t, 201, post(t, c, "job/free/build?delay=3600sec", ""))
 	items, err := c.Queue(ctx)
 	require.NoError(t, err)
 	require.Len(t, items, 1)
 	require.True(t, items[0].Quiet)
 	require.False(t, items[0].ShuttingDown, "Jenkins is not quieting down yet")
-	require.Equal(t, 302, post("quietDown", ""))
+	require.Equal(t, 302, post(t, c, "quietDown", ""))
 	items, err = c.Queue(ctx)
 	require.NoError(t, err)
 	require.Len(t, items, 1)
 	require.True(t, items[0].Quiet)
 	require.NotEqual(t, ShutdownWhy, items[0].Why, "the quiet period's why does not tell it")
 	require.True(t, items[0].ShuttingDown, "marked from the root's quietingDown")
-	require.Equal(t, 302, post("cancelQuietDown", ""))
+	require.Equal(t, 302, post(t, c, "cancelQuietDown", ""))
 	items, err = c.Queue(ctx)
 	require.NoError(t, err)
 	require.False(t, items[0].ShuttingDown)
@@ -257,17 +245,13 @@ func TestFateOfALeftItem(t *testing.T) {
 		require.NoError(t, err, r.Header.Get("Location"))
 		return id
 	}
-	r, _, err := c.doBody(ctx, "POST", "createItem?name=free", "application/xml", "<project><assignedNode>mesos</assignedNode><canRoam>false</canRoam><builders/></project>")
-	require.NoError(t, err)
-	require.Equal(t, 200, r.StatusCode)
+	require.Equal(t, 200, post(t, c, "createItem?name=free", freestyleMesos))
 
 	held := queue("free", "3600sec")
 	f, err := c.FateOf(ctx, held)
 	require.NoError(t, err)
 	require.Equal(t, FateQueued, f, "in its quiet period: still queued")
-	r, _, err = c.doBody(ctx, "POST", fmt.Sprintf("queue/cancelItem?id=%d", held), "", "")
-	require.NoError(t, err)
-	require.Equal(t, 204, r.StatusCode)
+	require.Equal(t, 204, post(t, c, fmt.Sprintf("queue/cancelItem?id=%d", held), ""))
 	f, err = c.FateOf(ctx, held)
 	require.NoError(t, err)
 	require.Equal(t, FateCancelled, f)
