@@ -6,31 +6,14 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"github.com/jenkins-mesos/jenkins-mesos/integration/syncbuf"
 	"io"
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestFlagsAreValidatedWithClearErrors(t *testing.T) {
 	cases := map[string][]string{
@@ -65,7 +48,7 @@ func TestHelpIsNotAnError(t *testing.T) {
 
 func TestEmulatorServesTheSchedulerAPIAndStopsOnCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"--listen", "127.0.0.1:0", "--agents", "2", "--time-scale", "10", "--sandbox", t.TempDir()}, out, io.Discard)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"github.com/jenkins-mesos/jenkins-mesos/integration/syncbuf"
 	"net/http"
 	"net/url"
 	"strings"
@@ -352,7 +353,7 @@ func TestAgentRefusalsAndReconnects(t *testing.T) {
 	// backoff (1 s, 3 s, 7 s, then 10 s, in the controller's time), as
 	// Engine.runWebSocket does since remoting 3283: the agent of a node
 	// made later connects by itself.
-	var log syncBuffer
+	var log syncbuf.Buffer
 	early := startAgent(t, j, "late", func(o *AgentOptions) { o.Secret = j.Secret("late"); o.Log = &log })
 	waitFor(t, "the refusal retried", func() bool {
 		return strings.Count(log.String(), "late is not a JNLP agent") >= 2 && strings.Contains(log.String(), "Waiting 1s before retry")

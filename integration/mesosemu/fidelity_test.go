@@ -1,12 +1,11 @@
 package mesosemu
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/jenkins-mesos/jenkins-mesos/integration/syncbuf"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -174,30 +173,13 @@ func TestAllocatorSeedReplaysTheOrder(t *testing.T) {
 	if !differs {
 		t.Fatal("five other seeds all gave seed 42's order: the seed does not drive the allocator")
 	}
-	logged := &lockedBuffer{}
+	logged := &syncbuf.Buffer{}
 	log := logrus.New()
 	log.SetOutput(logged)
 	c := newTestCluster(t, Config{Agents: 1, Log: log})
 	if c.Seed() == 0 || !strings.Contains(logged.String(), fmt.Sprintf("seed=%d", c.Seed())) {
 		t.Fatalf("random seed %d not logged: %q", c.Seed(), logged.String())
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestStatusUpdateRetryDoubles: an unacknowledged update is resent after
