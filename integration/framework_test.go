@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"encoding/xml"
 	"fmt"
+	"github.com/jenkins-mesos/jenkins-mesos/integration/syncbuf"
 	"io"
 	stdlog "log"
 	"math"
@@ -67,21 +68,10 @@ func TestMain(m *testing.M) {
 // proc is a started program whose output is kept.
 type proc struct {
 	cmd *exec.Cmd
-	mu  sync.Mutex
-	out strings.Builder
+	syncbuf.Buffer
 }
 
-func (p *proc) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.Write(b)
-}
-
-func (p *proc) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.String()
-}
+func (p *proc) output() string { return p.String() }
 
 func start(t *testing.T, env []string, name string, args ...string) *proc {
 	t.Helper()
