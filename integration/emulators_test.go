@@ -44,6 +44,9 @@ func TestInboundAgentImageOnMesosRunsAJenkinsBuild(t *testing.T) {
 	jreq := func(method, path, body string) *http.Response {
 		req, _ := http.NewRequest(method, jk.URL()+path, strings.NewReader(body))
 		req.SetBasicAuth("admin", "tok")
+		if body != "" {
+			req.Header.Set("Content-Type", "application/xml") // createItem refuses a body without one, as Jenkins does
+		}
 		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
 		if err != nil {
 			t.Fatal(err)

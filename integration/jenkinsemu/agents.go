@@ -13,7 +13,7 @@ import (
 // the connection that GET /wsagents/ upgrades (the stand-in for remoting's
 // WebSocket transport): the controller sends builds, the agent results.
 type agentMessage struct {
-	Type        string `json:"type"` // build, result
+	Type        string `json:"type"` // build, abort (controller to agent), result (agent to controller)
 	ID          string `json:"id"`
 	Job         string `json:"job,omitempty"`
 	Number      int    `json:"number,omitempty"`

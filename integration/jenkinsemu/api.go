@@ -136,7 +136,7 @@ func (j *Jenkins) jobBean(job *Job) *bean {
 		p("fullName", job.Name),
 		pv("name", 999, job.Name),
 		pv("url", 999, job.url(j.root)),
-		p("buildable", true),
+		p("buildable", !job.Disabled && !job.holdOff),
 		p("builds", builds),
 		pv("color", 2, job.color()),
 		p("firstBuild", j.buildRef(first)),
@@ -154,7 +154,7 @@ func (j *Jenkins) jobBean(job *Job) *bean {
 		p("property", []any{}),
 		p("queueItem", queueItem),
 		p("concurrentBuild", job.Concurrent),
-		p("disabled", false),
+		p("disabled", job.Disabled),
 		p("resumeBlocked", false),
 	}
 	if !job.Pipeline {
@@ -173,8 +173,13 @@ func (j *Jenkins) buildBean(b *Build) *bean {
 	if !b.Building {
 		result = b.Result
 	}
+	actions := []any{}
+	if b.AbortedBy != "" {
+		actions = append(actions, newBean("jenkins.model.InterruptedBuildAction",
+			p("causes", []any{newBean("jenkins.model.CauseOfInterruption$UserInterruption", p("shortDescription", "Aborted by "+b.AbortedBy))})))
+	}
 	props := []prop{
-		p("actions", []any{}),
+		p("actions", actions),
 		p("artifacts", []any{}),
 		p("building", b.Building),
 		p("description", nil),

@@ -17,8 +17,9 @@
 //	labels.go    label expressions (&&, ||, !, ->, <->, quotes)
 //	security.go  API tokens, passwords, sessions and crumbs
 //	model.go     the controller's state and its lock
-//	jobs.go      freestyle and Pipeline jobs, builds, estimates; createItem,
-//	             /job/X/ endpoints
+//	jobs.go      freestyle and Pipeline jobs, builds, estimates; createItem
+//	             (XML, copy, empty), /job/X/ endpoints: config.xml,
+//	             disable/enable, build, stop, consoleText, progressiveText
 //	queue.go     the queue (Queue.maintain order), `why`, stuck, cancel,
 //	             left items; /queue/ endpoints
 //	nodes.go     computers, node creation/deletion, offline causes, secrets;

@@ -26,6 +26,17 @@ type Job struct {
 	NextBuildNumber int
 	Builds          []*Build // oldest first
 	Concurrent      bool
+	// Disabled: the job takes no new builds (POST /job/X/disable, or
+	// <disabled>true</disabled> in its config.xml).
+	Disabled bool
+	// QuietPeriod is the job's own quiet period (<quietPeriod> seconds),
+	// when HasQuietPeriod; otherwise Jenkins' global one applies.
+	QuietPeriod    time.Duration
+	HasQuietPeriod bool
+	// holdOff is Job.holdOffBuildUntilSave: a copied job takes no build
+	// until it is saved (its config.xml posted, or disabled or enabled);
+	// transient, as in Jenkins.
+	holdOff bool
 
 	label    *labelExpr
 	labelKey string // label.String(), computed once
@@ -44,6 +55,9 @@ type Build struct {
 	Duration  int64
 	BuiltOn   string
 	Log       string // what the emulator has to say in the console (errors)
+	// AbortedBy is the user who stopped the build (InterruptedBuildAction's
+	// UserInterruption), "" when nobody did.
+	AbortedBy string
 
 	estimate int64 // the job's estimated duration when the build started (ms, -1 unknown)
 }
@@ -65,6 +79,44 @@ func consoleText(b *Build) string {
 	return s.String()
 }
 
+// serveProgressiveText is AnnotatedLargeText.doProgressiveText (Stapler's
+// LargeText.doProgressText): the console from byte offset start (0 when
+// start is past the end: the text "rolled over"), up to the last whole
+// line while the build runs; X-Text-Size is where the next request
+// starts, and X-More-Data: true says the build is still going.
+func (j *Jenkins) serveProgressiveText(w http.ResponseWriter, r *http.Request, b *Build) {
+	var start int64
+	// getParameter: the query string or a form body (node-jenkins POSTs it).
+	if s := r.FormValue("start"); s != "" {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			htmlPage(w, http.StatusInternalServerError, "Error", "<p>java.lang.NumberFormatException: For input string: &quot;"+html.EscapeString(s)+"&quot;</p>")
+			return
+		}
+		start = v
+	}
+	j.mu.Lock()
+	text, building := consoleText(b), b.Building
+	j.mu.Unlock()
+	if int64(len(text)) < start || start < 0 {
+		start = 0
+	}
+	out := text[start:]
+	if building {
+		if i := strings.LastIndexByte(out, '\n'); i >= 0 {
+			out = out[:i+1]
+		} else {
+			out = ""
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain;charset=UTF-8")
+	w.Header().Set("X-Text-Size", strconv.FormatInt(start+int64(len(out)), 10))
+	if building {
+		w.Header().Set("X-More-Data", "true")
+	}
+	_, _ = io.WriteString(w, out)
+}
+
 // step is what a build does once it has an executor: sleep, then exit.
 type step struct {
 	sleep time.Duration
@@ -77,6 +129,8 @@ type freestyleXML struct {
 	AssignedNode string `xml:"assignedNode"`
 	CanRoam      string `xml:"canRoam"`
 	Concurrent   string `xml:"concurrentBuild"`
+	Disabled     string `xml:"disabled"`
+	QuietPeriod  string `xml:"quietPeriod"`
 	Builders     struct {
 		Shell []struct {
 			Command string `xml:"command"`
@@ -93,7 +147,17 @@ func parseJobConfig(name, config string) (*Job, error) {
 	if err := xmlUnmarshal([]byte(config), &x); err != nil {
 		return nil, fmt.Errorf("Failed to parse config.xml: %v", err)
 	}
-	j := &Job{Name: name, Description: x.Description, ConfigXML: config, NextBuildNumber: 1, urlPath: "job/" + name + "/"}
+	j := &Job{Name: name, Description: x.Description, ConfigXML: config, NextBuildNumber: 1, urlPath: "job/" + name + "/",
+		Disabled: strings.TrimSpace(x.Disabled) == "true"}
+	if q := strings.TrimSpace(x.QuietPeriod); q != "" {
+		// AbstractProject and WorkflowJob keep an Integer: XStream refuses
+		// anything else.
+		secs, err := strconv.Atoi(q)
+		if err != nil {
+			return nil, fmt.Errorf("Failed to parse config.xml: quietPeriod %q: %v", q, err)
+		}
+		j.QuietPeriod, j.HasQuietPeriod = time.Duration(secs)*time.Second, true
+	}
 	switch x.XMLName.Local {
 	case "project":
 		j.AssignedNode = strings.TrimSpace(x.AssignedNode)
@@ -276,11 +340,68 @@ func (j *Job) color() string {
 			c = "aborted"
 		}
 	}
+	if j.Disabled {
+		c = "disabled" // AbstractProject.getIconColor: disabled wins over the last result
+	}
 	if j.building() {
 		c += "_anime"
 	}
 	return c
 }
+
+// setDisabledLocked is ParameterizedJob.makeDisabled: the flag, written
+// into config.xml as Jenkins saves it; disabling also cancels the job's
+// queued builds (Queue.cancel(task): a Pipeline's node blocks are other
+// tasks and stay).
+func (j *Jenkins) setDisabledLocked(job *Job, disabled bool) {
+	job.Disabled = disabled
+	job.holdOff = false // makeDisabled saves
+	job.ConfigXML = withDisabled(job.ConfigXML, disabled)
+	if disabled {
+		j.cancelTaskLocked(job, false)
+	}
+	j.saveLocked()
+	j.kickLocked()
+}
+
+// cancelTaskLocked is Queue.cancel(task): the job's queued builds leave
+// the queue, cancelled, and with placeholders its Pipeline node blocks
+// too (a deletion's child items).
+func (j *Jenkins) cancelTaskLocked(job *Job, placeholders bool) {
+	for _, it := range append([]*QueueItem(nil), j.queue...) {
+		if it.job == job && it.state != leftQueue && (placeholders || !it.placeholder) {
+			it.cancelled = true
+			j.leaveLocked(it)
+		}
+	}
+}
+
+var disabledRe = regexp.MustCompile(`<disabled>\s*(true|false)?\s*</disabled>|<disabled\s*/>`)
+
+// withDisabled sets the <disabled> element of a job's config.xml, adding
+// it after the root element's start tag when it is missing.
+func withDisabled(config string, disabled bool) string {
+	el := "<disabled>" + strconv.FormatBool(disabled) + "</disabled>"
+	if disabledRe.MatchString(config) {
+		done := false
+		return disabledRe.ReplaceAllStringFunc(config, func(m string) string {
+			if done {
+				return m
+			}
+			done = true
+			return el
+		})
+	}
+	root := rootStartRe.FindStringIndex(config)
+	if root == nil {
+		return config
+	}
+	return config[:root[1]] + el + config[root[1]:]
+}
+
+// rootStartRe finds the root element's start tag (after the prolog and
+// any comments).
+var rootStartRe = regexp.MustCompile(`<(project|flow-definition)(\s[^>]*)?>`)
 
 // startBuildLocked creates build #N of a job for a queue item.
 func (jk *Jenkins) startBuildLocked(job *Job, item *QueueItem, builtOn string) *Build {
@@ -306,6 +427,43 @@ func (jk *Jenkins) finishBuildLocked(b *Build, result string) {
 	jk.kickLocked()
 }
 
+// abortLocked is Executor.interrupt(ABORTED) on behalf of a user, as
+// Run.doStop and a job's deletion (ItemDeletion.cancelBuildsInProgress)
+// do: the build ends ABORTED with the user's cause recorded and printed,
+// and its executor is free. A freestyle build's console also says "Build
+// was aborted" (Run.execute catching the interruption). A Pipeline run
+// whose node block still waits in the queue is cancelled there.
+func (j *Jenkins) abortLocked(b *Build, user string) {
+	if !b.Building {
+		return
+	}
+	if !b.job.Pipeline {
+		b.Log += "Build was aborted\n"
+	}
+	b.Log += "Aborted by " + user + "\n"
+	b.AbortedBy = user
+	for _, n := range append([]*Node{j.builtin}, j.sortedNodes()...) {
+		for _, s := range n.slots {
+			if s == nil || s.build != b {
+				continue
+			}
+			if s.taskID != "" && n.conn != nil {
+				n.conn.send(agentMessage{Type: "abort", ID: s.taskID})
+			}
+			j.completeLocked(n, s, "ABORTED")
+			return
+		}
+	}
+	for _, it := range j.queue {
+		if it.placeholder && it.run == b && it.state != leftQueue {
+			it.cancelled = true
+			j.leaveLocked(it)
+			break
+		}
+	}
+	j.finishBuildLocked(b, "ABORTED")
+}
+
 // xmlUnmarshal reads Jenkins' XML, which declares version 1.1 (Go's
 // decoder knows only 1.0; the documents use nothing 1.1 adds).
 func xmlUnmarshal(b []byte, v any) error {
@@ -323,11 +481,29 @@ func (j *Jenkins) serveCreateJob(w http.ResponseWriter, r *http.Request) {
 	if !requirePOST(w, r) {
 		return
 	}
-	name := r.URL.Query().Get("name")
-	body, err := io.ReadAll(io.LimitReader(r.Body, 10<<20))
-	if err != nil {
-		htmlPage(w, http.StatusBadRequest, "Error", "<p>Failed to read the request body: "+html.EscapeString(err.Error())+"</p>")
+	// ItemGroupMixIn.createTopLevelItem: config.xml as the body (an XML
+	// Content-Type), or a copy (mode=copy&from=JOB), or an empty job of a
+	// type (mode=<descriptor>); parameters from the query or a form.
+	ct := r.Header.Get("Content-Type")
+	mode := r.URL.Query().Get("mode")
+	xmlBody := strings.HasPrefix(ct, "application/xml") || strings.HasPrefix(ct, "text/xml")
+	var body []byte
+	if xmlBody {
+		var err error
+		if body, err = io.ReadAll(io.LimitReader(r.Body, 10<<20)); err != nil {
+			htmlPage(w, http.StatusBadRequest, "Error", "<p>Failed to read the request body: "+html.EscapeString(err.Error())+"</p>")
+			return
+		}
+	} else if err := r.ParseForm(); err == nil {
+		mode = r.Form.Get("mode")
+	}
+	if ct == "" && mode != "copy" {
+		failure(w, "No Content-Type header set")
 		return
+	}
+	name := r.URL.Query().Get("name")
+	if !xmlBody {
+		name = r.Form.Get("name")
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -339,18 +515,56 @@ func (j *Jenkins) serveCreateJob(w http.ResponseWriter, r *http.Request) {
 		failure(w, msg)
 		return
 	}
+	name = strings.TrimSpace(name)
 	if _, ok := j.jobs[name]; ok {
 		failure(w, "A job already exists with the name ‘"+name+"’")
 		return
 	}
-	job, err := parseJobConfig(name, string(body))
+	var config string
+	switch {
+	case mode == "copy":
+		from := r.Form.Get("from")
+		if from == "" {
+			from = r.URL.Query().Get("from")
+		}
+		src := j.jobs[from]
+		if src == nil {
+			if strings.TrimSpace(from) == "" {
+				failure(w, "Specify which job to copy")
+			} else {
+				failure(w, "No such job: "+from)
+			}
+			return
+		}
+		config = src.ConfigXML
+	case xmlBody:
+		config = string(body)
+	case mode == "":
+		failure(w, "No mode given")
+		return
+	case mode == "hudson.model.FreeStyleProject":
+		config = "<?xml version='1.1' encoding='UTF-8'?>\n<project><keepDependencies>false</keepDependencies><canRoam>true</canRoam><disabled>false</disabled><builders/></project>"
+	case mode == "org.jenkinsci.plugins.workflow.job.WorkflowJob":
+		config = "<?xml version='1.1' encoding='UTF-8'?>\n<flow-definition plugin=\"workflow-job\"><keepDependencies>false</keepDependencies><disabled>false</disabled></flow-definition>"
+	default:
+		failure(w, "No item type ‘"+mode+"’ is known")
+		return
+	}
+	job, err := parseJobConfig(name, config)
 	if err != nil {
 		htmlPage(w, http.StatusInternalServerError, "Error", "<p>"+html.EscapeString(err.Error())+"</p>")
 		return
 	}
+	// Job.onCopiedFrom: a copy is not buildable until it is saved once
+	// (holdOffBuildUntilSave, JENKINS-2494); its build numbers start at 1.
+	job.holdOff = mode == "copy"
 	j.jobs[name] = job
 	j.saveLocked()
-	w.WriteHeader(http.StatusOK)
+	if xmlBody && mode != "copy" {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	http.Redirect(w, r, job.url(j.root)+"configure", http.StatusFound) // redirectAfterCreateItem
 }
 
 // serveConfigXML is AbstractItem.doConfigDotXml: GET reads the job's
@@ -383,6 +597,11 @@ func (j *Jenkins) serveConfigXML(w http.ResponseWriter, r *http.Request, job *Jo
 		job.Description, job.AssignedNode, job.CanRoam, job.Commands = next.Description, next.AssignedNode, next.CanRoam, next.Commands
 		job.Script, job.Concurrent, job.ConfigXML = next.Script, next.Concurrent, next.ConfigXML
 		job.label, job.labelKey = next.label, next.labelKey
+		job.QuietPeriod, job.HasQuietPeriod = next.QuietPeriod, next.HasQuietPeriod
+		job.holdOff = false // updateByXml saves
+		if next.Disabled != job.Disabled {
+			j.setDisabledLocked(job, next.Disabled)
+		}
 		for _, it := range j.queue {
 			// Queue.Item.getAssignedLabel asks the task each time.
 			if it.job == job && !it.placeholder && it.state != leftQueue && !job.Pipeline {
@@ -410,7 +629,7 @@ func checkJobName(name string) string {
 	return ""
 }
 
-func (j *Jenkins) serveJob(w http.ResponseWriter, r *http.Request, name string, rest []string) {
+func (j *Jenkins) serveJob(w http.ResponseWriter, r *http.Request, pr principal, name string, rest []string) {
 	j.mu.Lock()
 	job := j.jobs[name]
 	j.mu.Unlock()
@@ -427,7 +646,23 @@ func (j *Jenkins) serveJob(w http.ResponseWriter, r *http.Request, name string, 
 		if !requirePOST(w, r) {
 			return
 		}
+		j.mu.Lock()
+		disabled := job.Disabled || job.holdOff // !isBuildable
 		quiet := j.cfg.QuietPeriod
+		if job.HasQuietPeriod {
+			quiet = job.QuietPeriod
+		}
+		j.mu.Unlock()
+		// ParameterizedJobMixIn.doBuild / doBuildWithParameters.
+		if disabled {
+			htmlPage(w, http.StatusConflict, "Error", "<p>"+html.EscapeString(name)+" is not buildable</p>")
+			return
+		}
+		if rest[0] == "buildWithParameters" {
+			// The emulator's jobs define no parameters.
+			htmlPage(w, http.StatusBadRequest, "Error", "<p>"+html.EscapeString(name)+" is not parameterized</p>")
+			return
+		}
 		if d := r.URL.Query().Get("delay"); d != "" {
 			if v, err := strconv.Atoi(strings.TrimSuffix(d, "sec")); err == nil {
 				quiet = time.Duration(v) * time.Second
@@ -440,13 +675,33 @@ func (j *Jenkins) serveJob(w http.ResponseWriter, r *http.Request, name string, 
 		w.WriteHeader(http.StatusCreated)
 	case rest[0] == "config.xml":
 		j.serveConfigXML(w, r, job)
-	case rest[0] == "doDelete":
+	case rest[0] == "disable" || rest[0] == "enable":
+		// ParameterizedJob.doDisable / doEnable: HttpRedirect(".").
 		if !requirePOST(w, r) {
 			return
 		}
 		j.mu.Lock()
+		if want := rest[0] == "disable"; job.Disabled != want {
+			j.setDisabledLocked(job, want)
+		}
+		loc := job.url(j.root)
+		j.mu.Unlock()
+		http.Redirect(w, r, loc, http.StatusFound)
+	case rest[0] == "doDelete":
+		if !requirePOST(w, r) {
+			return
+		}
+		// AbstractItem.delete: the job's queued builds (and its Pipeline
+		// node blocks) are cancelled and its running builds aborted
+		// before it goes.
+		j.mu.Lock()
+		j.cancelTaskLocked(job, true)
+		for _, b := range job.Builds {
+			j.abortLocked(b, pr.name())
+		}
 		delete(j.jobs, name)
 		j.saveLocked()
+		j.kickLocked()
 		j.mu.Unlock()
 		http.Redirect(w, r, j.root, http.StatusFound)
 	default:
@@ -479,6 +734,31 @@ func (j *Jenkins) serveJob(w http.ResponseWriter, r *http.Request, name string, 
 			j.mu.Unlock()
 			w.Header().Set("Content-Type", "text/plain;charset=UTF-8")
 			_, _ = io.WriteString(w, text)
+			return
+		}
+		if len(rest) > 2 && rest[1] == "logText" && rest[2] == "progressiveText" {
+			j.serveProgressiveText(w, r, b)
+			return
+		}
+		if len(rest) > 1 && rest[1] == "stop" {
+			// Run.doStop → Executor.doStopBuild: interrupt, then
+			// forwardToPreviousPage (the Referer, else the build's page);
+			// a build that is not running is left alone, same answer.
+			if !requirePOST(w, r) {
+				return
+			}
+			j.mu.Lock()
+			j.abortLocked(b, pr.name())
+			loc := b.url(j.root)
+			j.mu.Unlock()
+			if ref := r.Header.Get("Referer"); ref != "" {
+				loc = ref
+			}
+			http.Redirect(w, r, loc, http.StatusFound)
+			return
+		}
+		if len(rest) > 1 {
+			notFound(w) // no such action on a build (e.g. a freestyle build's term)
 			return
 		}
 		htmlPage(w, http.StatusOK, name+" #"+rest[0], "<h1>Build #"+rest[0]+"</h1>")

@@ -384,10 +384,7 @@ func (j *Jenkins) serveComputer(w http.ResponseWriter, r *http.Request, pr princ
 			return
 		}
 		msg := strings.TrimSpace(r.Form.Get("offlineMessage"))
-		by := pr.user
-		if by == "" {
-			by = "anonymous"
-		}
+		by := pr.name()
 		j.mu.Lock()
 		if rest[0] == "toggleOffline" && n.TempOffline {
 			n.TempOffline, n.OfflineCause, n.offlineBy = false, "", ""

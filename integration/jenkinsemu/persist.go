@@ -46,6 +46,7 @@ type persistedBuild struct {
 	Timestamp int64  `json:"timestamp"`
 	Duration  int64  `json:"duration"`
 	BuiltOn   string `json:"builtOn"`
+	AbortedBy string `json:"abortedBy,omitempty"`
 }
 
 type persistedNode struct {
@@ -72,7 +73,7 @@ func (j *Jenkins) saveLocked() {
 		job := j.jobs[name]
 		pj := persistedJob{Name: name, ConfigXML: job.ConfigXML, NextBuildNumber: job.NextBuildNumber}
 		for _, b := range job.Builds {
-			pj.Builds = append(pj.Builds, persistedBuild{Number: b.Number, QueueID: b.QueueID, Result: b.Result, Timestamp: b.Timestamp, Duration: b.Duration, BuiltOn: b.BuiltOn})
+			pj.Builds = append(pj.Builds, persistedBuild{Number: b.Number, QueueID: b.QueueID, Result: b.Result, Timestamp: b.Timestamp, Duration: b.Duration, BuiltOn: b.BuiltOn, AbortedBy: b.AbortedBy})
 		}
 		st.Jobs = append(st.Jobs, pj)
 	}
@@ -138,7 +139,7 @@ func (j *Jenkins) load() error {
 			if res == "" {
 				res = "ABORTED"
 			}
-			job.Builds = append(job.Builds, &Build{job: job, Number: pb.Number, QueueID: pb.QueueID, Result: res, Timestamp: pb.Timestamp, Duration: pb.Duration, BuiltOn: pb.BuiltOn})
+			job.Builds = append(job.Builds, &Build{job: job, Number: pb.Number, QueueID: pb.QueueID, Result: res, Timestamp: pb.Timestamp, Duration: pb.Duration, BuiltOn: pb.BuiltOn, AbortedBy: pb.AbortedBy})
 		}
 		j.jobs[job.Name] = job
 	}

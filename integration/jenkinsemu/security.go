@@ -12,6 +12,15 @@ import (
 const crumbField = "Jenkins-Crumb"
 
 // principal is who a request acts as.
+// name is the user as Jenkins names it in causes: "anonymous" without
+// credentials (or without security).
+func (p principal) name() string {
+	if p.user == "" {
+		return "anonymous"
+	}
+	return p.user
+}
+
 type principal struct {
 	user      string // "" for anonymous
 	viaToken  bool   // API-token Basic auth: no crumb needed

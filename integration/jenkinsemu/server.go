@@ -139,7 +139,7 @@ func (j *Jenkins) dispatch(w http.ResponseWriter, r *http.Request, pr principal,
 	case seg[0] == "createItem":
 		j.serveCreateJob(w, r)
 	case seg[0] == "job" && len(seg) >= 2:
-		j.serveJob(w, r, seg[1], seg[2:])
+		j.serveJob(w, r, pr, seg[1], seg[2:])
 	case seg[0] == "label" && len(seg) >= 2:
 		expr := seg[1]
 		l, err := parseLabelExpr(expr)

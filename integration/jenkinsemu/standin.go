@@ -173,25 +173,51 @@ func (s *agentState) session(ctx context.Context) error {
 	defer wg.Wait()
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel() // runs before wg.Wait: builds in flight end with the session
+	// running: the builds in flight, to stop one the controller aborts.
+	var rmu sync.Mutex
+	running := map[string]context.CancelFunc{}
 	for {
 		line, err := r.ReadBytes('\n')
 		if err != nil {
 			return errors.New("connection closed by the controller")
 		}
 		var m agentMessage
-		if json.Unmarshal(line, &m) != nil || m.Type != "build" {
+		if json.Unmarshal(line, &m) != nil {
 			continue
 		}
-		wg.Add(1)
-		go func(m agentMessage) {
-			defer wg.Done()
-			select {
-			case <-sctx.Done():
-				return
-			case <-time.After(time.Duration(m.SleepMillis) * time.Millisecond):
+		switch m.Type {
+		case "abort":
+			// The executor was interrupted: the step stops, and the
+			// controller has already recorded the result.
+			rmu.Lock()
+			if stop, ok := running[m.ID]; ok {
+				stop()
+				delete(running, m.ID)
+				fmt.Fprintln(o.Log, "INFO: Interrupted "+m.ID)
 			}
-			write(agentMessage{Type: "result", ID: m.ID, Result: resultOf(m.Exit)})
-		}(m)
+			rmu.Unlock()
+		case "build":
+			bctx, stop := context.WithCancel(sctx)
+			rmu.Lock()
+			running[m.ID] = stop
+			rmu.Unlock()
+			wg.Add(1)
+			go func(m agentMessage) {
+				defer wg.Done()
+				defer func() {
+					rmu.Lock()
+					delete(running, m.ID)
+					rmu.Unlock()
+					stop()
+				}()
+				select {
+				case <-bctx.Done():
+					return
+				case <-time.After(time.Duration(m.SleepMillis) * time.Millisecond):
+				}
+				write(agentMessage{Type: "result", ID: m.ID, Result: resultOf(m.Exit)})
+			}(m)
+		}
 	}
 }
 
