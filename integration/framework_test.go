@@ -786,3 +786,49 @@ func TestCancelledBuildIsNotAWait(t *testing.T) {
 		t.Fatal("/metrics: an oldest wait for huge after its build was cancelled")
 	}
 }
+
+// TestAbortedBuildReleasesItsAgent: a user stops a running build (the
+// Stop button, POST /job/X/N/stop). The build ends ABORTED, its one-shot
+// agent is reclaimed as after any build, and nothing is launched again
+// for it. A Pipeline stopped while its node block waits for the agent
+// being launched for it leaves nothing behind either.
+func TestAbortedBuildReleasesItsAgent(t *testing.T) {
+	w := newWorld(t, worldOpts{})
+	w.freestyle("long", "mesos", 100000)
+	w.build("long")
+	// Stopped once the framework has seen its agent busy: a build shorter
+	// than jenkins.poll_interval is never seen (README).
+	w.waitFor("the framework to see the build on its agent", 60*time.Second, func() bool {
+		return strings.Contains(w.framework.output(), `"event":"build_running"`)
+	})
+	if r, b := w.jenkinsDo("POST", "job/long/1/stop", "", ""); r.StatusCode != http.StatusFound {
+		t.Fatalf("stop: %d %s", r.StatusCode, b)
+	}
+	if res := w.result("long"); res.Result != "ABORTED" {
+		t.Fatalf("stopped build: %+v", res)
+	}
+	w.waitClean()
+	if n := len(w.launches()); n != 1 {
+		t.Fatalf("%d launches for one stopped build; want 1:\n%s", n, w.framework.output())
+	}
+	// Reclaimed as a one-shot agent whose build is over, not as surplus.
+	if log := w.framework.output(); !regexp.MustCompile(`"builds":"[^"]*/job/long/1/"[^\n]*"event":"agent_done"`).MatchString(log) ||
+		strings.Contains(log, `"event":"surplus"`) {
+		t.Fatalf("the stopped build's agent was not retired as done:\n%s", log)
+	}
+
+	// A Pipeline whose node block is stopped before its agent connects.
+	w.pipeline("pipe", "node('mesos') { sh 'sleep 100000' }")
+	w.build("pipe")
+	w.waitFor("an agent launched for the Pipeline", 60*time.Second, func() bool { return len(w.launches()) == 2 })
+	if r, b := w.jenkinsDo("POST", "job/pipe/1/stop", "", ""); r.StatusCode != http.StatusFound {
+		t.Fatalf("stop the Pipeline: %d %s", r.StatusCode, b)
+	}
+	if res := w.result("pipe"); res.Result != "ABORTED" {
+		t.Fatalf("stopped Pipeline: %+v", res)
+	}
+	w.waitFor("the Pipeline's agent reclaimed", 90*time.Second, func() bool { return len(w.nodes()) == 0 && w.liveTasks() == 0 })
+	if n := len(w.launches()); n != 2 {
+		t.Fatalf("%d launches; want 2:\n%s", n, w.framework.output())
+	}
+}
