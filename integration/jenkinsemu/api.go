@@ -12,15 +12,23 @@ import (
 
 func nested(b *bean) *bean { b.showClass = false; return b }
 
-func (j *Jenkins) rootBean() *bean {
-	var jobs []any
+// jobRefs lists every job, by name, as the root and the all view export them.
+func (j *Jenkins) jobRefs() []any {
+	jobs := []any{}
 	for _, name := range j.sortedJobNames() {
-		job := j.jobs[name]
-		jobs = append(jobs, j.jobRef(job))
+		jobs = append(jobs, j.jobRef(j.jobs[name]))
 	}
-	if jobs == nil {
-		jobs = []any{}
-	}
+	return jobs
+}
+
+// allViewBean is /view/all/api/json.
+func (j *Jenkins) allViewBean() *bean {
+	return newBean("hudson.model.AllView", p("description", nil), p("jobs", j.jobRefs()), pv("name", 2, "all"),
+		p("property", []any{}), pv("url", 2, j.root))
+}
+
+func (j *Jenkins) rootBean() *bean {
+	jobs := j.jobRefs()
 	allView := newBean("hudson.model.AllView", pv("name", 2, "all"), pv("url", 2, j.root))
 	return newBean("hudson.model.Hudson",
 		p("assignedLabels", []any{nested(newBean("hudson.model.labels.LabelAtom", pv("name", 2, "built-in")))}),

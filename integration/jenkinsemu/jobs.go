@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -364,6 +365,29 @@ func (j *Jenkins) setDisabledLocked(job *Job, disabled bool) {
 	j.kickLocked()
 }
 
+// renameJobLocked is AbstractItem.doCheckNewName then renameTo; it returns
+// the refusal, "" when the job was renamed (builds, history and queued
+// builds follow it).
+func (j *Jenkins) renameJobLocked(job *Job, newName string) string {
+	switch {
+	case newName == "":
+		return "No name is specified"
+	case checkJobName(newName) != "":
+		return checkJobName(newName)
+	case newName == job.Name:
+		return "The new name is the same as the current name."
+	case j.jobs[newName] != nil:
+		return "The name “" + newName + "” is already in use."
+	case job.building():
+		return "Unable to rename a job while it is building."
+	}
+	delete(j.jobs, job.Name)
+	job.Name, job.urlPath, job.fullURL = newName, "job/"+newName+"/", ""
+	j.jobs[newName] = job
+	j.saveLocked()
+	return ""
+}
+
 // cancelTaskLocked is Queue.cancel(task): the job's queued builds leave
 // the queue, cancelled, and with placeholders its Pipeline node blocks
 // too (a deletion's child items).
@@ -675,6 +699,29 @@ func (j *Jenkins) serveJob(w http.ResponseWriter, r *http.Request, pr principal,
 		w.WriteHeader(http.StatusCreated)
 	case rest[0] == "config.xml":
 		j.serveConfigXML(w, r, job)
+	case rest[0] == "configure" && len(rest) == 1:
+		// The configuration form (redirectAfterCreateItem sends clients here).
+		htmlPage(w, http.StatusOK, name+" Config", "<h1>Configure "+html.EscapeString(name)+"</h1>")
+	case rest[0] == "doRename" || rest[0] == "confirmRename":
+		// Job.doDoRename (deprecated) → AbstractItem.doConfirmRename.
+		if !requirePOST(w, r) {
+			return
+		}
+		if err := r.ParseForm(); err != nil {
+			failure(w, "Malformed form submission: "+err.Error())
+			return
+		}
+		j.mu.Lock()
+		msg := j.renameJobLocked(job, strings.TrimSpace(r.Form.Get("newName")))
+		// redirectTo("../" + newName), which Jetty's sendRedirect
+		// canonicalizes: the new job's URL without its slash.
+		loc := j.root + "job/" + url.PathEscape(job.Name)
+		j.mu.Unlock()
+		if msg != "" {
+			failure(w, msg)
+			return
+		}
+		http.Redirect(w, r, loc, http.StatusFound) // redirectTo("../" + newName)
 	case rest[0] == "disable" || rest[0] == "enable":
 		// ParameterizedJob.doDisable / doEnable: HttpRedirect(".").
 		if !requirePOST(w, r) {

@@ -363,6 +363,36 @@ func (j *Jenkins) serveComputer(w http.ResponseWriter, r *http.Request, pr princ
 		}
 		j.mu.Unlock()
 		htmlPage(w, http.StatusOK, n.displayName(), body)
+	case rest[0] == "doDisconnect" && !n.builtin:
+		// SlaveComputer.doDoDisconnect: the channel closes (its builds
+		// fail on it, as when an agent drops); an inbound agent then
+		// reconnects by itself. Nothing to do without a channel.
+		if !requirePOST(w, r) {
+			return
+		}
+		j.mu.Lock()
+		if c := n.conn; c != nil {
+			n.conn = nil
+			j.channelLostLocked(n, false)
+			c.close()
+			j.kickLocked()
+		}
+		j.mu.Unlock()
+		http.Redirect(w, r, j.root+"computer/"+url.PathEscape(n.Name)+"/", http.StatusFound)
+	case rest[0] == "configure" && len(rest) == 1:
+		htmlPage(w, http.StatusOK, n.displayName()+" Config", "<h1>Configure "+html.EscapeString(n.displayName())+"</h1>")
+	case rest[0] == "config.xml" && !n.builtin:
+		// Computer.doConfigDotXml, GET: the node as XStream writes a
+		// DumbSlave. Replacing it (POST) is not emulated.
+		if r.Method != http.MethodGet {
+			htmlPage(w, http.StatusMethodNotAllowed, "Error", "<p>Updating a node by its config.xml is not emulated</p>")
+			return
+		}
+		j.mu.Lock()
+		x := nodeConfigXML(n)
+		j.mu.Unlock()
+		w.Header().Set("Content-Type", "application/xml")
+		_, _ = io.WriteString(w, x)
 	case rest[0] == "doDelete":
 		if !requirePOST(w, r) {
 			return
@@ -470,6 +500,18 @@ func (j *Jenkins) createNodeFromForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, j.root+"computer/", http.StatusFound)
+}
+
+// nodeConfigXML is a node's config.xml, in the shape slaveXML reads.
+func nodeConfigXML(n *Node) string {
+	var b strings.Builder
+	b.WriteString("<?xml version='1.1' encoding='UTF-8'?>\n<slave>\n")
+	fmt.Fprintf(&b, "  <name>%s</name>\n  <description>%s</description>\n  <remoteFS>%s</remoteFS>\n  <numExecutors>%d</numExecutors>\n  <mode>%s</mode>\n",
+		xmlEscape(n.Name), xmlEscape(n.Description), xmlEscape(n.RemoteFS), n.NumExecutors, xmlEscape(n.Mode))
+	fmt.Fprintf(&b, "  <retentionStrategy class=\"%s\"/>\n", xmlEscape(n.Retention))
+	fmt.Fprintf(&b, "  <launcher class=\"hudson.slaves.JNLPLauncher\">\n    <workDirSettings>\n      <disabled>false</disabled>\n      <internalDir>remoting</internalDir>\n      <failIfWorkDirIsMissing>false</failIfWorkDirIsMissing>\n    </workDirSettings>\n    <webSocket>%t</webSocket>\n  </launcher>\n", n.WebSocket)
+	fmt.Fprintf(&b, "  <label>%s</label>\n  <nodeProperties/>\n</slave>", xmlEscape(n.LabelString))
+	return b.String()
 }
 
 type slaveXML struct {

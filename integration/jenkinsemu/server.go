@@ -99,15 +99,25 @@ func (j *Jenkins) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	j.dispatch(w, r, pr, splitPath(path))
 }
 
+// splitPath splits a request path into decoded segments, resolving "."
+// and ".." as Jetty canonicalizes a URI before Jenkins sees it (clients
+// following Stapler's relative redirects send such paths).
 func splitPath(path string) []string {
 	var out []string
 	for _, s := range strings.Split(path, "/") {
-		if s != "" {
-			if u, err := url.PathUnescape(s); err == nil {
-				s = u
+		switch s {
+		case "", ".":
+			continue
+		case "..":
+			if len(out) > 0 {
+				out = out[:len(out)-1]
 			}
-			out = append(out, s)
+			continue
 		}
+		if u, err := url.PathUnescape(s); err == nil {
+			s = u
+		}
+		out = append(out, s)
 	}
 	return out
 }
@@ -153,6 +163,19 @@ func (j *Jenkins) dispatch(w http.ResponseWriter, r *http.Request, pr principal,
 		htmlPage(w, http.StatusOK, expr, "<h1>Label "+html.EscapeString(expr)+"</h1>")
 	case seg[0] == "computer":
 		j.serveComputer(w, r, pr, seg[1:])
+	case seg[0] == "view" && len(seg) >= 2:
+		// The one view, "all" (AllView): every job.
+		if seg[1] != "all" {
+			notFound(w)
+			return
+		}
+		if isAPI(seg[2:]) {
+			j.serveBean(w, r, func() any { return j.allViewBean() })
+			return
+		}
+		htmlPage(w, http.StatusOK, "All", "<h1>All</h1>")
+	case seg[0] == "me" || (seg[0] == "user" && len(seg) >= 2):
+		j.serveUser(w, r, pr, seg)
 	default:
 		notFound(w)
 	}
@@ -212,4 +235,29 @@ func (j *Jenkins) serveQuietDown(w http.ResponseWriter, r *http.Request, on bool
 	}
 	j.mu.Unlock()
 	http.Redirect(w, r, j.root, http.StatusFound)
+}
+
+// serveUser is /me (Jenkins.getMe: the caller) and /user/NAME: the admin
+// is the only user; /me is refused to anonymous callers.
+func (j *Jenkins) serveUser(w http.ResponseWriter, r *http.Request, pr principal, seg []string) {
+	rest := seg[1:]
+	id := pr.user
+	if seg[0] == "user" {
+		id, rest = seg[1], seg[2:]
+		if id != j.cfg.User || id == "" {
+			notFound(w)
+			return
+		}
+	} else if id == "" {
+		htmlPage(w, http.StatusForbidden, "Error", "<p>/me is not available when not logged in</p>")
+		return
+	}
+	if !isAPI(rest) {
+		htmlPage(w, http.StatusOK, id, "<h1>"+html.EscapeString(id)+"</h1>")
+		return
+	}
+	j.serveBean(w, r, func() any {
+		return newBean("hudson.model.User", p("absoluteUrl", j.root+"user/"+id), p("description", nil),
+			p("fullName", id), p("id", id), p("property", []any{}))
+	})
 }

@@ -2,6 +2,7 @@ package jenkinsemu
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -266,4 +267,91 @@ func TestCreateItemCopiesAndRefusals(t *testing.T) {
 	if e := getJSON(t, j, "/job/empty/api/json"); e["_class"] != "hudson.model.FreeStyleProject" || e["buildable"] != true {
 		t.Fatalf("empty job: %v", e)
 	}
+}
+
+// What python-jenkins and node-jenkins call besides: /me, a job's rename
+// (doRename, confirmRename), the configure pages a copy redirects to, and
+// a node's config.xml.
+func TestMeRenameConfigurePagesAndNodeConfigXML(t *testing.T) {
+	j := newTestJenkins(t, Config{User: "admin", Token: "t0k3n", QuietPeriod: time.Hour})
+	me := getJSON(t, j, "/me/api/json")
+	if me["_class"] != "hudson.model.User" || me["id"] != "admin" || me["absoluteUrl"] != j.URL()+"user/admin" {
+		t.Fatalf("/me: %v", me)
+	}
+	if r, err := http.Get(j.URL() + "me/api/json"); err != nil || r.StatusCode != http.StatusForbidden {
+		t.Fatalf("anonymous /me: %v %v, want 403", r, err)
+	}
+	if r := call(t, j, http.MethodGet, "/user/nobody/api/json", nil); r.code != 404 {
+		t.Fatalf("/user/nobody: %d", r.code)
+	}
+
+	createJob(t, j, "old", freestyle("mesos", "sleep 1"))
+	createJob(t, j, "other", freestyle("mesos", "sleep 1"))
+	q := call(t, j, http.MethodPost, "/job/old/build", nil)
+	if r := call(t, j, http.MethodGet, "/job/old/configure", nil); r.code != 200 {
+		t.Fatalf("configure page: %d", r.code)
+	}
+	for newName, want := range map[string]string{"old": "The new name is the same as the current name.", "other": "The name “other” is already in use.", "a/b": "‘/’ is an unsafe character"} {
+		if r := call(t, j, http.MethodPost, "/job/old/confirmRename?newName="+url.QueryEscape(newName), nil); r.code != 400 || r.header.Get("X-Error") != want {
+			t.Errorf("rename to %q: %d %q, want %q", newName, r.code, r.header.Get("X-Error"), want)
+		}
+	}
+	r := call(t, j, http.MethodPost, "/job/old/doRename?newName=new", nil)
+	if r.code != http.StatusFound || r.header.Get("Location") != j.URL()+"job/new" {
+		t.Fatalf("doRename: %d %q", r.code, r.header.Get("Location"))
+	}
+	if r := call(t, j, http.MethodGet, "/job/old/api/json", nil); r.code != 404 {
+		t.Fatalf("the old name still answers: %d", r.code)
+	}
+	it := getJSON(t, j, strings.TrimPrefix(q.header.Get("Location"), strings.TrimSuffix(j.URL(), "/"))+"api/json")
+	if task := it["task"].(map[string]any); task["name"] != "new" || task["url"] != j.URL()+"job/new/" {
+		t.Fatalf("the queued build did not follow the rename: %v", task)
+	}
+
+	createNode(t, j, "n1", "mesos linux")
+	x := call(t, j, http.MethodGet, "/computer/n1/config.xml", nil)
+	var node slaveXML
+	if x.code != 200 || xmlUnmarshal([]byte(x.body), &node) != nil || node.Name != "n1" || node.Label != "mesos linux" ||
+		node.NumExecutors != "1" || node.Mode != "EXCLUSIVE" || node.Launcher.Class != "hudson.slaves.JNLPLauncher" || node.Launcher.WebSocket != "true" {
+		t.Fatalf("node config.xml: %d %+v\n%s", x.code, node, x.body)
+	}
+	if strings.Contains(x.body, j.Secret("n1")) {
+		t.Fatal("the node's config.xml carries its secret")
+	}
+	if r := call(t, j, http.MethodGet, "/computer/n1/configure", nil); r.code != 200 {
+		t.Fatalf("node configure page: %d", r.code)
+	}
+}
+
+// Jetty canonicalizes a path before Jenkins sees it; the one view, all,
+// lists every job; doDisconnect closes an agent's channel and the
+// inbound agent connects again.
+func TestDotSegmentsTheAllViewAndDoDisconnect(t *testing.T) {
+	j := newTestJenkins(t, Config{User: "admin", Token: "t0k3n", QuietPeriod: time.Millisecond})
+	createJob(t, j, "a", freestyle("mesos", "sleep 1000"))
+	if got := getJSON(t, j, "/job/nope/../a/./api/json"); got["name"] != "a" {
+		t.Fatalf("dot segments: %v", got)
+	}
+	v := getJSON(t, j, "/view/all/api/json")
+	if v["_class"] != "hudson.model.AllView" || len(v["jobs"].([]any)) != 1 || v["jobs"].([]any)[0].(map[string]any)["name"] != "a" {
+		t.Fatalf("/view/all: %v", v)
+	}
+	if r := call(t, j, http.MethodGet, "/view/other/api/json", nil); r.code != 404 {
+		t.Fatalf("/view/other: %d", r.code)
+	}
+	createNode(t, j, "n1", "mesos")
+	var agentLog syncbuf.Buffer
+	startAgent(t, j, "n1", func(o *AgentOptions) { o.Log = &agentLog })
+	call(t, j, http.MethodPost, "/job/a/build", nil)
+	waitFor(t, "the build to run on n1", func() bool { return getJSON(t, j, "/computer/n1/api/json")["idle"] == false })
+	r := call(t, j, http.MethodPost, "/computer/n1/doDisconnect?offlineMessage=bye", nil)
+	if r.code != http.StatusFound || r.header.Get("Location") != j.URL()+"computer/n1/" {
+		t.Fatalf("doDisconnect: %d %q", r.code, r.header.Get("Location"))
+	}
+	if b := getJSON(t, j, "/job/a/1/api/json"); b["result"] != "FAILURE" {
+		t.Fatalf("the build on a disconnected channel: %v, want FAILURE", b)
+	}
+	waitFor(t, "the agent to connect again", func() bool {
+		return strings.Count(agentLog.String(), "INFO: Connected") == 2 && getJSON(t, j, "/computer/n1/api/json")["offline"] == false
+	})
 }
