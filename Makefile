@@ -1,5 +1,6 @@
 # jenkins-mesos build entry points. `make test` works on a fresh machine with
-# only Go installed: it installs what the tests need (ZooKeeper) itself.
+# only Go installed: it installs what the tests need (ZooKeeper,
+# python-jenkins) itself.
 GO        ?= go
 PKGS      := ./...
 # Test packages run one at a time (-p 1): the scale tests (1,000 agent
@@ -38,14 +39,19 @@ static:
 image:
 	docker build --build-arg VERSION=$(VERSION) -t jenkins-mesos/jenkins-mesos:$(VERSION) .
 
-# test-deps installs a real ZooKeeper (Debian's package) when it is missing,
-# because the high-availability tests contend through a real one.
+# test-deps installs what the tests use from Debian's packages when it is
+# missing: a real ZooKeeper, because the high-availability tests contend
+# through a real one, and python-jenkins, a third-party Jenkins client the
+# Jenkins emulator is tried with.
 test-deps:
-	@if [ ! -f /usr/share/java/zookeeper.jar ]; then \
-		echo "installing ZooKeeper (Debian package) for the HA tests"; \
+	@missing=; \
+	[ -f /usr/share/java/zookeeper.jar ] || missing="$$missing zookeeper"; \
+	[ -f /usr/lib/python3/dist-packages/jenkins/__init__.py ] || missing="$$missing python3-jenkins"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing (Debian packages) for the tests"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq zookeeper >/dev/null; \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
 test: test-deps fmt-check vet

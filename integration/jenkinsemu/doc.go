@@ -27,6 +27,10 @@
 //	agents.go    the inbound-agent connection (server side)
 //	standin.go   the inbound-agent stand-in (client side)
 //	persist.go   JENKINS_HOME: nodes, jobs, build history, the queue
-//	server.go    HTTP front: headers, faults, security, routing
+//	server.go    HTTP front: headers, faults, security, routing; /me, /user,
+//	             /view/all
 //	faults.go    503 windows, restarts, slow answers; /emulator/ endpoints
+//
+// testdata/python_jenkins.py is a third-party client's session
+// (python-jenkins), run by TestPythonJenkinsClient.
 package jenkinsemu
