@@ -90,17 +90,19 @@ func (s *subscription) take() ([][]byte, bool) {
 // goes away. It returns true when the client went away (or a write failed).
 func (s *subscription) pump(w http.ResponseWriter, r *http.Request, heartbeat func() []byte, heartbeatEvery <-chan time.Time) bool {
 	flusher, _ := w.(http.Flusher)
+	// Each record is its own HTTP chunk, as libprocess sends every write
+	// to a streaming response's pipe (the master writes one RecordIO
+	// record per event): some clients read one record per chunk.
 	write := func(frames [][]byte) bool {
 		for _, f := range frames {
-			if _, err := w.Write([]byte(strconv.Itoa(len(f)) + "\n")); err != nil {
+			rec := make([]byte, 0, len(f)+8)
+			rec = append(strconv.AppendInt(rec, int64(len(f)), 10), '\n')
+			if _, err := w.Write(append(rec, f...)); err != nil {
 				return false
 			}
-			if _, err := w.Write(f); err != nil {
-				return false
+			if flusher != nil {
+				flusher.Flush()
 			}
-		}
-		if flusher != nil {
-			flusher.Flush()
 		}
 		return true
 	}
