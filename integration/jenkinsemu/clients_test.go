@@ -11,18 +11,36 @@ import (
 	"github.com/jenkins-mesos/jenkins-mesos/integration/syncbuf"
 )
 
+// longBuildOnA1 is a controller whose job long runs build #1 (sleep 1000)
+// on the connected node a1; the agent logs to agentLog when given.
+func longBuildOnA1(t *testing.T, agentLog *syncbuf.Buffer) *Jenkins {
+	t.Helper()
+	j := newTestJenkins(t, Config{User: "admin", Token: "t0k3n", QuietPeriod: time.Millisecond})
+	createJob(t, j, "long", freestyle("mesos", "sleep 1000"))
+	createNode(t, j, "a1", "mesos")
+	startAgent(t, j, "a1", func(o *AgentOptions) {
+		if agentLog != nil {
+			o.Log = agentLog
+		}
+	})
+	call(t, j, http.MethodPost, "/job/long/build", nil)
+	waitFor(t, "the build to run on a1", func() bool { return getJSON(t, j, "/computer/a1/api/json")["idle"] == false })
+	return j
+}
+
+// leftItem reads the queue item a build request's Location names.
+func leftItem(t *testing.T, j *Jenkins, build result) map[string]any {
+	t.Helper()
+	return getJSON(t, j, strings.TrimPrefix(build.header.Get("Location"), strings.TrimSuffix(j.URL(), "/"))+"api/json")
+}
+
 // Run.doStop (AbstractBuild.doStop → Executor.doStopBuild): the executor
 // is interrupted, the build ends ABORTED with the user's cause, and the
 // answer is forwardToPreviousPage: a 302 to the Referer, else to the
 // build's page. Stopping a build that is not running changes nothing.
 func TestStopAbortsARunningBuild(t *testing.T) {
-	j := newTestJenkins(t, Config{User: "admin", Token: "t0k3n", QuietPeriod: time.Millisecond})
-	createJob(t, j, "long", freestyle("mesos", "sleep 1000"))
-	createNode(t, j, "a1", "mesos")
 	var agentLog syncbuf.Buffer
-	startAgent(t, j, "a1", func(o *AgentOptions) { o.Log = &agentLog })
-	call(t, j, http.MethodPost, "/job/long/build", nil)
-	waitFor(t, "the build to run on a1", func() bool { return getJSON(t, j, "/computer/a1/api/json")["idle"] == false })
+	j := longBuildOnA1(t, &agentLog)
 
 	if r := call(t, j, http.MethodGet, "/job/long/1/stop", nil); r.code != http.StatusMethodNotAllowed {
 		t.Fatalf("GET stop: %d, want 405 (@RequirePOST)", r.code)
@@ -109,11 +127,7 @@ func TestStopAPipelineWaitingForItsNode(t *testing.T) {
 // Deleting a job (AbstractItem.delete, ItemDeletion.cancelBuildsInProgress)
 // cancels its queued builds and aborts its running ones first.
 func TestDeletingAJobAbortsItsBuilds(t *testing.T) {
-	j := newTestJenkins(t, Config{User: "admin", Token: "t0k3n", QuietPeriod: time.Millisecond})
-	createJob(t, j, "long", freestyle("mesos", "sleep 1000"))
-	connectedNode(t, j, "a1", "mesos")
-	call(t, j, http.MethodPost, "/job/long/build", nil)
-	waitFor(t, "the build to run", func() bool { return getJSON(t, j, "/computer/a1/api/json")["idle"] == false })
+	j := longBuildOnA1(t, nil)
 	q := call(t, j, http.MethodPost, "/job/long/build?delay=3600sec", nil)
 	if q.code != http.StatusCreated {
 		t.Fatalf("second build: %d", q.code)
@@ -127,7 +141,7 @@ func TestDeletingAJobAbortsItsBuilds(t *testing.T) {
 	if items := getJSON(t, j, "/queue/api/json")["items"].([]any); len(items) != 0 {
 		t.Fatalf("the deleted job's build is still queued: %v", items)
 	}
-	if it := getJSON(t, j, strings.TrimPrefix(q.header.Get("Location"), strings.TrimSuffix(j.URL(), "/"))+"api/json"); it["cancelled"] != true {
+	if it := leftItem(t, j, q); it["cancelled"] != true {
 		t.Fatalf("left item of the deleted job: %v", it)
 	}
 }
@@ -136,11 +150,7 @@ func TestDeletingAJobAbortsItsBuilds(t *testing.T) {
 // from start, X-Text-Size for the next start, X-More-Data while the build
 // runs; a start past the end reads from 0.
 func TestProgressiveConsoleText(t *testing.T) {
-	j := newTestJenkins(t, Config{User: "admin", Token: "t0k3n", QuietPeriod: time.Millisecond})
-	createJob(t, j, "long", freestyle("mesos", "sleep 1000"))
-	connectedNode(t, j, "a1", "mesos")
-	call(t, j, http.MethodPost, "/job/long/build", nil)
-	waitFor(t, "the build to run", func() bool { return getJSON(t, j, "/computer/a1/api/json")["idle"] == false })
+	j := longBuildOnA1(t, nil)
 	full := call(t, j, http.MethodGet, "/job/long/1/consoleText", nil).body
 	r := call(t, j, http.MethodGet, "/job/long/1/logText/progressiveText?start=0", nil)
 	if r.code != 200 || r.body != full || r.header.Get("X-Text-Size") != strconv.Itoa(len(full)) || r.header.Get("X-More-Data") != "true" {
@@ -189,7 +199,7 @@ func TestDisableEnableAndTheJobsQuietPeriod(t *testing.T) {
 	if job["disabled"] != true || job["buildable"] != false || job["color"] != "disabled" || job["inQueue"] != false {
 		t.Fatalf("disabled job: %v", job)
 	}
-	if it := getJSON(t, j, strings.TrimPrefix(q.header.Get("Location"), strings.TrimSuffix(j.URL(), "/"))+"api/json"); it["cancelled"] != true {
+	if it := leftItem(t, j, q); it["cancelled"] != true {
 		t.Fatalf("disabling did not cancel the queued build: %v", it)
 	}
 	if c := call(t, j, http.MethodGet, "/job/x/config.xml", nil).body; !strings.Contains(c, "<disabled>true</disabled>") {
@@ -303,7 +313,7 @@ func TestMeRenameConfigurePagesAndNodeConfigXML(t *testing.T) {
 	if r := call(t, j, http.MethodGet, "/job/old/api/json", nil); r.code != 404 {
 		t.Fatalf("the old name still answers: %d", r.code)
 	}
-	it := getJSON(t, j, strings.TrimPrefix(q.header.Get("Location"), strings.TrimSuffix(j.URL(), "/"))+"api/json")
+	it := leftItem(t, j, q)
 	if task := it["task"].(map[string]any); task["name"] != "new" || task["url"] != j.URL()+"job/new/" {
 		t.Fatalf("the queued build did not follow the rename: %v", task)
 	}
@@ -327,31 +337,26 @@ func TestMeRenameConfigurePagesAndNodeConfigXML(t *testing.T) {
 // lists every job; doDisconnect closes an agent's channel and the
 // inbound agent connects again.
 func TestDotSegmentsTheAllViewAndDoDisconnect(t *testing.T) {
-	j := newTestJenkins(t, Config{User: "admin", Token: "t0k3n", QuietPeriod: time.Millisecond})
-	createJob(t, j, "a", freestyle("mesos", "sleep 1000"))
-	if got := getJSON(t, j, "/job/nope/../a/./api/json"); got["name"] != "a" {
+	var agentLog syncbuf.Buffer
+	j := longBuildOnA1(t, &agentLog)
+	if got := getJSON(t, j, "/job/nope/../long/./api/json"); got["name"] != "long" {
 		t.Fatalf("dot segments: %v", got)
 	}
 	v := getJSON(t, j, "/view/all/api/json")
-	if v["_class"] != "hudson.model.AllView" || len(v["jobs"].([]any)) != 1 || v["jobs"].([]any)[0].(map[string]any)["name"] != "a" {
+	if v["_class"] != "hudson.model.AllView" || len(v["jobs"].([]any)) != 1 || v["jobs"].([]any)[0].(map[string]any)["name"] != "long" {
 		t.Fatalf("/view/all: %v", v)
 	}
 	if r := call(t, j, http.MethodGet, "/view/other/api/json", nil); r.code != 404 {
 		t.Fatalf("/view/other: %d", r.code)
 	}
-	createNode(t, j, "n1", "mesos")
-	var agentLog syncbuf.Buffer
-	startAgent(t, j, "n1", func(o *AgentOptions) { o.Log = &agentLog })
-	call(t, j, http.MethodPost, "/job/a/build", nil)
-	waitFor(t, "the build to run on n1", func() bool { return getJSON(t, j, "/computer/n1/api/json")["idle"] == false })
-	r := call(t, j, http.MethodPost, "/computer/n1/doDisconnect?offlineMessage=bye", nil)
-	if r.code != http.StatusFound || r.header.Get("Location") != j.URL()+"computer/n1/" {
+	r := call(t, j, http.MethodPost, "/computer/a1/doDisconnect?offlineMessage=bye", nil)
+	if r.code != http.StatusFound || r.header.Get("Location") != j.URL()+"computer/a1/" {
 		t.Fatalf("doDisconnect: %d %q", r.code, r.header.Get("Location"))
 	}
-	if b := getJSON(t, j, "/job/a/1/api/json"); b["result"] != "FAILURE" {
+	if b := getJSON(t, j, "/job/long/1/api/json"); b["result"] != "FAILURE" {
 		t.Fatalf("the build on a disconnected channel: %v, want FAILURE", b)
 	}
 	waitFor(t, "the agent to connect again", func() bool {
-		return strings.Count(agentLog.String(), "INFO: Connected") == 2 && getJSON(t, j, "/computer/n1/api/json")["offline"] == false
+		return strings.Count(agentLog.String(), "INFO: Connected") == 2 && getJSON(t, j, "/computer/a1/api/json")["offline"] == false
 	})
 }

@@ -704,11 +704,7 @@ func (j *Jenkins) serveJob(w http.ResponseWriter, r *http.Request, pr principal,
 		htmlPage(w, http.StatusOK, name+" Config", "<h1>Configure "+html.EscapeString(name)+"</h1>")
 	case rest[0] == "doRename" || rest[0] == "confirmRename":
 		// Job.doDoRename (deprecated) → AbstractItem.doConfirmRename.
-		if !requirePOST(w, r) {
-			return
-		}
-		if err := r.ParseForm(); err != nil {
-			failure(w, "Malformed form submission: "+err.Error())
+		if !postForm(w, r) {
 			return
 		}
 		j.mu.Lock()

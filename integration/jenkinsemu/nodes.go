@@ -404,13 +404,9 @@ func (j *Jenkins) serveComputer(w http.ResponseWriter, r *http.Request, pr princ
 		j.mu.Unlock()
 		http.Redirect(w, r, j.root+"computer/", http.StatusFound)
 	case rest[0] == "toggleOffline" || rest[0] == "changeOfflineCause":
-		if !requirePOST(w, r) {
-			return
-		}
 		// @QueryParameter reads the query string and a form body alike;
 		// Util.fixEmptyAndTrim drops a blank message.
-		if err := r.ParseForm(); err != nil {
-			failure(w, "Malformed form submission: "+err.Error())
+		if !postForm(w, r) {
 			return
 		}
 		msg := strings.TrimSpace(r.Form.Get("offlineMessage"))

@@ -42,6 +42,19 @@ func requirePOST(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
+// postForm is requirePOST, then the form (the query string and a form
+// body, as @QueryParameter reads them); false when it has answered.
+func postForm(w http.ResponseWriter, r *http.Request) bool {
+	if !requirePOST(w, r) {
+		return false
+	}
+	if err := r.ParseForm(); err != nil {
+		failure(w, "Malformed form submission: "+err.Error())
+		return false
+	}
+	return true
+}
+
 // ServeHTTP is Jenkins' front: headers on every answer, faults, security
 // (authentication, permissions, crumbs), then Stapler-like dispatch.
 func (j *Jenkins) ServeHTTP(w http.ResponseWriter, r *http.Request) {
