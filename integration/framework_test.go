@@ -787,12 +787,13 @@ func TestCancelledBuildIsNotAWait(t *testing.T) {
 	}
 }
 
-// TestAbortedBuildReleasesItsAgent: a user stops a running build (the
+// TestInterruptedBuildsReleaseTheirAgents: a user stops a running build (the
 // Stop button, POST /job/X/N/stop). The build ends ABORTED, its one-shot
 // agent is reclaimed as after any build, and nothing is launched again
 // for it. A Pipeline stopped while its node block waits for the agent
-// being launched for it leaves nothing behind either.
-func TestAbortedBuildReleasesItsAgent(t *testing.T) {
+// being launched for it leaves nothing behind either, and neither does a
+// busy agent an operator disconnects.
+func TestInterruptedBuildsReleaseTheirAgents(t *testing.T) {
 	w := newWorld(t, worldOpts{})
 	w.freestyle("long", "mesos", 100000)
 	w.build("long")
@@ -830,5 +831,28 @@ func TestAbortedBuildReleasesItsAgent(t *testing.T) {
 	w.waitFor("the Pipeline's agent reclaimed", 90*time.Second, func() bool { return len(w.nodes()) == 0 && w.liveTasks() == 0 })
 	if n := len(w.launches()); n != 2 {
 		t.Fatalf("%d launches; want 2:\n%s", n, w.framework.output())
+	}
+
+	// An operator disconnects a busy agent (POST /computer/N/doDisconnect):
+	// the build fails on the closed channel, the agent connects again, and
+	// the framework retires it as an agent whose build is over.
+	w.freestyle("cut", "mesos", 100000)
+	w.build("cut")
+	w.waitFor("the framework to see cut's build", 60*time.Second, func() bool {
+		return strings.Count(w.framework.output(), `"event":"build_running"`) == 2
+	})
+	nodes := w.nodes()
+	if len(nodes) != 1 {
+		t.Fatalf("nodes %v, want cut's agent alone", nodes)
+	}
+	if r, b := w.jenkinsDo("POST", "computer/"+nodes[0]+"/doDisconnect", "", ""); r.StatusCode != http.StatusFound {
+		t.Fatalf("doDisconnect: %d %s", r.StatusCode, b)
+	}
+	if res := w.result("cut"); res.Result != "FAILURE" {
+		t.Fatalf("build on a disconnected agent: %+v", res)
+	}
+	w.waitClean()
+	if n := len(w.launches()); n != 3 {
+		t.Fatalf("%d launches; want 3 (a failed build is not served again):\n%s", n, w.framework.output())
 	}
 }
