@@ -1,6 +1,6 @@
 # jenkins-mesos build entry points. `make test` works on a fresh machine with
 # only Go installed: it installs what the tests need (ZooKeeper,
-# python-jenkins) itself.
+# python-jenkins, Node.js and a pinned npm package) itself.
 GO        ?= go
 PKGS      := ./...
 # Test packages run one at a time (-p 1): the scale tests (1,000 agent
@@ -39,19 +39,28 @@ static:
 image:
 	docker build --build-arg VERSION=$(VERSION) -t jenkins-mesos/jenkins-mesos:$(VERSION) .
 
-# test-deps installs what the tests use from Debian's packages when it is
-# missing: a real ZooKeeper, because the high-availability tests contend
-# through a real one, and python-jenkins, a third-party Jenkins client the
-# Jenkins emulator is tried with.
+# test-deps installs what the tests use when it is missing: from Debian's
+# packages a real ZooKeeper (the high-availability tests contend through a
+# real one), python-jenkins (a third-party Jenkins client the Jenkins
+# emulator is tried with) and Node.js; from npm the pinned mesos-framework
+# library (a third-party Mesos scheduler client the Mesos emulator is
+# tried with, testdata/mesos-framework/package-lock.json).
+MESOS_FRAMEWORK_DIR = integration/mesosemu/testdata/mesos-framework
 test-deps:
 	@missing=; \
 	[ -f /usr/share/java/zookeeper.jar ] || missing="$$missing zookeeper"; \
 	[ -f /usr/lib/python3/dist-packages/jenkins/__init__.py ] || missing="$$missing python3-jenkins"; \
+	command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing (Debian packages) for the tests"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@if [ ! -d $(MESOS_FRAMEWORK_DIR)/node_modules/mesos-framework ]; then \
+		echo "installing mesos-framework (npm, pinned) for the Mesos emulator's client test"; \
+		cd $(MESOS_FRAMEWORK_DIR) && npm ci --no-audit --no-fund --loglevel=error >/dev/null; \
 	fi
 
 test: test-deps fmt-check vet
