@@ -37,6 +37,11 @@ type frameworkStatus struct {
 		Code     string   `json:"code"`
 		Reason   string   `json:"reason"`
 	} `json:"waiting"`
+	Sizing []struct {
+		Template  string `json:"template"`
+		SIGKilled int    `json:"sigkilled"`
+		Advice    string `json:"advice"`
+	} `json:"sizing"`
 }
 
 func (w *world) status() frameworkStatus {
@@ -707,5 +712,14 @@ func TestAgentThatDiesMidBuildLeavesItsLastWords(t *testing.T) {
 	}
 	if n := strings.Count(w.framework.output(), `"event":"agent_output"`); n != 1 {
 		t.Fatalf("%d agent_output lines; want 1 for the one dead agent", n)
+	}
+	// Its container died of SIGKILL (exit 137) unasked: under the Docker
+	// containerizer that is how an OOM kill looks, and sizing says so.
+	w.waitFor("the SIGKILL in the sizing", 30*time.Second, func() bool {
+		z := w.status().Sizing
+		return len(z) == 1 && z[0].Template == "mesos" && z[0].SIGKilled == 1 && strings.Contains(z[0].Advice, "died of SIGKILL (exit 137)")
+	})
+	if m := w.metrics(w.httpListen); m[`jenkins_mesos_agent_sigkills_total{template="mesos"}`] != 1 {
+		t.Fatalf("jenkins_mesos_agent_sigkills_total = %v, want 1", m[`jenkins_mesos_agent_sigkills_total{template="mesos"}`])
 	}
 }

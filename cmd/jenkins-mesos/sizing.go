@@ -96,6 +96,7 @@ type templateSizing struct {
 	LimitMemMB float64 `json:"mem_limit_mb"` // the container's limit as the agent reports it
 	CPUsUsed   float64 `json:"cpus_used"`    // on average, over the agents' lives
 	OOMKilled  int     `json:"oom_killed"`   // agents Mesos killed for their memory, since this process started
+	SIGKilled  int     `json:"sigkilled"`    // agents whose container died of SIGKILL unasked (Docker: the OOM killer, unreported)
 	Advice     string  `json:"advice,omitempty"`
 }
 
@@ -128,9 +129,11 @@ func (u *usageMeter) sizing() []templateSizing {
 			limits[tmpl] = t.memLimit
 		}
 	}
-	for tmpl := range u.oomKilled {
-		if _, ok := recs[tmpl]; !ok {
-			recs[tmpl] = nil // killed before a sample: still worth a line
+	for _, killed := range []map[string]int{u.oomKilled, u.sigkilled} {
+		for tmpl := range killed {
+			if _, ok := recs[tmpl]; !ok {
+				recs[tmpl] = nil // killed before a sample: still worth a line
+			}
 		}
 	}
 	out := []templateSizing{}
@@ -144,7 +147,7 @@ func (u *usageMeter) sizing() []templateSizing {
 		}
 		sort.Float64s(peaks)
 		s := templateSizing{Template: tmpl, CPUs: slice[tmpl][0], Mem: slice[tmpl][1], Agents: len(r),
-			LimitMemMB: round1(float64(limits[tmpl]) / (1 << 20)), OOMKilled: u.oomKilled[tmpl]}
+			LimitMemMB: round1(float64(limits[tmpl]) / (1 << 20)), OOMKilled: u.oomKilled[tmpl], SIGKilled: u.sigkilled[tmpl]}
 		if len(peaks) > 0 {
 			s.PeakMemMB, s.MedianMB = round1(peaks[len(peaks)-1]), round1(peaks[len(peaks)/2])
 		}
@@ -160,7 +163,9 @@ func (u *usageMeter) sizing() []templateSizing {
 
 // advise says what to change in a template, if anything:
 //   - memory: an agent Mesos killed for its memory says raise it (to
-//     1.5× the limit at least: its real peak was not seen); a peak above
+//     1.5× the limit at least: its real peak was not seen), and so does
+//     one that died of SIGKILL unasked (the Docker containerizer's OOM
+//     kills look like that, nothing else tells them); a peak above
 //     90% of the container's limit (the slice's mem
 //     when the agent does not say) risks the container being killed;
 //     raise mem to 1.25× the peak, rounded up to 32 MB. A peak below half
@@ -178,6 +183,8 @@ func advise(s templateSizing) string {
 	case s.OOMKilled > 0:
 		// Killed above the limit: what it peaked at was not seen.
 		advice = fmt.Sprintf("raise mem to %g: %d agent(s) were killed for exceeding their memory limit (REASON_CONTAINER_LIMITATION_MEMORY)", max(suggest, math.Ceil(limit*1.5/32)*32), s.OOMKilled)
+	case s.SIGKilled > 0:
+		advice = fmt.Sprintf("raise mem to %g: %d agent(s) died of SIGKILL (exit 137), which under the Docker containerizer is most often the OOM killer at the container's memory limit (Mesos does not report it)", max(suggest, math.Ceil(limit*1.5/32)*32), s.SIGKilled)
 	case s.Agents > 0 && s.PeakMemMB > 0.9*limit:
 		advice = fmt.Sprintf("raise mem to %g: agents peaked at %g MB of a %g MB limit (the container may be killed)", suggest, s.PeakMemMB, limit)
 	case s.Agents >= sizingMinAgents && s.PeakMemMB < 0.5*s.Mem && suggest < s.Mem:

@@ -47,11 +47,29 @@ func TestSizingFollowsWhatAgentsUse(t *testing.T) {
 	u.event(scheduler.Update{Status: mesos.TaskStatus{TaskID: mesos.TaskID{Value: "big-1"}, State: mesos.TASK_FAILED.Enum(),
 		Reason: mesos.REASON_CONTAINER_LIMITATION_MEMORY.Enum()}})
 
+	// Under the Docker containerizer an OOM kill is only a container that
+	// died of SIGKILL: TASK_FAILED, "Container exited with status 137".
+	// One the framework killed ends TASK_KILLED; another exit is no kill.
+	for id, st := range map[string]struct {
+		state mesos.TaskState
+		msg   string
+	}{
+		"docker-1": {mesos.TASK_FAILED, "Container exited with status 137"},
+		"docker-2": {mesos.TASK_KILLED, "Container exited with status 137"},
+		"docker-3": {mesos.TASK_FAILED, "Container exited with status 1"},
+		"docker-4": {mesos.TASK_FAILED, "Command terminated with signal Killed"},
+	} {
+		u.running[id] = usageTask{template: "docker", cpus: 0.2, mem: 30, since: now}
+		u.event(scheduler.Update{Status: mesos.TaskStatus{TaskID: mesos.TaskID{Value: id}, State: st.state.Enum(), Message: &st.msg}})
+	}
+
 	z := u.sizing()
-	require.Len(t, z, 2)
+	require.Len(t, z, 3)
 	require.Equal(t, templateSizing{Template: "big", CPUs: 1, Mem: 512, OOMKilled: 1,
 		Advice: "raise mem to 768: 1 agent(s) were killed for exceeding their memory limit (REASON_CONTAINER_LIMITATION_MEMORY)"}, z[0])
-	z = z[1:]
+	require.Equal(t, templateSizing{Template: "docker", CPUs: 0.2, Mem: 30, SIGKilled: 2,
+		Advice: "raise mem to 64: 2 agent(s) died of SIGKILL (exit 137), which under the Docker containerizer is most often the OOM killer at the container's memory limit (Mesos does not report it)"}, z[1])
+	z = z[2:]
 	require.Equal(t, templateSizing{Template: "mesos", CPUs: 0.2, Mem: 30, Agents: 2, PeakMemMB: 58, MedianMB: 58, LimitMemMB: 62,
 		CPUsUsed: 0.083, // (4 + 1) CPU seconds over 30 + 30 s
 		Advice:   "raise mem to 96: agents peaked at 58 MB of a 62 MB limit (the container may be killed)"}, z[0])
@@ -62,6 +80,11 @@ func TestSizingFollowsWhatAgentsUse(t *testing.T) {
 # TYPE jenkins_mesos_agent_oom_kills_total counter
 jenkins_mesos_agent_oom_kills_total{template="big"} 1
 `), "jenkins_mesos_agent_oom_kills_total"))
+	require.NoError(t, testutil.CollectAndCompare(u, strings.NewReader(`
+# HELP jenkins_mesos_agent_sigkills_total Agents of the template whose container died of SIGKILL (exit 137) unasked: under the Docker containerizer most often the kernel's OOM killer, which Mesos does not report.
+# TYPE jenkins_mesos_agent_sigkills_total counter
+jenkins_mesos_agent_sigkills_total{template="docker"} 2
+`), "jenkins_mesos_agent_sigkills_total"))
 	require.NoError(t, testutil.CollectAndCompare(u, strings.NewReader(`
 # HELP jenkins_mesos_agent_used_cpu_seconds_total CPU seconds (user and system) the template's agents used, as their Mesos agents reported it (sampled every mesos.usage_interval).
 # TYPE jenkins_mesos_agent_used_cpu_seconds_total counter
@@ -81,6 +104,7 @@ func TestAdvice(t *testing.T) {
 		{templateSizing{CPUs: 1, Mem: 2048, Agents: 4, PeakMemMB: 300, LimitMemMB: 2080, CPUsUsed: 0.5}, ""}, // too few agents to shrink
 		{templateSizing{CPUs: 0.2, Mem: 512, Agents: 2, PeakMemMB: 300, LimitMemMB: 544, CPUsUsed: 0.7}, "raise cpus: agents used 0.7 on average, above the 0.2 reserved"},
 		{templateSizing{CPUs: 0.2, Mem: 30, OOMKilled: 2, LimitMemMB: 62}, "raise mem to 96: 2 agent(s) were killed for exceeding their memory limit (REASON_CONTAINER_LIMITATION_MEMORY)"},
+		{templateSizing{CPUs: 0.2, Mem: 30, Agents: 1, PeakMemMB: 20, SIGKilled: 1, LimitMemMB: 62}, "raise mem to 96: 1 agent(s) died of SIGKILL (exit 137), which under the Docker containerizer is most often the OOM killer at the container's memory limit (Mesos does not report it)"},
 	} {
 		require.Equal(t, c.want, advise(c.s), "%+v", c.s)
 	}

@@ -33,6 +33,10 @@ type usageMeter struct {
 	cpuUsed   map[string]float64      // CPU seconds the finished agents used
 	lastDone  map[string]usageTask    // the template's last finished task: its slice and last reported limit
 	oomKilled map[string]int          // agents Mesos killed for their memory (REASON_CONTAINER_LIMITATION_MEMORY)
+	// sigkilled: agents whose container died of SIGKILL (exit 137) that
+	// nobody asked to kill: under the Docker containerizer, which reports
+	// no memory limitation, that is most often the kernel's OOM killer.
+	sigkilled map[string]int
 	peakHist  *prometheus.HistogramVec
 }
 
@@ -59,7 +63,7 @@ func (s *usageSum) add(t usageTask, d time.Duration) {
 
 func newUsageMeter(now func() time.Time, templates func() []scheduler.Template) *usageMeter {
 	return &usageMeter{now: now, templates: templates, running: map[string]usageTask{}, adoptedAs: map[string]usageTask{}, done: map[string]usageSum{},
-		sized: map[string][]sizedAgent{}, cpuUsed: map[string]float64{}, lastDone: map[string]usageTask{}, oomKilled: map[string]int{},
+		sized: map[string][]sizedAgent{}, cpuUsed: map[string]float64{}, lastDone: map[string]usageTask{}, oomKilled: map[string]int{}, sigkilled: map[string]int{},
 		peakHist: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "agent_memory_peak_bytes",
 			Help:    "Each finished agent's peak resident memory, as its Mesos agent reported it (GET /monitor/statistics every mesos.usage_interval).",
 			Buckets: memBuckets}, []string{"template"})}
@@ -139,8 +143,11 @@ func (u *usageMeter) event(ev scheduler.Event) {
 					t.memLimit = u.lastDone[t.template].memLimit
 				}
 				u.lastDone[t.template] = t
-				if e.Status.GetReason() == mesos.REASON_CONTAINER_LIMITATION_MEMORY {
+				switch {
+				case e.Status.GetReason() == mesos.REASON_CONTAINER_LIMITATION_MEMORY:
 					u.oomKilled[t.template]++
+				case e.Status.GetState() == mesos.TASK_FAILED && diedOfSIGKILL(e.Status.GetMessage()):
+					u.sigkilled[t.template]++
 				}
 				delete(u.running, id)
 			}
@@ -160,6 +167,16 @@ func (u *usageMeter) event(ev scheduler.Event) {
 			u.running[id] = t
 		}
 	}
+}
+
+// diedOfSIGKILL tells whether an executor's message says the task's
+// process died of SIGKILL: the Docker executor reports `docker run`'s exit
+// status, "Container exited with status 137"; the command executor the
+// signal, "Command terminated with signal Killed" (WSTRINGIFY in
+// docker/executor.cpp and launcher/executor.cpp). A kill the framework
+// asked for ends TASK_KILLED instead, so with TASK_FAILED nobody asked.
+func diedOfSIGKILL(message string) bool {
+	return message == "Container exited with status 137" || message == "Command terminated with signal Killed"
 }
 
 // adopted is a task this process did not launch and the core has not
@@ -195,6 +212,8 @@ var (
 
 var descAgentOOM = prometheus.NewDesc(ns+"_agent_oom_kills_total", "Agents of the template Mesos killed for exceeding their memory limit (REASON_CONTAINER_LIMITATION_MEMORY).", []string{"template"}, nil)
 
+var descAgentSIGKILL = prometheus.NewDesc(ns+"_agent_sigkills_total", "Agents of the template whose container died of SIGKILL (exit 137) unasked: under the Docker containerizer most often the kernel's OOM killer, which Mesos does not report.", []string{"template"}, nil)
+
 var descAgentCPUUsed = prometheus.NewDesc(ns+"_agent_used_cpu_seconds_total", "CPU seconds (user and system) the template's agents used, as their Mesos agents reported it (sampled every mesos.usage_interval).", []string{"template"}, nil)
 
 func (u *usageMeter) Describe(ch chan<- *prometheus.Desc) {
@@ -203,6 +222,7 @@ func (u *usageMeter) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descAgentMem
 	ch <- descAgentCPUUsed
 	ch <- descAgentOOM
+	ch <- descAgentSIGKILL
 	u.peakHist.Describe(ch)
 }
 
@@ -221,6 +241,10 @@ func (u *usageMeter) Collect(ch chan<- prometheus.Metric) {
 	for k, v := range u.oomKilled {
 		oom[k] = v
 	}
+	sigkilled := make(map[string]int, len(u.sigkilled))
+	for k, v := range u.sigkilled {
+		sigkilled[k] = v
+	}
 	for _, t := range u.running {
 		s := sums[t.template]
 		s.add(t, now.Sub(t.since))
@@ -237,6 +261,9 @@ func (u *usageMeter) Collect(ch chan<- prometheus.Metric) {
 	}
 	for tmpl, v := range used {
 		ch <- prometheus.MustNewConstMetric(descAgentCPUUsed, prometheus.CounterValue, v, tmpl)
+	}
+	for tmpl, n := range sigkilled {
+		ch <- prometheus.MustNewConstMetric(descAgentSIGKILL, prometheus.CounterValue, float64(n), tmpl)
 	}
 	for tmpl, n := range oom {
 		ch <- prometheus.MustNewConstMetric(descAgentOOM, prometheus.CounterValue, float64(n), tmpl)
