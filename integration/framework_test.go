@@ -797,21 +797,37 @@ func TestInterruptedBuildsReleaseTheirAgents(t *testing.T) {
 	w := newWorld(t, worldOpts{})
 	w.freestyle("long", "mesos", 100000)
 	w.build("long")
+	// interrupt POSTs an interruption, then checks the build's result;
+	// launched checks the launches so far; seenBusy waits until the
+	// framework has seen n builds run.
+	interrupt := func(path, job, result string) {
+		t.Helper()
+		if r, b := w.jenkinsDo("POST", path, "", ""); r.StatusCode != http.StatusFound {
+			t.Fatalf("POST %s: %d %s", path, r.StatusCode, b)
+		}
+		if res := w.result(job); res.Result != result {
+			t.Fatalf("%s after POST %s: %+v, want %s", job, path, res, result)
+		}
+	}
+	launched := func(n int) {
+		t.Helper()
+		if got := len(w.launches()); got != n {
+			t.Fatalf("%d launches; want %d:\n%s", got, n, w.framework.output())
+		}
+	}
+	seenBusy := func(n int) {
+		t.Helper()
+		w.waitFor("the framework to see the build on its agent", 60*time.Second, func() bool {
+			return strings.Count(w.framework.output(), `"event":"build_running"`) == n
+		})
+	}
+
 	// Stopped once the framework has seen its agent busy: a build shorter
 	// than jenkins.poll_interval is never seen (README).
-	w.waitFor("the framework to see the build on its agent", 60*time.Second, func() bool {
-		return strings.Contains(w.framework.output(), `"event":"build_running"`)
-	})
-	if r, b := w.jenkinsDo("POST", "job/long/1/stop", "", ""); r.StatusCode != http.StatusFound {
-		t.Fatalf("stop: %d %s", r.StatusCode, b)
-	}
-	if res := w.result("long"); res.Result != "ABORTED" {
-		t.Fatalf("stopped build: %+v", res)
-	}
+	seenBusy(1)
+	interrupt("job/long/1/stop", "long", "ABORTED")
 	w.waitClean()
-	if n := len(w.launches()); n != 1 {
-		t.Fatalf("%d launches for one stopped build; want 1:\n%s", n, w.framework.output())
-	}
+	launched(1)
 	// Reclaimed as a one-shot agent whose build is over, not as surplus.
 	if log := w.framework.output(); !regexp.MustCompile(`"builds":"[^"]*/job/long/1/"[^\n]*"event":"agent_done"`).MatchString(log) ||
 		strings.Contains(log, `"event":"surplus"`) {
@@ -822,37 +838,22 @@ func TestInterruptedBuildsReleaseTheirAgents(t *testing.T) {
 	w.pipeline("pipe", "node('mesos') { sh 'sleep 100000' }")
 	w.build("pipe")
 	w.waitFor("an agent launched for the Pipeline", 60*time.Second, func() bool { return len(w.launches()) == 2 })
-	if r, b := w.jenkinsDo("POST", "job/pipe/1/stop", "", ""); r.StatusCode != http.StatusFound {
-		t.Fatalf("stop the Pipeline: %d %s", r.StatusCode, b)
-	}
-	if res := w.result("pipe"); res.Result != "ABORTED" {
-		t.Fatalf("stopped Pipeline: %+v", res)
-	}
+	interrupt("job/pipe/1/stop", "pipe", "ABORTED")
 	w.waitFor("the Pipeline's agent reclaimed", 90*time.Second, func() bool { return len(w.nodes()) == 0 && w.liveTasks() == 0 })
-	if n := len(w.launches()); n != 2 {
-		t.Fatalf("%d launches; want 2:\n%s", n, w.framework.output())
-	}
+	launched(2)
 
 	// An operator disconnects a busy agent (POST /computer/N/doDisconnect):
 	// the build fails on the closed channel, the agent connects again, and
-	// the framework retires it as an agent whose build is over.
+	// the framework retires it as an agent whose build is over; the failed
+	// build is not served again.
 	w.freestyle("cut", "mesos", 100000)
 	w.build("cut")
-	w.waitFor("the framework to see cut's build", 60*time.Second, func() bool {
-		return strings.Count(w.framework.output(), `"event":"build_running"`) == 2
-	})
+	seenBusy(2)
 	nodes := w.nodes()
 	if len(nodes) != 1 {
 		t.Fatalf("nodes %v, want cut's agent alone", nodes)
 	}
-	if r, b := w.jenkinsDo("POST", "computer/"+nodes[0]+"/doDisconnect", "", ""); r.StatusCode != http.StatusFound {
-		t.Fatalf("doDisconnect: %d %s", r.StatusCode, b)
-	}
-	if res := w.result("cut"); res.Result != "FAILURE" {
-		t.Fatalf("build on a disconnected agent: %+v", res)
-	}
+	interrupt("computer/"+nodes[0]+"/doDisconnect", "cut", "FAILURE")
 	w.waitClean()
-	if n := len(w.launches()); n != 3 {
-		t.Fatalf("%d launches; want 3 (a failed build is not served again):\n%s", n, w.framework.output())
-	}
+	launched(3)
 }

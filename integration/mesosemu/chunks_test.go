@@ -20,11 +20,7 @@ import (
 // read here chunk by chunk, off the wire: SUBSCRIBED, the first
 // HEARTBEAT and OFFERS each arrive as exactly "LEN\n" + LEN bytes.
 func TestEachRecordIsItsOwnChunk(t *testing.T) {
-	c := newTestCluster(t, Config{Agents: 2})
-	u, err := url.Parse(c.Leader())
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := leaderURL(t, newTestCluster(t, Config{Agents: 2}))
 	conn, err := net.Dial("tcp", u.Host)
 	if err != nil {
 		t.Fatal(err)
@@ -78,4 +74,14 @@ func TestEachRecordIsItsOwnChunk(t *testing.T) {
 		}
 		seen[ev.Type] = true
 	}
+}
+
+// leaderURL is the leading master's URL, parsed.
+func leaderURL(t *testing.T, c *Cluster) *url.URL {
+	t.Helper()
+	u, err := url.Parse(c.Leader())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

@@ -1,7 +1,6 @@
 package mesosemu
 
 import (
-	"net/url"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -13,11 +12,7 @@ import (
 // launch, acknowledge, reconcile, kill and teardown, as that library
 // expects a Mesos master to answer (testdata/mesos-framework/session.js).
 func TestMesosFrameworkNodeClient(t *testing.T) {
-	c := newTestCluster(t, Config{Agents: 1})
-	u, err := url.Parse(c.Leader())
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := leaderURL(t, newTestCluster(t, Config{Agents: 1}))
 	script, err := filepath.Abs("testdata/mesos-framework/session.js")
 	if err != nil {
 		t.Fatal(err)
