@@ -41,10 +41,6 @@ import (
 const AgentIP = "127.0.0.1"
 
 func (m *Master) handleMaintenanceSchedule(w http.ResponseWriter, r *http.Request) {
-	if !m.isElected() {
-		m.redirect(w, r, r.URL.Path)
-		return
-	}
 	switch r.Method {
 	case http.MethodGet:
 		m.c.mu.Lock()
@@ -193,10 +189,6 @@ func (m *Master) respondInverseLocked(fw *Framework, ids []mesos.OfferID, filter
 // handleMaintenanceStatus is GET /master/maintenance/status: the machines
 // in the schedule with each framework's response to their inverse offers.
 func (m *Master) handleMaintenanceStatus(w http.ResponseWriter, r *http.Request) {
-	if !m.isElected() {
-		m.redirect(w, r, r.URL.Path)
-		return
-	}
 	m.c.mu.Lock()
 	defer m.c.mu.Unlock()
 	draining := []map[string]any{}

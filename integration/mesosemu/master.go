@@ -48,7 +48,7 @@ func newMaster(c *Cluster, index int) (*Master, error) {
 	m.resetLocked()
 	m.running = true
 	mux := http.NewServeMux()
-	mux.HandleFunc("/api/v1/scheduler", m.handleScheduler)
+	mux.HandleFunc("/api/v1/scheduler", m.leaderOnly(m.handleScheduler))
 	m.registerOperatorRoutes(mux)
 	m.registerAdminRoutes(mux)
 	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}

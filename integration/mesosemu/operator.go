@@ -12,10 +12,10 @@ import (
 
 func (m *Master) registerOperatorRoutes(mux *http.ServeMux) {
 	for _, p := range []string{"/master/state", "/master/state.json", "/state", "/state.json"} {
-		mux.HandleFunc(p, m.handleState)
+		mux.HandleFunc(p, m.leaderOnly(m.handleState))
 	}
 	for _, p := range []string{"/master/slaves", "/master/slaves.json", "/slaves", "/slaves.json"} {
-		mux.HandleFunc(p, m.handleSlaves)
+		mux.HandleFunc(p, m.leaderOnly(m.handleSlaves))
 	}
 	for _, p := range []string{"/master/redirect", "/redirect"} {
 		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) { m.redirect(w, r, "") })
@@ -24,14 +24,27 @@ func (m *Master) registerOperatorRoutes(mux *http.ServeMux) {
 		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	}
 	for _, p := range []string{"/master/maintenance/schedule", "/maintenance/schedule"} {
-		mux.HandleFunc(p, m.handleMaintenanceSchedule)
+		mux.HandleFunc(p, m.leaderOnly(m.handleMaintenanceSchedule))
 	}
 	for _, p := range []string{"/master/maintenance/status", "/maintenance/status"} {
-		mux.HandleFunc(p, m.handleMaintenanceStatus)
+		mux.HandleFunc(p, m.leaderOnly(m.handleMaintenanceStatus))
 	}
 	mux.HandleFunc("/version", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"version": Version, "build_user": "mesos-emulator", "git_sha": "", "build_date": ""})
 	})
+}
+
+// leaderOnly serves h on the leading master; a standby (or a master not
+// running) redirects the request, query and all, to the leader, as
+// Mesos' leader-only endpoints do.
+func (m *Master) leaderOnly(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !m.isElected() {
+			m.redirect(w, r, r.URL.Path)
+			return
+		}
+		h(w, r)
+	}
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
@@ -124,10 +137,6 @@ func (m *Master) slavesLocked(id string) (slaves []map[string]any, active, unrea
 // SlavesWriter): the agents, and recovered_slaves (none here). Standbys
 // redirect to the leader.
 func (m *Master) handleSlaves(w http.ResponseWriter, r *http.Request) {
-	if !m.isElected() {
-		m.redirect(w, r, r.URL.Path)
-		return
-	}
 	m.c.mu.Lock()
 	slaves, _, _ := m.slavesLocked(r.URL.Query().Get("slave_id"))
 	m.c.mu.Unlock()
@@ -137,10 +146,6 @@ func (m *Master) handleSlaves(w http.ResponseWriter, r *http.Request) {
 // handleState is GET /master/state: the fields of the real /state JSON
 // that the emulator has. Standbys redirect to the leader.
 func (m *Master) handleState(w http.ResponseWriter, r *http.Request) {
-	if !m.isElected() {
-		m.redirect(w, r, r.URL.Path)
-		return
-	}
 	m.c.mu.Lock()
 	defer m.c.mu.Unlock()
 	info := m.info

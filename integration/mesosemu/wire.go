@@ -58,10 +58,6 @@ func (m *Master) isElected() bool {
 // handleScheduler is POST /api/v1/scheduler, checked in the order
 // Master::Http::scheduler checks.
 func (m *Master) handleScheduler(w http.ResponseWriter, r *http.Request) {
-	if !m.isElected() {
-		m.redirect(w, r, r.URL.Path)
-		return
-	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
 		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("Expecting one of { 'POST' }, but received '%s'", r.Method))
