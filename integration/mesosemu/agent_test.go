@@ -394,19 +394,28 @@ func TestMesosContainerizerProvisionsTheImage(t *testing.T) {
 	}
 }
 
-// TestAgentServesSandboxFiles: the agent the offer names serves its
-// executors' sandbox files (GET /files/read, src/files/files.cpp) at the
-// latest run's virtual path, after the task has ended too.
-func TestAgentServesSandboxFiles(t *testing.T) {
+// oneAgentsOffer subscribes to a one-agent cluster and returns the
+// leader's URL, the stream, the first offer and its agent's endpoint
+// (http://IP:PORT, from the offer's url).
+func oneAgentsOffer(t *testing.T) (string, *stream, mesos.Offer, string) {
+	t.Helper()
 	c := newTestCluster(t, Config{Agents: 1})
 	url := c.Leader()
 	s := subscribeRaw(t, url, frameworkInfo("fw"))
 	o := s.next(scheduler.Event_OFFERS).Offers.Offers[0]
-	addr := o.GetURL().GetAddress()
-	if addr.GetIP() != "127.0.0.1" || addr.GetPort() <= 0 || addr.GetHostname() != o.GetHostname() {
-		t.Fatalf("offer URL address %+v: want the hostname, 127.0.0.1 and the agent's port", addr)
+	a := o.GetURL().GetAddress()
+	return url, s, o, fmt.Sprintf("http://%s:%d", a.GetIP(), a.GetPort())
+}
+
+// TestAgentServesSandboxFiles: the agent the offer names serves its
+// executors' sandbox files (GET /files/read, src/files/files.cpp) at the
+// latest run's virtual path, after the task has ended too.
+func TestAgentServesSandboxFiles(t *testing.T) {
+	url, s, o, addr := oneAgentsOffer(t)
+	if a := o.GetURL().GetAddress(); a.GetIP() != "127.0.0.1" || a.GetPort() <= 0 || a.GetHostname() != o.GetHostname() {
+		t.Fatalf("offer URL address %+v: want the hostname, 127.0.0.1 and the agent's port", a)
 	}
-	base := fmt.Sprintf("http://%s:%d/files/read", addr.GetIP(), addr.GetPort())
+	base := addr + "/files/read"
 	s.mustCall(url, launch([]mesos.OfferID{o.ID}, nil, commandTask("w", o, 0.2, 32, `echo to-stdout; echo "SEVERE: no controller" >&2; exit 1`)))
 	if last := runToEnd(s, url, "w"); last[len(last)-1].GetState() != mesos.TASK_FAILED {
 		t.Fatalf("got %s, want TASK_FAILED", describe(last[len(last)-1]))
@@ -445,8 +454,9 @@ func TestAgentServesSandboxFiles(t *testing.T) {
 		}
 	}
 	master := strings.TrimSuffix(url, "/api/v1/scheduler")
+	port := o.GetURL().Address.GetPort()
 	st := doRequest(t, "GET", master+"/master/state", nil, nil)
-	if !strings.Contains(st.body, fmt.Sprintf(`"pid":"slave(1)@127.0.0.1:%d"`, addr.GetPort())) {
+	if !strings.Contains(st.body, fmt.Sprintf(`"pid":"slave(1)@127.0.0.1:%d"`, port)) {
 		t.Fatalf("master state does not name the agent's endpoint as its pid: %s", st.body)
 	}
 	// GET /master/slaves (readonly_handler.cpp): the agents, one by ID.
@@ -460,7 +470,7 @@ func TestAgentServesSandboxFiles(t *testing.T) {
 	}
 	r = doRequest(t, "GET", master+"/master/slaves?slave_id="+o.AgentID.Value, nil, nil)
 	if r.code != 200 || json.Unmarshal([]byte(r.body), &slaves) != nil || len(slaves.Slaves) != 1 || slaves.Slaves[0].ID != o.AgentID.Value ||
-		slaves.Slaves[0].Port != addr.GetPort() || slaves.Slaves[0].PID != fmt.Sprintf("slave(1)@127.0.0.1:%d", addr.GetPort()) || slaves.Recovered == nil {
+		slaves.Slaves[0].Port != port || slaves.Slaves[0].PID != fmt.Sprintf("slave(1)@127.0.0.1:%d", port) || slaves.Recovered == nil {
 		t.Fatalf("/master/slaves?slave_id: %d %s", r.code, r.body)
 	}
 	r = doRequest(t, "GET", master+"/master/slaves?slave_id=nobody", nil, nil)
@@ -473,12 +483,8 @@ func TestAgentServesSandboxFiles(t *testing.T) {
 // executor with its process tree's real CPU time and resident memory,
 // and limits with the command executor's own 0.1 CPU and 32 MB added.
 func TestAgentReportsTaskUsage(t *testing.T) {
-	c := newTestCluster(t, Config{Agents: 1})
-	url := c.Leader()
-	s := subscribeRaw(t, url, frameworkInfo("fw"))
-	o := s.next(scheduler.Event_OFFERS).Offers.Offers[0]
-	addr := o.GetURL().GetAddress()
-	stats := fmt.Sprintf("http://%s:%d/monitor/statistics", addr.GetIP(), addr.GetPort())
+	url, s, o, addr := oneAgentsOffer(t)
+	stats := addr + "/monitor/statistics"
 	// A shell loop burns some CPU in a child, then the task idles.
 	s.mustCall(url, launch([]mesos.OfferID{o.ID}, nil, commandTask("busy", o, 0.2, 32, `sh -c 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; sleep 1000' & sleep 1000`)))
 	for st := s.update("busy"); st.GetState() != mesos.TASK_RUNNING; st = s.update("busy") {
