@@ -75,14 +75,26 @@ func (d *Driver) endpoint(agent string) string {
 	return agentBase(d.agentURLs[agent])
 }
 
+// agentEndpoint is the agent's base URL: as an offer named it, else as
+// the master lists it (an agent no offer seen by this process came from,
+// such as one whose task was adopted after a restart).
+func (d *Driver) agentEndpoint(ctx context.Context, master, agent string) (string, error) {
+	if base := d.endpoint(agent); base != "" {
+		return base, nil
+	}
+	if master == "" {
+		return "", fmt.Errorf("agent %s: no offer named its endpoint and no master is known", agent)
+	}
+	return d.lookupAgent(ctx, master, agent)
+}
+
 // readOutput reads, in the background, what a failed task wrote.
 func (d *Driver) readOutput(ctx context.Context, o scheduler.OutputRead) {
 	task, agent := o.Task, o.Agent
-	base := d.endpoint(agent)
 	d.mu.Lock()
 	fw, master := d.frameworkID, d.master
 	d.mu.Unlock()
-	if task == "" || agent == "" || fw == "" || (base == "" && master == "") {
+	if task == "" || agent == "" || fw == "" || (d.endpoint(agent) == "" && master == "") {
 		return
 	}
 	select {
@@ -96,14 +108,10 @@ func (d *Driver) readOutput(ctx context.Context, o scheduler.OutputRead) {
 		defer func() { <-d.outputSlots }()
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		if base == "" {
-			// No offer from the agent seen by this process (its task was
-			// adopted after a restart): the master knows its address.
-			var err error
-			if base, err = d.lookupAgent(rctx, master, agent); err != nil {
-				d.log.WithFields(logrus.Fields{"event": "agent_output", "task_id": task, "agent_id": agent}).Debugf("%s: its output could not be read: %v", task, err)
-				return
-			}
+		base, err := d.agentEndpoint(rctx, master, agent)
+		if err != nil {
+			d.log.WithFields(logrus.Fields{"event": "agent_output", "task_id": task, "agent_id": agent}).Debugf("%s: its output could not be read: %v", task, err)
+			return
 		}
 		dir := "/frameworks/" + fw + "/executors/" + task + "/runs/latest/"
 		var tails [2]string
@@ -253,15 +261,15 @@ func (d *Driver) Usage(ctx context.Context, tasks map[string]string) ([]TaskUsag
 	d.mu.Lock()
 	fw, master := d.frameworkID, d.master
 	d.mu.Unlock()
+	if fw == "" {
+		return nil, nil
+	}
 	byAgent := map[string]map[string]bool{}
 	for task, agent := range tasks {
 		if byAgent[agent] == nil {
 			byAgent[agent] = map[string]bool{}
 		}
 		byAgent[agent][task] = true
-	}
-	if fw == "" {
-		return nil, nil
 	}
 	var (
 		mu    sync.Mutex
@@ -296,12 +304,9 @@ func (d *Driver) Usage(ctx context.Context, tasks map[string]string) ([]TaskUsag
 }
 
 func (d *Driver) agentUsage(ctx context.Context, master, agent, fw string, tasks map[string]bool) ([]TaskUsage, error) {
-	base := d.endpoint(agent)
-	if base == "" {
-		var err error
-		if base, err = d.lookupAgent(ctx, master, agent); err != nil {
-			return nil, err
-		}
+	base, err := d.agentEndpoint(ctx, master, agent)
+	if err != nil {
+		return nil, err
 	}
 	var entries []struct {
 		Framework  string `json:"framework_id"`
