@@ -125,7 +125,7 @@ func (c *Core) readOutput(a *agent) {
 	if a.agentID == "" {
 		return // never launched: no sandbox
 	}
-	c.pending.Outputs = append(c.pending.Outputs, OutputRead{Task: a.name, Agent: a.agentID, Node: a.name})
+	c.pending.Outputs = append(c.pending.Outputs, OutputRead{Task: a.name, Agent: a.agentID})
 }
 
 // maxOutputLine bounds the output a reason quotes, in bytes.

@@ -95,9 +95,10 @@ type Ready struct {
 	Wake    time.Time
 }
 
-// OutputRead asks for the end of a task's container output.
+// OutputRead asks for the end of a task's container output (the task's
+// ID is its node's name).
 type OutputRead struct {
-	Task, Agent, Node string
+	Task, Agent string
 }
 
 func (rd *Ready) empty() bool {

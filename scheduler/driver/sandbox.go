@@ -126,7 +126,7 @@ func (d *Driver) readOutput(ctx context.Context, o scheduler.OutputRead) {
 		if ctx.Err() != nil {
 			return
 		}
-		fields := logrus.Fields{"event": "agent_output", "node": o.Node, "task_id": task, "agent_id": agent}
+		fields := logrus.Fields{"event": "agent_output", "node": task, "task_id": task, "agent_id": agent}
 		if tails[0] == "" && tails[1] == "" {
 			if len(errs) > 0 {
 				d.log.WithFields(fields).Debugf("%s: its output could not be read: %s", task, strings.Join(errs, "; "))
