@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jenkins-mesos/jenkins-mesos/integration/jenkinsemu"
 	"github.com/stretchr/testify/require"
 )
 
@@ -42,4 +43,18 @@ func (c *Client) doBody(ctx context.Context, method, path, contentType, body str
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return resp, b, err
+}
+
+// connectedAgent creates an inbound node labelled mesos through the
+// adapter and runs the emulator's stand-in agent on it until the test ends.
+func connectedAgent(t *testing.T, j *jenkinsemu.Jenkins, c *Client, name string) {
+	t.Helper()
+	secret, err := c.CreateNode(context.Background(), NodeSpec{Name: name, Description: "jenkins-mesos agent of test (template mesos)", Labels: "mesos", Executors: 1, RemoteFS: "/tmp", WebSocket: true})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- jenkinsemu.RunAgent(ctx, jenkinsemu.AgentOptions{URL: j.URL(), Secret: secret, Name: name, WorkDir: t.TempDir(), WebSocket: true})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
 }

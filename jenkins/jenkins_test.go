@@ -192,14 +192,7 @@ func TestQuietPeriodDuringQuietDown(t *testing.T) {
 func TestNodesNameTheBuildsTheyRun(t *testing.T) {
 	j, c := emulated(t)
 	ctx := context.Background()
-	secret, err := c.CreateNode(ctx, NodeSpec{Name: "mesos-0002", Description: "jenkins-mesos agent of test (template mesos)", Labels: "mesos", Executors: 1, RemoteFS: "/tmp", WebSocket: true})
-	require.NoError(t, err)
-	actx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		done <- jenkinsemu.RunAgent(actx, jenkinsemu.AgentOptions{URL: j.URL(), Secret: secret, Name: "mesos-0002", WorkDir: t.TempDir(), WebSocket: true})
-	}()
-	defer func() { cancel(); <-done }()
+	connectedAgent(t, j, c, "mesos-0002")
 	r, _, err := c.doBody(ctx, "POST", "createItem?name=long", "application/xml", "<project><assignedNode>mesos</assignedNode><canRoam>false</canRoam><builders><hudson.tasks.Shell><command>sleep 100000</command></hudson.tasks.Shell></builders></project>")
 	require.NoError(t, err)
 	require.Equal(t, 200, r.StatusCode)
@@ -260,14 +253,7 @@ func TestFateOfALeftItem(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, FateUnknown, f, "an id Jenkins does not know")
 
-	secret, err := c.CreateNode(ctx, NodeSpec{Name: "mesos-0003", Description: "jenkins-mesos agent of test (template mesos)", Labels: "mesos", Executors: 1, RemoteFS: "/tmp", WebSocket: true})
-	require.NoError(t, err)
-	actx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		done <- jenkinsemu.RunAgent(actx, jenkinsemu.AgentOptions{URL: j.URL(), Secret: secret, Name: "mesos-0003", WorkDir: t.TempDir(), WebSocket: true})
-	}()
-	defer func() { cancel(); <-done }()
+	connectedAgent(t, j, c, "mesos-0003")
 	ran := queue("free", "0sec")
 	require.Eventually(t, func() bool {
 		f, err = c.FateOf(ctx, ran)
