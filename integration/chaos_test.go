@@ -192,8 +192,12 @@ func TestChaos(t *testing.T) {
 	seed := chaosSeed(t)
 	t.Logf("chaos seed %d (replay: CHAOS_SEED=%d go test ./integration -run TestChaos -v)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, seed^0x5bd1e995))
+	// Two pull faults drawn close together fail 6 launches in a row and
+	// open the breaker (threshold 5): it must then close by itself, by its
+	// probe after the cooldown, within the wait for the builds below, so
+	// the cooldown is 20 s rather than the default 5 m.
 	w := newWorld(t, worldOpts{agents: 3, zk: zktest.Start(t), jenkinsHome: true, logLevel: "info",
-		resources: "cpus:4;mem:8192;disk:20000;ports:[31000-32000]"})
+		resources: "cpus:4;mem:8192;disk:20000;ports:[31000-32000]", limits: "  breaker_cooldown: 20s\n"})
 	c := &chaos{w: w, rng: rng, agents: 0}
 	jobs := make([]string, 200)
 	for i := range jobs {
