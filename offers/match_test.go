@@ -336,7 +336,8 @@ func TestUnlikeAcceptsOffersWithoutTheAttribute(t *testing.T) {
 
 // radixSort orders keys by their bits at and above lo, whatever their
 // distribution: uniform, a few distinct high parts (recursion), all equal,
-// differing only just above lo.
+// differing only just above lo. Asked for a prefix of s, it puts the s
+// smallest first, in order, and keeps every key.
 func TestRadixSortOrdersTheHighBits(t *testing.T) {
 	r := rand.New(rand.NewSource(5))
 	gens := []func(i int) uint64{
@@ -359,11 +360,22 @@ func TestRadixSortOrdersTheHighBits(t *testing.T) {
 			want[i] = k >> lo
 		}
 		slices.Sort(want)
-		radixSort(keys, make([]uint64, n), lo, make([]int32, radixScratch))
-		for i, k := range keys {
+		all := slices.Clone(keys)
+		slices.Sort(all)
+		s := n
+		if iter%2 == 1 {
+			s = r.Intn(n + 1)
+		}
+		radixSort(keys, make([]uint64, n), lo, make([]int32, radixScratch), s)
+		for i, k := range keys[:s] {
 			if k>>lo != want[i] {
-				t.Fatalf("iteration %d (n %d, lo %d): position %d has %x, want %x", iter, n, lo, i, k>>lo, want[i])
+				t.Fatalf("iteration %d (n %d, lo %d, prefix %d): position %d has %x, want %x", iter, n, lo, s, i, k>>lo, want[i])
 			}
+		}
+		got := slices.Clone(keys)
+		slices.Sort(got)
+		if !slices.Equal(got, all) {
+			t.Fatalf("iteration %d (n %d, lo %d, prefix %d): the keys changed", iter, n, lo, s)
 		}
 	}
 }

@@ -41,19 +41,25 @@ func (m *Matcher) computeKeys(req *Request) {
 	}
 	m.idxBits = ib
 	m.idxMask = 1<<ib - 1
-	hashShift := 64 - (lowBits - ib) // a shift of 64 or more yields 0 in Go
+	// hashShift is 20 + ib, below 64 for any slice Go can hold; the masks
+	// tell the compiler so, which keeps the shifts free of the fix-up Go
+	// otherwise adds for counts of 64 or more.
+	hashShift := (64 - (lowBits - ib)) & 63
+	ib &= 63
 	m.keys = growUint64(m.keys, n)
 	keys := m.keys
-	binpack := req.Strategy == Binpack
-	for i := range req.Offers {
-		o := &req.Offers[i]
-		p := uint64(0)
-		if cpu := o.Reserved.CPUs + o.Unreserved.CPUs; cpu > 0 {
-			p = uint64(min(int64(cpu), maxPrim))
-		}
-		if !binpack {
-			p = maxPrim - p
-		}
+	offers := req.Offers
+	keys = keys[:len(offers)]
+	// flip turns the primary into "most CPU first" for spread: p^flip is
+	// maxPrim-p for p in [0, maxPrim].
+	flip := uint64(maxPrim)
+	if req.Strategy == Binpack {
+		flip = 0
+	}
+	for i := range offers {
+		o := &offers[i]
+		cpu := int64(o.Reserved.CPUs + o.Unreserved.CPUs)
+		p := uint64(min(max(cpu, 0), maxPrim))
 		// Fibonacci hashing: the product's top bits depend on every byte
 		// of the tail.
 		var t uint64
@@ -66,7 +72,7 @@ func (m *Matcher) computeKeys(req *Request) {
 			t = shortTail(id)
 		}
 		h := (t * 0x9E3779B97F4A7C15) >> hashShift
-		keys[i] = p<<lowBits | h<<ib | uint64(i)
+		keys[i] = (p^flip)<<lowBits | h<<ib | uint64(i)
 	}
 }
 
@@ -103,13 +109,26 @@ func (m *Matcher) more(req *Request) bool {
 // orders everything instead.
 func (m *Matcher) selectNext(req *Request, want int) bool {
 	left := len(m.keys) - len(m.order)
-	if want <= 0 || want+1 > left/8 {
+	if want <= 0 || want+1 >= left {
 		return false
 	}
-	if !m.selectSmallest(want + 1) {
+	var sel []uint64
+	switch {
+	case want+1 <= left/8:
+		if !m.selectSmallest(want + 1) {
+			return false
+		}
+		sel = m.sel
+	case len(m.order) == 0:
+		// Too many for the heap, but not all: the first radix pass
+		// over every key, then only the buckets before the cut are
+		// sorted, and only the prefix is laid out. m.keys is permuted
+		// in place; nothing after this needs it in input order.
+		m.sortKeysPrefix(m.keys, want+1)
+		sel = m.keys
+	default:
 		return false
 	}
-	sel := m.sel
 	if sel[want]>>m.idxBits == sel[want-1]>>m.idxBits {
 		return false
 	}
@@ -261,7 +280,11 @@ func shortTail(s string) uint64 {
 // sortKeys sorts keys ascending by their primary and hash (the index bits
 // are left as they fall: fixRun orders equal runs). Small inputs use a
 // comparison sort; larger ones an MSD radix sort (radixSort).
-func (m *Matcher) sortKeys(keys []uint64) {
+func (m *Matcher) sortKeys(keys []uint64) { m.sortKeysPrefix(keys, len(keys)) }
+
+// sortKeysPrefix puts the s smallest keys first, sorted as sortKeys
+// sorts them; the rest follow in no particular order.
+func (m *Matcher) sortKeysPrefix(keys []uint64, s int) {
 	if len(keys) <= 64 {
 		slices.Sort(keys)
 		return
@@ -270,7 +293,7 @@ func (m *Matcher) sortKeys(keys []uint64) {
 	if len(m.scratch) < radixScratch {
 		m.scratch = make([]int32, radixScratch)
 	}
-	radixSort(keys, m.tmpKeys[:len(keys)], m.idxBits, m.scratch)
+	radixSort(keys, m.tmpKeys[:len(keys)], m.idxBits, m.scratch, s)
 }
 
 // radixSort is a most-significant-digit radix sort of the bits at and
@@ -280,7 +303,9 @@ func (m *Matcher) sortKeys(keys []uint64) {
 // insertion sort; buckets that stay large (many equal primaries) recurse
 // on the next digit. tmp is scratch of the same length; counts holds the
 // bucket counts of this level and those below (radixScratch of them).
-func radixSort(keys, tmp []uint64, lo uint, counts []int32) {
+// Only the buckets that hold one of the s smallest keys are sorted
+// further: with s < len(keys) the rest stay as the pass left them.
+func radixSort(keys, tmp []uint64, lo uint, counts []int32, s int) {
 	n := len(keys)
 	if n <= 32 {
 		insertionSort(keys)
@@ -323,11 +348,11 @@ func radixSort(keys, tmp []uint64, lo uint, counts []int32) {
 		return // the last digit: buckets hold equal keys
 	}
 	below := counts[2*(buckets+1):]
-	for b := 0; b < buckets; b++ {
+	for b := 0; b < buckets && int(count[b]) < s; b++ {
 		from, to := count[b], count[b+1]
 		switch {
 		case to-from > 32:
-			radixSort(keys[from:to], tmp[from:to], lo, below)
+			radixSort(keys[from:to], tmp[from:to], lo, below, s-int(from))
 		case to-from > 1:
 			insertionSort(keys[from:to])
 		}
