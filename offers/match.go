@@ -9,7 +9,7 @@ type Matcher struct {
 	// order.go).
 	order []int32
 	st    []offerState
-	keys  []uint64 // in input order until everything is ordered
+	keys  []uint64 // every offer's key: in input order, then permuted by ordering
 	// sel holds selected or remaining keys while ordering.
 	sel       []uint64
 	tmpKeys   []uint64

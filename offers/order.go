@@ -24,8 +24,10 @@ import (
 // Only as much of the order is built as the matching loops visit: with
 // fewer slices wanted than offers held, spread's first round visits one
 // offer per slice, so the smallest keys are selected (a bounded heap, one
-// comparison per offer) and only they are sorted and laid out. The rest is
-// sorted the first time a loop walks past the selected prefix.
+// comparison per offer, when they are at most an eighth of the offers;
+// otherwise the radix sort's first pass, then only the buckets before the
+// cut) and only they are sorted and laid out. The rest is sorted the first
+// time a loop walks past the selected prefix.
 const (
 	primBits = 20
 	maxPrim  = 1<<primBits - 1
