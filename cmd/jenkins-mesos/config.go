@@ -25,6 +25,10 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// minPollInterval is the shortest jenkins.poll_interval accepted: each
+// poll is a queue and a node listing on the Jenkins controller.
+const minPollInterval = 100 * time.Millisecond
+
 // fileConfig is the YAML schema (the public contract of the framework's
 // issue; more keys are welcome, these work as written).
 type fileConfig struct {
@@ -495,8 +499,8 @@ func (s *settings) validate() error {
 	if u := time.Duration(c.Mesos.UsageInterval); u != 0 && u < time.Second {
 		return fmt.Errorf("config: mesos.usage_interval %s: must be 0 (off) or at least 1s", u)
 	}
-	if time.Duration(c.Jenkins.PollInterval) < 100*time.Millisecond {
-		return fmt.Errorf("config: jenkins.poll_interval %s: must be at least 100ms", time.Duration(c.Jenkins.PollInterval))
+	if time.Duration(c.Jenkins.PollInterval) < minPollInterval {
+		return fmt.Errorf("config: jenkins.poll_interval %s: must be at least %s", time.Duration(c.Jenkins.PollInterval), minPollInterval)
 	}
 	if c.Limits.MaxAgents < 0 {
 		return fmt.Errorf("config: limits.max_agents %d: must be zero (no cap) or positive", c.Limits.MaxAgents)

@@ -113,7 +113,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fmt.Errorf("demo: creating job sleep-%d: %w", i, err)
 		}
 	}
-	s := demoSettings(master, jk.URL(), token, filepath.Join(work, "state"))
+	s := demoSettings(master, jk.URL(), token, filepath.Join(work, "state"), *scale)
 	log, err := newLogger(*logLevel, "text", stderr)
 	if err != nil {
 		return err
@@ -141,7 +141,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		queued[id] = since
 	}
-	disp.step("triggered %d builds labelled mesos (each runs sleep %s, %s in real time)", *jobs, sleep, time.Duration(float64(*sleep) / *scale).Round(time.Millisecond))
+	disp.step("triggered %d builds labelled mesos (each runs sleep %s, %s in real time); the framework polls Jenkins every %s",
+		*jobs, sleep, time.Duration(float64(*sleep) / *scale).Round(time.Millisecond), time.Duration(s.file.Jenkins.PollInterval))
 
 	peaks := newPeaks()
 	deadline := time.Now().Add(*timeout)
@@ -177,7 +178,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	disp.finish()
-	ok := summary(stdout, results, queued, tracker, peaks, *jobs, *scale)
+	ok := summary(stdout, results, queued, tracker, peaks, *jobs, *scale, time.Duration(s.file.Jenkins.PollInterval))
 	showSizing(stdout, s.file.HTTP.Listen)
 	if *keep {
 		fmt.Fprintf(stdout, "\nEverything keeps running (Ctrl-C stops it):\n  Mesos master   %s  (state: %s/master/state)\n  Jenkins        %s  user admin, API token %s\n  framework      http://%s/healthz\n  e.g. curl -u admin:%s %squeue/api/json\n",
@@ -217,8 +218,9 @@ func randomToken() string {
 	return hex.EncodeToString(b)
 }
 
-func demoSettings(master, jenkinsURL, token, stateDir string) *settings {
+func demoSettings(master, jenkinsURL, token, stateDir string, scale float64) *settings {
 	c := defaults()
+	c.Jenkins.PollInterval = duration(demoPollInterval(time.Duration(c.Jenkins.PollInterval), scale))
 	c.Mesos.Master = master
 	c.Jenkins.URL = jenkinsURL
 	c.Jenkins.User = "admin"
@@ -232,6 +234,15 @@ func demoSettings(master, jenkinsURL, token, stateDir string) *settings {
 		panic(err) // the demo's own settings are fixed
 	}
 	return s
+}
+
+// demoPollInterval is the default poll interval in emulated time: the
+// framework's timers run in real time, so at ×20 a 1 s poll would be 20 s
+// of the builds' time, and builds up to 20 s long could start and end
+// unseen between two listings. It is floored at the 100 ms the
+// configuration allows.
+func demoPollInterval(poll time.Duration, scale float64) time.Duration {
+	return max(time.Duration(float64(poll)/scale), minPollInterval)
 }
 
 // showSizing prints the framework's SIZING table (what the agents really
@@ -474,7 +485,7 @@ func (a *jenkinsAPI) trigger(job string) (id, inQueueSince int64, err error) {
 	return id, it.InQueueSince, nil
 }
 
-func summary(out io.Writer, results map[string]buildResult, queued map[int64]int64, t *tracker, p *peaks, jobs int, scale float64) bool {
+func summary(out io.Writer, results map[string]buildResult, queued map[int64]int64, t *tracker, p *peaks, jobs int, scale float64, poll time.Duration) bool {
 	fmt.Fprintln(out)
 	w := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "BUILD\tQUEUED→STARTED\tAGENT\tHOST\tRESULT")
@@ -500,24 +511,62 @@ func summary(out io.Writer, results map[string]buildResult, queued map[int64]int
 	w.Flush()
 	fmt.Fprintln(out)
 	w = tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "HOST\tPEAK CPUS USED\tPEAK MEM USED (MB)\tAGENTS")
+	fmt.Fprintln(w, "HOST\tPEAK CPUS USED\tPEAK MEM USED (MB)\tBUILDS\tAGENTS")
 	hosts := make([]string, 0, len(p.total))
 	for h := range p.total {
 		hosts = append(hosts, h)
 	}
 	sort.Strings(hosts)
-	perHost := map[string]int{}
-	for _, r := range results {
-		perHost[t.host(r.BuiltOn)]++
+	buildsOn := map[string]int{}      // host → builds
+	agentsOn := map[string]int{}      // host → agents that ran a build
+	buildsOf := map[string][]string{} // agent → its builds
+	for _, n := range names {
+		r := results[n]
+		if r.BuiltOn == "" {
+			continue
+		}
+		h := t.host(r.BuiltOn)
+		buildsOn[h]++
+		if len(buildsOf[r.BuiltOn]) == 0 {
+			agentsOn[h]++
+		}
+		buildsOf[r.BuiltOn] = append(buildsOf[r.BuiltOn], n)
 	}
 	for _, h := range hosts {
-		fmt.Fprintf(w, "%s\t%g of %g\t%g of %g\t%d\n", h, p.cpus[h], p.total[h][0], p.mem[h], p.total[h][1], perHost[h])
+		fmt.Fprintf(w, "%s\t%g of %g\t%g of %g\t%d\t%d\n", h, p.cpus[h], p.total[h][0], p.mem[h], p.total[h][1], buildsOn[h], agentsOn[h])
 	}
 	w.Flush()
+	reusedNote(out, buildsOf, poll, scale)
 	if len(results) < jobs {
 		ok = false
 	}
 	return ok
+}
+
+// reusedNote explains one-shot agents that ran more than one build: a
+// build that starts and ends between two node listings is never seen, so
+// its agent is not marked offline after it and Jenkins may give it the
+// next waiting build (docs/operations.md).
+func reusedNote(out io.Writer, buildsOf map[string][]string, poll time.Duration, scale float64) {
+	var agents []string
+	for a, bs := range buildsOf {
+		if len(bs) > 1 {
+			agents = append(agents, a)
+		}
+	}
+	if len(agents) == 0 {
+		return
+	}
+	sort.Strings(agents)
+	fmt.Fprintf(out, "\nnote: %d one-shot agents ran more than one build:\n", len(agents))
+	for _, a := range agents {
+		fmt.Fprintf(out, "  %s: %s\n", a, strings.Join(buildsOf[a], ", "))
+	}
+	emulated := time.Duration(float64(poll) * scale).Round(time.Millisecond)
+	fmt.Fprintf(out, "A build shorter than the poll interval (%s, %s of emulated time) can start and end\n"+
+		"between two node listings: the framework never sees its agent busy, so Jenkins may give\n"+
+		"that agent the next waiting build (docs/operations.md, \"A build shorter than the poll\n"+
+		"interval\"). A longer --sleep avoids it.\n", poll, emulated)
 }
 
 // freeLocalAddr picks a loopback port for the framework's /healthz, so
