@@ -511,7 +511,7 @@ func summary(out io.Writer, results map[string]buildResult, queued map[int64]int
 	w.Flush()
 	fmt.Fprintln(out)
 	w = tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "HOST\tPEAK CPUS USED\tPEAK MEM USED (MB)\tBUILDS\tAGENTS")
+	fmt.Fprintln(w, "HOST\tPEAK CPUS USED\tPEAK MEM USED (MB)\tAGENTS\tBUILDS")
 	hosts := make([]string, 0, len(p.total))
 	for h := range p.total {
 		hosts = append(hosts, h)
@@ -533,7 +533,7 @@ func summary(out io.Writer, results map[string]buildResult, queued map[int64]int
 		buildsOf[r.BuiltOn] = append(buildsOf[r.BuiltOn], n)
 	}
 	for _, h := range hosts {
-		fmt.Fprintf(w, "%s\t%g of %g\t%g of %g\t%d\t%d\n", h, p.cpus[h], p.total[h][0], p.mem[h], p.total[h][1], buildsOn[h], agentsOn[h])
+		fmt.Fprintf(w, "%s\t%g of %g\t%g of %g\t%d\t%d\n", h, p.cpus[h], p.total[h][0], p.mem[h], p.total[h][1], agentsOn[h], buildsOn[h])
 	}
 	w.Flush()
 	reusedNote(out, buildsOf, poll, scale)
