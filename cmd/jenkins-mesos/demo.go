@@ -558,7 +558,11 @@ func reusedNote(out io.Writer, buildsOf map[string][]string, poll time.Duration,
 		return
 	}
 	sort.Strings(agents)
-	fmt.Fprintf(out, "\nnote: %d one-shot agents ran more than one build:\n", len(agents))
+	what := fmt.Sprintf("%d one-shot agents", len(agents))
+	if len(agents) == 1 {
+		what = "1 one-shot agent"
+	}
+	fmt.Fprintf(out, "\nnote: %s ran more than one build:\n", what)
 	for _, a := range agents {
 		fmt.Fprintf(out, "  %s: %s\n", a, strings.Join(buildsOf[a], ", "))
 	}

@@ -47,7 +47,7 @@ func TestDemoSummaryNamesAgentsThatRanSeveralBuilds(t *testing.T) {
 		`(?m)^HOST +PEAK CPUS USED +PEAK MEM USED \(MB\) +AGENTS +BUILDS$`,
 		`(?m)^agent1 +0 of 4 +0 of 8192 +2 +3$`,
 		`(?m)^agent2 +0 of 4 +0 of 8192 +1 +1$`,
-		`(?m)^note: 1 one-shot agents ran more than one build:\n  mesos-a: sleep-1, sleep-3\n`,
+		`(?m)^note: 1 one-shot agent ran more than one build:\n  mesos-a: sleep-1, sleep-3\n`,
 		`poll interval \(100ms, 2s of emulated time\)`,
 	} {
 		if !regexp.MustCompile(re).MatchString(text) {
