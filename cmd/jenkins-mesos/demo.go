@@ -19,6 +19,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/jenkins-mesos/jenkins-mesos/integration/emutime"
 	"github.com/jenkins-mesos/jenkins-mesos/integration/jenkinsemu"
 	"github.com/jenkins-mesos/jenkins-mesos/integration/mesosemu"
 	"github.com/jenkins-mesos/jenkins-mesos/jenkins"
@@ -113,7 +114,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fmt.Errorf("demo: creating job sleep-%d: %w", i, err)
 		}
 	}
-	s := demoSettings(master, jk.URL(), token, filepath.Join(work, "state"), *scale)
+	clock := emutime.NewClock(*scale) // the demo's conversions; the emulators keep their own
+	s := demoSettings(master, jk.URL(), token, filepath.Join(work, "state"), clock)
 	log, err := newLogger(*logLevel, "text", stderr)
 	if err != nil {
 		return err
@@ -142,7 +144,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		queued[id] = since
 	}
 	disp.step("triggered %d builds labelled mesos (each runs sleep %s, %s in real time); the framework polls Jenkins every %s",
-		*jobs, sleep, time.Duration(float64(*sleep) / *scale).Round(time.Millisecond), time.Duration(s.file.Jenkins.PollInterval))
+		*jobs, sleep, clock.Real(*sleep).Round(time.Millisecond), time.Duration(s.file.Jenkins.PollInterval))
 
 	peaks := newPeaks()
 	deadline := time.Now().Add(*timeout)
@@ -178,7 +180,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	disp.finish()
-	ok := summary(stdout, results, queued, tracker, peaks, *jobs, *scale, time.Duration(s.file.Jenkins.PollInterval))
+	ok := summary(stdout, results, queued, tracker, peaks, *jobs, clock, time.Duration(s.file.Jenkins.PollInterval))
 	showSizing(stdout, s.file.HTTP.Listen)
 	if *keep {
 		fmt.Fprintf(stdout, "\nEverything keeps running (Ctrl-C stops it):\n  Mesos master   %s  (state: %s/master/state)\n  Jenkins        %s  user admin, API token %s\n  framework      http://%s/healthz\n  e.g. curl -u admin:%s %squeue/api/json\n",
@@ -218,9 +220,9 @@ func randomToken() string {
 	return hex.EncodeToString(b)
 }
 
-func demoSettings(master, jenkinsURL, token, stateDir string, scale float64) *settings {
+func demoSettings(master, jenkinsURL, token, stateDir string, clock *emutime.Clock) *settings {
 	c := defaults()
-	c.Jenkins.PollInterval = duration(demoPollInterval(time.Duration(c.Jenkins.PollInterval), scale))
+	c.Jenkins.PollInterval = duration(demoPollInterval(time.Duration(c.Jenkins.PollInterval), clock))
 	c.Mesos.Master = master
 	c.Jenkins.URL = jenkinsURL
 	c.Jenkins.User = "admin"
@@ -241,8 +243,8 @@ func demoSettings(master, jenkinsURL, token, stateDir string, scale float64) *se
 // of the builds' time, and builds up to 20 s long could start and end
 // unseen between two listings. It is floored at the 100 ms the
 // configuration allows.
-func demoPollInterval(poll time.Duration, scale float64) time.Duration {
-	return max(time.Duration(float64(poll)/scale), minPollInterval)
+func demoPollInterval(poll time.Duration, clock *emutime.Clock) time.Duration {
+	return max(clock.Real(poll), minPollInterval)
 }
 
 // showSizing prints the framework's SIZING table (what the agents really
@@ -485,7 +487,7 @@ func (a *jenkinsAPI) trigger(job string) (id, inQueueSince int64, err error) {
 	return id, it.InQueueSince, nil
 }
 
-func summary(out io.Writer, results map[string]buildResult, queued map[int64]int64, t *tracker, p *peaks, jobs int, scale float64, poll time.Duration) bool {
+func summary(out io.Writer, results map[string]buildResult, queued map[int64]int64, t *tracker, p *peaks, jobs int, clock *emutime.Clock, poll time.Duration) bool {
 	fmt.Fprintln(out)
 	w := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "BUILD\tQUEUED→STARTED\tAGENT\tHOST\tRESULT")
@@ -503,7 +505,7 @@ func summary(out io.Writer, results map[string]buildResult, queued map[int64]int
 		latency := "-"
 		if r.Timestamp > 0 {
 			if since := queued[r.QueueID]; since > 0 {
-				latency = (time.Duration(float64(time.Duration(r.Timestamp-since)*time.Millisecond) / scale)).Round(10 * time.Millisecond).String()
+				latency = clock.Real(time.Duration(r.Timestamp-since) * time.Millisecond).Round(10 * time.Millisecond).String()
 			}
 		}
 		fmt.Fprintf(w, "%s #1\t%s\t%s\t%s\t%s\n", n, latency, r.BuiltOn, t.host(r.BuiltOn), r.Result)
@@ -517,26 +519,22 @@ func summary(out io.Writer, results map[string]buildResult, queued map[int64]int
 		hosts = append(hosts, h)
 	}
 	sort.Strings(hosts)
-	buildsOn := map[string]int{}      // host → builds
-	agentsOn := map[string]int{}      // host → agents that ran a build
-	buildsOf := map[string][]string{} // agent → its builds
+	buildsOf := map[string][]string{} // agent → its builds, in the table's order
 	for _, n := range names {
-		r := results[n]
-		if r.BuiltOn == "" {
-			continue
+		if a := results[n].BuiltOn; a != "" {
+			buildsOf[a] = append(buildsOf[a], n)
 		}
-		h := t.host(r.BuiltOn)
-		buildsOn[h]++
-		if len(buildsOf[r.BuiltOn]) == 0 {
-			agentsOn[h]++
-		}
-		buildsOf[r.BuiltOn] = append(buildsOf[r.BuiltOn], n)
+	}
+	agentsOn, buildsOn := map[string]int{}, map[string]int{} // per host
+	for a, bs := range buildsOf {
+		agentsOn[t.host(a)]++
+		buildsOn[t.host(a)] += len(bs)
 	}
 	for _, h := range hosts {
 		fmt.Fprintf(w, "%s\t%g of %g\t%g of %g\t%d\t%d\n", h, p.cpus[h], p.total[h][0], p.mem[h], p.total[h][1], agentsOn[h], buildsOn[h])
 	}
 	w.Flush()
-	reusedNote(out, buildsOf, poll, scale)
+	reusedNote(out, buildsOf, poll, clock)
 	if len(results) < jobs {
 		ok = false
 	}
@@ -547,7 +545,7 @@ func summary(out io.Writer, results map[string]buildResult, queued map[int64]int
 // build that starts and ends between two node listings is never seen, so
 // its agent is not marked offline after it and Jenkins may give it the
 // next waiting build (docs/operations.md).
-func reusedNote(out io.Writer, buildsOf map[string][]string, poll time.Duration, scale float64) {
+func reusedNote(out io.Writer, buildsOf map[string][]string, poll time.Duration, clock *emutime.Clock) {
 	var agents []string
 	for a, bs := range buildsOf {
 		if len(bs) > 1 {
@@ -566,7 +564,7 @@ func reusedNote(out io.Writer, buildsOf map[string][]string, poll time.Duration,
 	for _, a := range agents {
 		fmt.Fprintf(out, "  %s: %s\n", a, strings.Join(buildsOf[a], ", "))
 	}
-	emulated := time.Duration(float64(poll) * scale).Round(time.Millisecond)
+	emulated := clock.Emulated(poll).Round(time.Millisecond)
 	fmt.Fprintf(out, "A build shorter than the poll interval (%s, %s of emulated time) can start and end\n"+
 		"between two node listings: the framework never sees its agent busy, so Jenkins may give\n"+
 		"that agent the next waiting build (docs/operations.md, \"A build shorter than the poll\n"+

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jenkins-mesos/jenkins-mesos/integration/emutime"
 )
 
 // The demo's framework polls at the default interval in emulated time,
@@ -15,11 +17,11 @@ func TestDemoPollIntervalFollowsEmulatedTime(t *testing.T) {
 		scale float64
 		want  time.Duration
 	}{{1, time.Second}, {2, 500 * time.Millisecond}, {10, 100 * time.Millisecond}, {20, 100 * time.Millisecond}, {0.5, 2 * time.Second}} {
-		if got := demoPollInterval(time.Second, c.scale); got != c.want {
+		if got := demoPollInterval(time.Second, emutime.NewClock(c.scale)); got != c.want {
 			t.Errorf("time ×%g: poll every %s, want %s", c.scale, got, c.want)
 		}
 	}
-	s := demoSettings("http://127.0.0.1:5050", "http://127.0.0.1:8080/", "t0ken", t.TempDir(), 20)
+	s := demoSettings("http://127.0.0.1:5050", "http://127.0.0.1:8080/", "t0ken", t.TempDir(), emutime.NewClock(20))
 	if got := time.Duration(s.file.Jenkins.PollInterval); got != 100*time.Millisecond {
 		t.Errorf("the demo's settings poll every %s at ×20, want 100ms", got)
 	}
@@ -39,7 +41,7 @@ func TestDemoSummaryNamesAgentsThatRanSeveralBuilds(t *testing.T) {
 		"sleep-4": {Result: "SUCCESS", BuiltOn: "mesos-c"},
 	}
 	var out bytes.Buffer
-	if !summary(&out, results, map[int64]int64{}, tr, p, 4, 20, 100*time.Millisecond) {
+	if !summary(&out, results, map[int64]int64{}, tr, p, 4, emutime.NewClock(20), 100*time.Millisecond) {
 		t.Fatalf("summary: not ok with four successful builds:\n%s", out.String())
 	}
 	text := out.String()
@@ -58,7 +60,7 @@ func TestDemoSummaryNamesAgentsThatRanSeveralBuilds(t *testing.T) {
 	results["sleep-3"] = buildResult{Result: "SUCCESS", BuiltOn: "mesos-d"}
 	tr.hostOf["mesos-d"] = "agent2"
 	out.Reset()
-	summary(&out, results, map[int64]int64{}, tr, p, 4, 20, 100*time.Millisecond)
+	summary(&out, results, map[int64]int64{}, tr, p, 4, emutime.NewClock(20), 100*time.Millisecond)
 	if strings.Contains(out.String(), "note:") {
 		t.Errorf("a note though every agent ran one build:\n%s", out.String())
 	}

@@ -49,6 +49,11 @@ func (c *Clock) Real(d time.Duration) time.Duration {
 	return r
 }
 
+// Emulated converts a real duration to the emulated time it spans.
+func (c *Clock) Emulated(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * c.scale)
+}
+
 // AfterFunc calls f after the emulated duration d.
 func (c *Clock) AfterFunc(d time.Duration, f func()) *time.Timer {
 	return time.AfterFunc(c.Real(d), f)
