@@ -1,9 +1,6 @@
 package emutime
 
-import (
-	"sync"
-	"time"
-)
+import "time"
 
 // Clock is emulated time. With scale N, emulated time runs N times faster
 // than real time: a 15 s heartbeat fires every 15/N real seconds. Every
@@ -12,9 +9,7 @@ import (
 // test sets the scale once and nothing sleeps for real longer than needed.
 type Clock struct {
 	scale float64
-	mu    sync.Mutex
-	base  time.Time // real start
-	start time.Time // emulated time at base
+	base  time.Time // where real and emulated time start together
 }
 
 // NewClock returns a clock running scale times faster than real time.
@@ -22,8 +17,7 @@ func NewClock(scale float64) *Clock {
 	if scale <= 0 {
 		scale = 1
 	}
-	now := time.Now()
-	return &Clock{scale: scale, base: now, start: now}
+	return &Clock{scale: scale, base: time.Now()}
 }
 
 // Scale is the speed-up factor.
@@ -31,10 +25,7 @@ func (c *Clock) Scale() float64 { return c.scale }
 
 // Now is the current emulated time.
 func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	elapsed := time.Since(c.base)
-	return c.start.Add(time.Duration(float64(elapsed) * c.scale))
+	return c.base.Add(c.Emulated(time.Since(c.base)))
 }
 
 // Real converts an emulated duration to the real duration it lasts.
