@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/jenkins-mesos/jenkins-mesos/integration/emutime"
 )
 
 // AgentOptions are the inbound agent's options (remoting's -url, -secret,
@@ -73,7 +75,7 @@ func RunAgent(ctx context.Context, o AgentOptions) error {
 			return fmt.Errorf("jenkinsemu agent: -workDir: %w", err)
 		}
 	}
-	s := &agentState{o: o, base: base, scale: 1}
+	s := &agentState{o: o, base: base, clock: emutime.NewClock(1)}
 	for {
 		err := s.session(ctx)
 		if ctx.Err() != nil {
@@ -94,7 +96,7 @@ func RunAgent(ctx context.Context, o AgentOptions) error {
 type agentState struct {
 	o     AgentOptions
 	base  *url.URL
-	scale float64 // the controller's time scale, once it has said it
+	clock *emutime.Clock // at the controller's time scale, once it has said it
 }
 
 // retry runs try until it succeeds, pausing remoting's backoff (in the
@@ -113,7 +115,7 @@ func (s *agentState) retry(ctx context.Context, try func() error, giveUp func(er
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(time.Duration(float64(delay) / s.scale)):
+		case <-time.After(s.clock.Real(delay)):
 		}
 	}
 }
@@ -121,7 +123,7 @@ func (s *agentState) retry(ctx context.Context, try func() error, giveUp func(er
 // readScale notes the emulator's time scale from a response.
 func (s *agentState) readScale(h http.Header) {
 	if f, err := strconv.ParseFloat(h.Get("X-Emulator-Time-Scale"), 64); err == nil && f > 0 {
-		s.scale = f
+		s.clock = emutime.NewClock(f)
 	}
 }
 
