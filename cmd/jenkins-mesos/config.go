@@ -137,7 +137,7 @@ type duration time.Duration
 func (d *duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration (expected e.g. 30s, 3m, 168h)", n.Line, n.Value)
+		return fmt.Errorf("%q is not a duration (expected e.g. 30s, 3m, 168h)", n.Value)
 	}
 	*d = duration(v)
 	return nil
@@ -155,7 +155,7 @@ func (l *limit) UnmarshalYAML(n *yaml.Node) error {
 	}
 	v, err := strconv.ParseFloat(n.Value, 64)
 	if n.Kind != yaml.ScalarNode || err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-		return fmt.Errorf("line %d: %q is not a limit (expected a number or unlimited)", n.Line, n.Value)
+		return fmt.Errorf("%q is not a limit (expected a number or unlimited)", n.Value)
 	}
 	*l = limit(v)
 	return nil
@@ -185,18 +185,12 @@ func (u *uriConfig) UnmarshalYAML(n *yaml.Node) error {
 		u.Value = n.Value
 		return nil
 	case yaml.MappingNode:
-		// Node.Decode does not inherit KnownFields: check the keys here.
-		for i := 0; i < len(n.Content); i += 2 {
-			switch k := n.Content[i].Value; k {
-			case "value", "extract", "executable", "cache", "output_file":
-			default:
-				return fmt.Errorf("line %d: field %s not found in a uri (expected value, extract, executable, cache, output_file)", n.Content[i].Line, k)
-			}
-		}
+		// Node.Decode does not inherit KnownFields: checkSchema, which
+		// runs before any decoding, has checked the keys.
 		type plain uriConfig
 		return n.Decode((*plain)(u))
 	}
-	return fmt.Errorf("line %d: a uri is a string or a mapping with value, extract, executable, cache, output_file", n.Line)
+	return errors.New("a uri is a string or a mapping with value, extract, executable, cache, output_file")
 }
 
 func defaults() fileConfig {
@@ -363,20 +357,35 @@ func envName(key string) string {
 	return "JENKINS_MESOS_" + strings.ToUpper(strings.NewReplacer(".", "_").Replace(key))
 }
 
+// decodeStrict decodes a configuration file: parsed, checked against the
+// schema (checkSchema: unknown keys and values of the wrong kind, named by
+// their path), then decoded.
 func decodeStrict(b []byte, c *fileConfig) error {
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty file
+	var doc yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(b)).Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) { // an empty file
+			return nil
+		}
 		return err
 	}
-	return nil
+	if err := checkSchema(&doc, reflect.TypeOf(*c), ""); err != nil {
+		return err
+	}
+	return doc.Decode(c)
 }
 
+// decodeTemplates decodes --templates or JENKINS_MESOS_TEMPLATES: a YAML
+// or JSON list of templates, checked as the file's templates are.
 func decodeTemplates(v string, c *fileConfig) error {
+	var doc yaml.Node
+	if err := yaml.NewDecoder(strings.NewReader(v)).Decode(&doc); err != nil {
+		return fmt.Errorf("expected a YAML or JSON list of templates: %w", err)
+	}
 	var ts []templateConfig
-	dec := yaml.NewDecoder(strings.NewReader(v))
-	dec.KnownFields(true)
-	if err := dec.Decode(&ts); err != nil {
+	if err := checkSchema(&doc, reflect.TypeOf(ts), "templates"); err != nil {
+		return err
+	}
+	if err := doc.Decode(&ts); err != nil {
 		return fmt.Errorf("expected a YAML or JSON list of templates: %w", err)
 	}
 	c.Templates = ts

@@ -67,7 +67,7 @@ func TestBadConfigsNameTheKeyValueAndExpectation(t *testing.T) {
 	base, err := os.ReadFile("../../examples/jenkins-mesos.yaml")
 	require.NoError(t, err)
 	cases := map[string]struct{ from, to, want string }{
-		"unknown key":         {"  poll_interval: 1s", "  poll_interval: 1s\n  pollinterval: 2s", "field pollinterval not found"},
+		"unknown key":         {"  poll_interval: 1s", "  poll_interval: 1s\n  pollinterval: 2s", "line 21: unknown key jenkins.pollinterval (did you mean poll_interval?)"},
 		"bad duration":        {"failover_timeout: 168h", "failover_timeout: a week", `"a week" is not a duration`},
 		"missing master":      {"master: http://mesos-master:5050      # comma-separated URLs", "master: \"\"", "mesos.master is required"},
 		"bad master":          {"master: http://mesos-master:5050", "master: mesos-master:5050", `mesos.master "mesos-master:5050": expected http(s)://host:port`},
@@ -76,7 +76,7 @@ func TestBadConfigsNameTheKeyValueAndExpectation(t *testing.T) {
 		"bad constraint":      {"constraints: []", `constraints: ["hostname SOMETIMES"]`, "templates[0] (mesos).constraints[0]"},
 		"bad retention":       {"retention: once", "retention: forever", `retention "forever": expected once or idle`},
 		"no cpus":             {"cpus: 0.2", "cpus: 0", "templates[0] (mesos).cpus 0: must be positive"},
-		"no templates":        {"templates:", "other_templates:", "field other_templates not found"},
+		"no templates":        {"templates:", "other_templates:", "unknown key other_templates"},
 		"bad volume":          {"volumes: []", `volumes: ["docker.sock"]`, `volumes[0] "docker.sock": expected /host/path:/container/path`},
 		"bad encoding":        {"encoding: protobuf", "encoding: xml", `mesos.encoding "xml": expected protobuf or json`},
 		"negative agents":     {"max_agents: 100", "max_agents: -1", "limits.max_agents -1"},
@@ -93,7 +93,7 @@ func TestBadConfigsNameTheKeyValueAndExpectation(t *testing.T) {
 		"short usage":         {"usage_interval: 15s", "usage_interval: 200ms", "mesos.usage_interval 200ms: must be 0 (off) or at least 1s"},
 		"negative usage":      {"usage_interval: 15s", "usage_interval: -1s", "mesos.usage_interval -1s: must be 0 (off) or at least 1s"},
 		"no image":            {"image: jenkins/inbound-agent", "image: \"\"", "templates[0] (mesos).image"},
-		"bad template key":    {"force_pull: false", "force_pul: false", "field force_pul not found"},
+		"bad template key":    {"force_pull: false", "force_pul: false", "unknown key templates[0] (mesos).force_pul (did you mean force_pull?)"},
 		"bad containerizer":   {"containerizer: docker", "containerizer: podman", `templates[0] (mesos).containerizer "podman": expected docker or mesos`},
 		"ucr bridge":          {"containerizer: docker               # or mesos: the agent pulls the image itself, no Docker daemon (host network, no docker_parameters)\n    network: host ", "containerizer: mesos\n    network: bridge ", `network "bridge": the mesos containerizer runs agents on the host network only`},
 		"low cpus limit":      {"env: {}", "env: {}\n    cpus_limit: 0.1", "templates[0] (mesos).cpus_limit 0.1: must be at least cpus (0.2), or unlimited"},
@@ -110,7 +110,7 @@ func TestBadConfigsNameTheKeyValueAndExpectation(t *testing.T) {
 		"relative file":       {"uris: []", "uris: [file://tools/a.sh]", "a file URI takes an absolute path"},
 		"uri escape":          {"uris: []", "uris: [{value: /opt/a.sh, output_file: ../../a.sh}]", `output_file "../../a.sh": expected a file path inside the sandbox`},
 		"uri both":            {"uris: []", "uris: [{value: /opt/a.tgz, executable: true, extract: true}]", "executable and extract"},
-		"uri unknown key":     {"uris: []", "uris: [{value: /opt/a.sh, exec: true}]", "field exec not found in a uri"},
+		"uri unknown key":     {"uris: []", "uris: [{value: /opt/a.sh, exec: true}]", "unknown key templates[0] (mesos).uris[0].exec (did you mean executable?)"},
 		"uri list":            {"uris: []", "uris: [[/opt/a.sh]]", "a uri is a string or a mapping"},
 	}
 	for name, c := range cases {
@@ -238,6 +238,11 @@ func FuzzConfig(f *testing.F) {
 		if err == nil && (len(s.masters) == 0 || len(s.core.Templates) == 0) {
 			t.Fatalf("accepted a config without masters or templates: %q", text)
 		}
+		if err != nil && !strings.Contains(err.Error(), "config "+p+": yaml: ") {
+			// Past YAML's own syntax errors, every refusal is in the
+			// configuration's terms.
+			requireNoGoTypes(t, err)
+		}
 	})
 }
 
@@ -340,4 +345,109 @@ func TestJenkinsRefusalsSayWhatToCheck(t *testing.T) {
 		require.NotContains(t, hint, "from-a-file")
 	}
 	require.Empty(t, (&settings{}).jenkinsAuthHint(errors.New("connection refused")))
+}
+
+// An operator's mistakes in the file's shape are named by the key's path
+// and the value, in the configuration's terms: never yaml's wording with
+// Go types (main.fileConfig, struct { URL string … }, !!seq).
+func TestConfigShapeErrorsNameTheKeyNotGoTypes(t *testing.T) {
+	const head = "mesos: {master: http://m:5050}\njenkins: {url: http://j:8080/}\n"
+	const tmpl = "templates:\n  - name: mesos\n    labels: mesos\n    cpus: 0.2\n    mem: 30\n    image: i\n"
+	cases := map[string]struct{ text, want string }{
+		"wrong kind":        {head + "state: {dir: [a, b]}\n" + tmpl, `line 3: state.dir: expected a string, not a list`},
+		"not a number":      {head + "limits: {max_agents: lots}\n" + tmpl, `line 3: limits.max_agents: "lots" is not a whole number`},
+		"not true or false": {head + "jenkins: {anchor_node: maybe}\n" + tmpl, `line 3: jenkins.anchor_node: "maybe" is not true or false`},
+		"template number":   {head + strings.Replace(tmpl, "cpus: 0.2", "cpus: small", 1), `line 6: templates[0] (mesos).cpus: "small" is not a number`},
+		"templates map":     {head + "templates: {mesos: {cpus: 1}}\n", `line 3: templates: expected a list of templates, not a mapping`},
+		"section a list":    {"mesos: [http://m:5050]\n", `line 1: mesos: expected a mapping (keys: master, framework_name,`},
+		"env value a list":  {head + tmpl + "    env: {A: [1, 2]}\n", `line 9: templates[0] (mesos).env.A: expected a string, not a list`},
+		"duration a list":   {head + "limits: {orphan_grace: [1m]}\n" + tmpl, `line 3: limits.orphan_grace: expected a duration (e.g. 30s, 3m, 168h), not a list`},
+		"bad duration":      {head + "limits: {orphan_grace: soon}\n" + tmpl, `line 3: limits.orphan_grace: "soon" is not a duration`},
+		"typo, top level":   {head + "stratgy: binpack\n" + tmpl, `line 3: unknown key stratgy (did you mean strategy?); the keys at the top level are mesos, jenkins, state, http, strategy, limits, log, templates`},
+		"a prefix":          {head + "limits: {maintenance: 1m}\n" + tmpl, `unknown key limits.maintenance (did you mean maintenance_horizon?)`},
+		"no near key":       {head + "limits: {quota: 3}\n" + tmpl, `line 3: unknown key limits.quota; the keys under limits are max_agents,`},
+		"unknown in merge":  {head + "base: &b {labels: mesos, cpu: 1}\n", `unknown key base`},
+		"key in an anchor":  {head + "templates:\n  - &t {name: a, labels: x, cpus: 1, mem: 1, image: i, imagez: j}\n  - <<: *t\n    name: b\n", `line 4: unknown key templates[0] (a).imagez (did you mean image?)`},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "c.yaml")
+			require.NoError(t, os.WriteFile(p, []byte(c.text), 0o600))
+			_, err := loadSettings(p, nil, env(nil))
+			require.Error(t, err)
+			require.Contains(t, err.Error(), c.want)
+			requireNoGoTypes(t, err)
+		})
+	}
+
+	// Every problem at once, each on its own line.
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	require.NoError(t, os.WriteFile(p, []byte(head+"limits: {max_agents: lots, breaker_cooldown: never}\nlog: {levl: debug}\n"+tmpl), 0o600))
+	_, err := loadSettings(p, nil, env(nil))
+	require.Error(t, err)
+	lines := strings.Split(err.Error(), "\n")
+	require.Len(t, lines, 3, err.Error())
+	require.Contains(t, lines[0], `limits.max_agents: "lots"`)
+	require.Contains(t, lines[1], `limits.breaker_cooldown: "never" is not a duration`)
+	require.Contains(t, lines[2], `unknown key log.levl (did you mean level?)`)
+
+	// Aliases that expand exponentially are refused quickly, not walked.
+	laughs := head + "templates:\n  - &t0 {name: a, labels: x, cpus: 1, mem: 1, image: i}\n"
+	for i := 1; i < 12; i++ {
+		laughs += fmt.Sprintf("  - &t%d\n    <<: [%s]\n", i, strings.Repeat(fmt.Sprintf("*t%d, ", i-1), 9)+fmt.Sprintf("*t%d", i-1))
+	}
+	require.NoError(t, os.WriteFile(p, []byte(laughs), 0o600))
+	_, err = loadSettings(p, nil, env(nil))
+	require.ErrorContains(t, err, "aliases expand to too much")
+
+	// --templates and JENKINS_MESOS_TEMPLATES are checked the same way.
+	_, err = loadSettings("../../examples/jenkins-mesos.yaml", map[string]string{"templates": `[{"name": "j", "labels": "mesos", "cpus": 1, "mem": 64, "image": "i", "retension": "idle"}]`}, env(nil))
+	require.ErrorContains(t, err, `config: --templates: line 1: unknown key templates[0] (j).retension (did you mean retention?)`)
+	_, err = loadSettings("../../examples/jenkins-mesos.yaml", nil, env(map[string]string{"JENKINS_MESOS_TEMPLATES": `{"name": "j"}`}))
+	require.ErrorContains(t, err, `config: JENKINS_MESOS_TEMPLATES: line 1: templates: expected a list of templates, not a mapping`)
+}
+
+// Anchors, aliases and merge keys, as YAML has them, are configuration
+// like any other: a template built on another keeps the other's values.
+func TestConfigAnchorsAndMerges(t *testing.T) {
+	text := `mesos: {master: http://m:5050}
+jenkins: {url: http://j:8080/}
+limits:
+  max_agents: &n 7
+  breaker_threshold: *n
+log:
+templates:
+  - &base
+    name: small
+    labels: mesos
+    cpus: 0.2
+    mem: 30
+    image: jenkins/inbound-agent
+    env: {JAVA_OPTS: "-Xmx256m"}
+  - <<: *base
+    name: big
+    labels: big
+    cpus: 2
+`
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	require.NoError(t, os.WriteFile(p, []byte(text), 0o600))
+	s, err := loadSettings(p, nil, env(nil))
+	require.NoError(t, err)
+	require.Equal(t, 7, s.core.MaxAgents)
+	require.Len(t, s.core.Templates, 2)
+	big := s.core.Templates[1]
+	require.Equal(t, "big", big.Name)
+	require.Equal(t, 2.0, big.CPUs)
+	require.Equal(t, 30.0, big.Mem, "merged from the anchor")
+	require.Equal(t, map[string]string{"JAVA_OPTS": "-Xmx256m"}, big.Container.Env)
+	require.Equal(t, "info", s.file.Log.Level, "an empty section keeps the defaults")
+}
+
+func requireNoGoTypes(t testing.TB, err error) {
+	t.Helper()
+	for _, leak := range []string{"main.", "struct {", "!!", "not found in type", "cannot unmarshal"} {
+		if strings.Contains(err.Error(), leak) {
+			t.Fatalf("the error speaks yaml's and Go's language (%q), not the configuration's: %v", leak, err)
+		}
+	}
 }
