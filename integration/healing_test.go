@@ -620,6 +620,12 @@ func TestTeardownRemovesTheFrameworkForGood(t *testing.T) {
 	if out, code := w.teardown("--jenkins.url", "http://127.0.0.1:1/"); code != 1 || !strings.Contains(out, "with --force the framework is torn down in Mesos anyway") {
 		t.Fatalf("teardown with Jenkins unreachable: exit %d, %q; want a refusal that names --force", code, out)
 	}
+	w.env = append(w.env, "JENKINS_MESOS_JENKINS_TOKEN=not-the-token")
+	out, code = w.teardown()
+	w.env = w.env[:len(w.env)-1]
+	if code != 1 || !strings.Contains(out, `401 Unauthorized (Jenkins refused user "admin" with the token from JENKINS_MESOS_JENKINS_TOKEN`) || strings.Contains(out, "not-the-token") {
+		t.Fatalf("teardown with a wrong token: exit %d, %q; want a refusal that says which credentials to check, without the token", code, out)
+	}
 	out, code = w.teardown()
 	if code != 1 || !strings.Contains(out, "builds run on mesos-") || !strings.Contains(out, "--force") {
 		t.Fatalf("teardown with a build running: exit %d, %q; want a refusal naming the busy node", code, out)

@@ -38,6 +38,9 @@ func runTeardown(ctx context.Context, args []string, getenv func(string) string,
 	listed := err == nil
 	if err != nil {
 		if !*force {
+			if hint := s.jenkinsAuthHint(err); hint != "" {
+				return fmt.Errorf("teardown: listing the framework's Jenkins nodes: %w (%s)", err, hint)
+			}
 			return fmt.Errorf("teardown: listing the framework's Jenkins nodes: %w (with --force the framework is torn down in Mesos anyway and its nodes are left to delete by hand)", err)
 		}
 		fmt.Fprintf(stderr, "jenkins-mesos: teardown: Jenkins does not answer (%v); tearing down in Mesos only, the framework's nodes are left\n", err)
