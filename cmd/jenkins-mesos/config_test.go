@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -204,11 +205,15 @@ func TestZooKeeperMaster(t *testing.T) {
 func TestSecretsNeverComeFromFlags(t *testing.T) {
 	out := map[string]string{}
 	fs, _ := flagSet("t", out)
-	fs.SetOutput(&strings.Builder{})
-	for _, f := range []string{"--jenkins.token=abc", "--mesos.secret=abc", "--state.zk_credentials=a:b", "--mesos.zk_credentials=a:b"} {
-		err := fs.Parse([]string{f})
+	var usage strings.Builder
+	for _, f := range []string{"--jenkins.token=s3cr3t-value", "--mesos.secret=s3cr3t-value", "--state.zk_credentials=a:s3cr3t-value", "--mesos.zk_credentials=a:s3cr3t-value"} {
+		err := parseFlags(fs, []string{f}, &usage)
 		require.ErrorContains(t, err, "never taken from flags", f)
+		name, _, _ := strings.Cut(f, "=")
+		require.True(t, strings.HasPrefix(err.Error(), name+": "), "names the flag: %v", err)
+		require.NotContains(t, err.Error(), "s3cr3t-value", "the refusal must not repeat the secret")
 	}
+	require.NotContains(t, usage.String(), "s3cr3t-value")
 }
 
 func TestSecretFiles(t *testing.T) {
@@ -450,4 +455,31 @@ func requireNoGoTypes(t testing.TB, err error) {
 			t.Fatalf("the error speaks yaml's and Go's language (%q), not the configuration's: %v", leak, err)
 		}
 	}
+}
+
+func TestEditDistance(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want int
+	}{{"", "", 0}, {"", "abc", 3}, {"abc", "", 3}, {"url", "url", 0}, {"ulr", "url", 1}, {"cpu", "cpus", 1},
+		{"kitten", "sitting", 3}, {"ca", "abc", 3}, {"pollinterval", "poll_interval", 1}, {"abcdef", "badcfe", 3}} {
+		require.Equal(t, c.want, editDistance(c.a, c.b), "%q %q", c.a, c.b)
+		require.Equal(t, c.want, editDistance(c.b, c.a), "%q %q", c.b, c.a)
+	}
+}
+
+// A mistyped flag is named with the closest one; --help still lists
+// them all.
+func TestFlagTyposGetASuggestion(t *testing.T) {
+	fs, _ := flagSet("jenkins-mesos run", map[string]string{})
+	var out strings.Builder
+	err := parseFlags(fs, []string{"--mesos.mastr", "http://m:5050"}, &out)
+	require.EqualError(t, err, "unknown flag --mesos.mastr (did you mean --mesos.master?); jenkins-mesos run --help lists them")
+	require.Empty(t, out.String(), "no list of every flag after a typo")
+	fs, _ = flagSet("jenkins-mesos status", map[string]string{})
+	fs.String("url", "", "")
+	require.ErrorContains(t, parseFlags(fs, []string{"-ulr=x"}, &out), "unknown flag --ulr (did you mean --url?)")
+	fs, _ = flagSet("jenkins-mesos run", map[string]string{})
+	require.ErrorIs(t, parseFlags(fs, []string{"--help"}, &out), flag.ErrHelp)
+	require.Contains(t, out.String(), "-mesos.master")
 }

@@ -44,7 +44,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	keep := fs.Bool("keep", false, "leave everything running and print the URLs (stop with Ctrl-C)")
 	timeout := fs.Duration("timeout", 3*time.Minute, "give up after this long (real time)")
 	logLevel := fs.String("log-level", "warn", "the framework's log level (its log goes to stderr)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

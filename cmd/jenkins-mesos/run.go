@@ -64,8 +64,7 @@ func (s *settings) driverConfig(log *logrus.Logger) driver.Config {
 // command's own added) and loads the configuration they name, the file
 // given by --config or JENKINS_MESOS_CONFIG.
 func parseSettings(cmd string, fs *flag.FlagSet, path *string, flags map[string]string, args []string, getenv func(string) string, stderr io.Writer) (*settings, error) {
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stderr); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {

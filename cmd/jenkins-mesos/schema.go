@@ -2,7 +2,9 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"reflect"
 	"strings"
 
@@ -203,14 +205,17 @@ func closest(name string, names []string) string {
 	return best
 }
 
-// editDistance is the Levenshtein distance between two short strings.
+// editDistance is the optimal-string-alignment distance between two short
+// strings: insertions, deletions, substitutions and swaps of neighbours
+// ("ulr" for "url") each count one.
 func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	rows := [3][]int{make([]int, len(b)+1), make([]int, len(b)+1), make([]int, len(b)+1)}
+	for j := range rows[1] {
+		rows[1][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
+		// Row k is rows[(k+1)%3].
+		before, prev, cur := rows[(i+2)%3], rows[i%3], rows[(i+1)%3]
 		cur[0] = i
 		for j := 1; j <= len(b); j++ {
 			sub := prev[j-1]
@@ -218,10 +223,12 @@ func editDistance(a, b string) int {
 				sub++
 			}
 			cur[j] = min(sub, prev[j]+1, cur[j-1]+1)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], before[j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(b)]
+	return rows[(len(a)+1)%3][len(b)]
 }
 
 func yamlFields(t reflect.Type) map[string]reflect.StructField {
@@ -334,4 +341,34 @@ func join(path, key string) string {
 		return key
 	}
 	return path + "." + key
+}
+
+// parseFlags parses a command's flags. --help prints them all; a mistyped
+// flag is refused with the closest defined one, rather than by printing
+// the whole list after the error.
+func parseFlags(fs *flag.FlagSet, args []string, out io.Writer) error {
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.Usage()
+		return err
+	}
+	if err != nil && strings.HasSuffix(err.Error(), errSecretFlag.Error()) {
+		// The flag package's message quotes the value given, here a
+		// secret: name the flag only.
+		_, name, _ := strings.Cut(err.Error(), " for flag -")
+		name, _, _ = strings.Cut(name, ":")
+		return fmt.Errorf("--%s: %w", name, errSecretFlag)
+	}
+	if name, ok := strings.CutPrefix(fmt.Sprint(err), "flag provided but not defined: -"); ok {
+		var names []string
+		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+		msg := fmt.Sprintf("unknown flag --%s", strings.TrimPrefix(name, "-"))
+		if near := closest(strings.TrimPrefix(name, "-"), names); near != "" {
+			msg += fmt.Sprintf(" (did you mean --%s?)", near)
+		}
+		return fmt.Errorf("%s; %s --help lists them", msg, fs.Name())
+	}
+	return err
 }

@@ -25,7 +25,7 @@ func runStatus(ctx context.Context, args []string, getenv func(string) string, s
 	fs.SetOutput(stderr)
 	base := fs.String("url", "", "the instance's HTTP address, e.g. http://10.0.0.5:8090 (default: http.listen of --config)")
 	timeout := fs.Duration("timeout", 10*time.Second, "give up after this long")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
