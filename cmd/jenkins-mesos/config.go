@@ -406,6 +406,35 @@ func secret(getenv func(string) string, env, key, file string) (string, error) {
 	return strings.TrimSpace(string(b)), nil
 }
 
+// hasUserinfo tells whether a URL, parsable or not, has user:password@
+// (or user@) before its host.
+func hasUserinfo(raw string) bool {
+	_, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return false
+	}
+	host, _, _ := strings.Cut(rest, "/")
+	return strings.Contains(host, "@")
+}
+
+// redactUserinfo hides whatever precedes the host's @ in a URL, so that an
+// error about the URL never shows a password.
+func redactUserinfo(raw string) string {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return raw
+	}
+	host, path, slash := strings.Cut(rest, "/")
+	if i := strings.LastIndex(host, "@"); i >= 0 {
+		host = "***" + host[i:]
+	}
+	out := scheme + "://" + host
+	if slash {
+		out += "/" + path
+	}
+	return out
+}
+
 // jenkinsAuthHint says, for a refusal by Jenkins (401, 403), what to
 // check, in the configuration's terms; "" for any other error. It never
 // shows the token.
@@ -454,6 +483,9 @@ func (s *settings) validate() error {
 		for _, m := range strings.Split(c.Mesos.Master, ",") {
 			m = strings.TrimSpace(m)
 			u, err := url.Parse(m)
+			if err == nil && u.User != nil || hasUserinfo(m) {
+				return fmt.Errorf("config: mesos.master %q: credentials in the URL are refused (they would show in files and logs): give mesos.principal and its secret in JENKINS_MESOS_MESOS_SECRET or mesos.secret_file", redactUserinfo(m))
+			}
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 				return fmt.Errorf("config: mesos.master %q: expected http(s)://host:port (comma-separated for several masters) or one zk://host:port,.../path", m)
 			}
@@ -493,7 +525,11 @@ func (s *settings) validate() error {
 	if d := time.Duration(c.State.ZKSessionTimeout); d < time.Second || d > 60*time.Second {
 		return fmt.Errorf("config: state.zk_session_timeout %s: expected 1s to 60s (a standby takes over within it)", d)
 	}
-	if u, err := url.Parse(c.Jenkins.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if u, err := url.Parse(c.Jenkins.URL); err == nil && u.User != nil || hasUserinfo(c.Jenkins.URL) {
+		// The URL is also the agents' JENKINS_URL: credentials in it
+		// would reach every container's environment.
+		return fmt.Errorf("config: jenkins.url %q: credentials in the URL are refused (they would show in files, logs and the agents' environment): set jenkins.user and its API token in JENKINS_MESOS_JENKINS_TOKEN or jenkins.token_file", redactUserinfo(c.Jenkins.URL))
+	} else if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("config: jenkins.url %q: expected http(s)://host[:port]/", c.Jenkins.URL)
 	}
 	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {

@@ -86,6 +86,9 @@ func TestBadConfigsNameTheKeyValueAndExpectation(t *testing.T) {
 		"bad unreachable":     {"unreachable_grace: 5m", "unreachable_grace: 0s", "limits.unreachable_grace 0s: must be positive"},
 		"bad horizon":         {"maintenance_horizon: 10m", "maintenance_horizon: -1m", "limits.maintenance_horizon -1m0s: must be zero"},
 		"short orphan":        {"orphan_grace: 1m", "orphan_grace: 10ms", "limits.orphan_grace 10ms: must be at least 1s"},
+		"master creds":        {"master: http://mesos-master:5050", "master: http://fw:hunter2@mesos-master:5050", `mesos.master "http://***@mesos-master:5050": credentials in the URL are refused`},
+		"bad master creds":    {"master: http://mesos-master:5050", "master: http://fw:hunter2@mesos master:5050", `mesos.master "http://***@mesos master:5050": credentials in the URL are refused`},
+		"jenkins creds":       {"url: http://jenkins:8080/", "url: https://admin:hunter2@jenkins:8080/", `jenkins.url "https://***@jenkins:8080/": credentials in the URL are refused`},
 		"bad zk":              {"master: http://mesos-master:5050", "master: zk://zk:2181", "expected zk://host:port[,host:port...]/path"},
 		"name param":          {"docker_parameters: {}", "docker_parameters: {name: x}", `docker_parameters "name"`},
 		"duplicate name":      {"templates:\n", "templates:\n  - {name: mesos, labels: a, cpus: 1, mem: 1, image: i}\n", `name "mesos": used by an earlier template`},
@@ -123,6 +126,7 @@ func TestBadConfigsNameTheKeyValueAndExpectation(t *testing.T) {
 			_, err := loadSettings(p, nil, env(nil))
 			require.Error(t, err)
 			require.Contains(t, err.Error(), c.want)
+			require.NotContains(t, err.Error(), "hunter2")
 		})
 	}
 }
