@@ -1,14 +1,17 @@
 package jenkins
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bndr/gojenkins"
@@ -18,7 +21,11 @@ import (
 type Config struct {
 	URL   string // root URL, e.g. http://jenkins:8080/
 	User  string
-	Token string // API token: Basic auth needs no crumb with it
+	// Token is the user's API token (Basic auth with it needs no crumb),
+	// or the user's password: POSTs then carry a CSRF crumb, fetched
+	// when Jenkins asks for one and sent with the session cookie it is
+	// bound to.
+	Token string
 	// Timeout bounds each request (default 10 s).
 	Timeout time.Duration
 	// DescriptionPrefix marks the framework's own nodes; only nodes whose
@@ -31,7 +38,14 @@ type Client struct {
 	cfg  Config
 	base *url.URL
 	http *http.Client
+
+	mu         sync.Mutex
+	crumbField string // e.g. Jenkins-Crumb; "" until Jenkins asked for a crumb
+	crumb      string
 }
+
+// noCrumb is CrumbFilter's refusal of a POST without a valid crumb.
+const noCrumb = "No valid crumb was included in the request"
 
 // ErrNotFound is a 404 from Jenkins.
 var ErrNotFound = errors.New("jenkins: not found")
@@ -63,8 +77,14 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
+	// The jar keeps Jenkins' session cookie: a crumb is valid only in the
+	// session it was issued in (SECURITY-626).
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		return nil, err
+	}
 	return &Client{cfg: cfg, base: u,
-		http: &http.Client{Timeout: cfg.Timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}, nil
+		http: &http.Client{Timeout: cfg.Timeout, Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}, nil
 }
 
 // Ping reads the controller's root object through gojenkins (a plain
@@ -110,7 +130,39 @@ func (headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
+// do sends one request. A POST that Jenkins refuses for want of a CSRF
+// crumb (Basic auth with a password rather than an API token) is sent
+// once more with a fresh crumb.
 func (c *Client) do(ctx context.Context, method, path string, form url.Values, query url.Values) (*http.Response, []byte, error) {
+	resp, b, err := c.send(ctx, method, path, form, query)
+	if err != nil || method == http.MethodGet || resp.StatusCode != http.StatusForbidden || !bytes.Contains(b, []byte(noCrumb)) {
+		return resp, b, err
+	}
+	if cerr := c.fetchCrumb(ctx); cerr != nil {
+		return resp, b, nil // the refusal stands, with its message
+	}
+	return c.send(ctx, method, path, form, query)
+}
+
+// fetchCrumb asks the crumb issuer for a crumb in the client's session.
+func (c *Client) fetchCrumb(ctx context.Context) error {
+	var issued struct {
+		Crumb string `json:"crumb"`
+		Field string `json:"crumbRequestField"`
+	}
+	if err := c.getJSON(ctx, "crumbIssuer/api/json", nil, &issued); err != nil {
+		return err
+	}
+	if issued.Crumb == "" || issued.Field == "" {
+		return fmt.Errorf("jenkins: GET crumbIssuer/api/json: no crumb in the answer")
+	}
+	c.mu.Lock()
+	c.crumbField, c.crumb = issued.Field, issued.Crumb
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *Client) send(ctx context.Context, method, path string, form url.Values, query url.Values) (*http.Response, []byte, error) {
 	u := *c.base
 	u.Path = strings.TrimSuffix(c.base.Path, "/") + "/" + strings.TrimPrefix(path, "/")
 	if query != nil {
@@ -131,6 +183,13 @@ func (c *Client) do(ctx context.Context, method, path string, form url.Values, q
 	if c.cfg.User != "" || c.cfg.Token != "" {
 		req.SetBasicAuth(c.cfg.User, c.cfg.Token)
 	}
+	if method != http.MethodGet {
+		c.mu.Lock()
+		if c.crumbField != "" {
+			req.Header.Set(c.crumbField, c.crumb)
+		}
+		c.mu.Unlock()
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		// url.Error carries the URL, never the credentials (they are in a header).
@@ -149,6 +208,9 @@ func statusError(method, path string, resp *http.Response, body []byte) error {
 		return fmt.Errorf("%w: %s %s", ErrNotFound, method, path)
 	}
 	msg := resp.Header.Get("X-Error")
+	if msg == "" && bytes.Contains(body, []byte(noCrumb)) {
+		msg = noCrumb // in an HTML error page
+	}
 	if msg == "" && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
 		msg = strings.TrimSpace(string(body))
 		if len(msg) > 200 {

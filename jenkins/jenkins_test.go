@@ -3,7 +3,10 @@ package jenkins
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/cookiejar"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -259,4 +262,73 @@ func TestFateOfALeftItem(t *testing.T) {
 		f, err = c.FateOf(ctx, ran)
 		return err == nil && f == FateStarted
 	}, 10*time.Second, 20*time.Millisecond, "last: %v %v", f, err)
+}
+
+// countingTransport counts requests by path.
+type countingTransport struct {
+	mu    sync.Mutex
+	paths map[string]int
+}
+
+func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	t.mu.Lock()
+	t.paths[r.Method+" "+r.URL.Path]++
+	t.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// With the user's password instead of an API token, Jenkins wants a CSRF
+// crumb on every POST, bound to the session: the adapter fetches one when
+// refused, keeps the session cookie and reuses the crumb, and gets a new
+// one when the session changes (here: Jenkins restarted).
+func TestPasswordAuthUsesASessionBoundCrumb(t *testing.T) {
+	j, err := jenkinsemu.New(jenkinsemu.Config{Listen: "127.0.0.1:0", User: "admin", Token: "tok", Password: "s3cret", TimeScale: 50, QuietPeriod: time.Hour})
+	require.NoError(t, err)
+	t.Cleanup(func() { j.Close() })
+	c, err := New(Config{URL: j.URL(), User: "admin", Token: "s3cret", DescriptionPrefix: "jenkins-mesos agent of test "})
+	require.NoError(t, err)
+	tr := &countingTransport{paths: map[string]int{}}
+	c.http.Transport = tr
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		name := fmt.Sprintf("mesos-pw%d", i)
+		_, err := c.CreateNode(ctx, NodeSpec{Name: name, Description: "jenkins-mesos agent of test (template mesos)", Labels: "mesos", Executors: 1, RemoteFS: "/tmp"})
+		require.NoError(t, err)
+		require.NoError(t, c.RetireNode(ctx, name, "done"))
+	}
+	nodes, err := c.Nodes(ctx)
+	require.NoError(t, err)
+	require.Len(t, nodes, 3)
+	require.Equal(t, 1, tr.paths["GET /crumbIssuer/api/json"], "one crumb for the session, not one per POST")
+	require.Equal(t, 3+1, tr.paths["POST /computer/doCreateItem"], "only the first POST was refused and sent again")
+
+	// A crumb from an old session is refused; a new one is fetched.
+	c.http.Jar, _ = cookiejar.New(nil) // the session is gone, as after a Jenkins restart
+	require.NoError(t, c.DeleteNode(ctx, "mesos-pw0"))
+	require.Equal(t, 2, tr.paths["GET /crumbIssuer/api/json"])
+
+	// With an API token no crumb is ever asked for.
+	tc, err := New(Config{URL: j.URL(), User: "admin", Token: "tok", DescriptionPrefix: "jenkins-mesos agent of test "})
+	require.NoError(t, err)
+	tr2 := &countingTransport{paths: map[string]int{}}
+	tc.http.Transport = tr2
+	require.NoError(t, tc.DeleteNode(ctx, "mesos-pw1"))
+	require.Zero(t, tr2.paths["GET /crumbIssuer/api/json"])
+
+	// A wrong crumb that stays wrong is reported in Jenkins' words.
+	c.mu.Lock()
+	c.crumbField, c.crumb = "Jenkins-Crumb", "stale"
+	c.mu.Unlock()
+	c.http.Transport = crumbBreaker{}
+	err = c.DeleteNode(ctx, "mesos-pw2")
+	require.ErrorContains(t, err, "403 Forbidden: No valid crumb was included in the request")
+}
+
+// crumbBreaker strips the crumb from every POST, so Jenkins keeps refusing.
+type crumbBreaker struct{}
+
+func (crumbBreaker) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Del("Jenkins-Crumb")
+	return http.DefaultTransport.RoundTrip(r)
 }

@@ -455,6 +455,9 @@ func (s *settings) jenkinsAuthHint(err error) string {
 			return fmt.Sprintf("Jenkins refused user %q with the token from %s: check both, and that the token was not revoked", user, s.jenkinsTokenFrom)
 		}
 	case http.StatusForbidden:
+		if strings.Contains(se.Message, "No valid crumb") {
+			return fmt.Sprintf("Jenkins refused the CSRF crumb for user %q even after fetching a new one: a proxy between may drop the session cookie or the crumb header; an API token (rather than the password) in %s needs no crumb", user, s.jenkinsTokenFrom)
+		}
 		return fmt.Sprintf("user %q lacks a permission: it needs Overall/Read, Job/Read on the jobs it serves, and Agent/Create, Connect, Disconnect and Delete (README: The Jenkins user and its permissions)", user)
 	}
 	return ""

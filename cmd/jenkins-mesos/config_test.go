@@ -324,6 +324,10 @@ func TestJenkinsRefusalsSayWhatToCheck(t *testing.T) {
 	refused := func(code int) error {
 		return fmt.Errorf("poll: %w", &jenkins.StatusError{Method: "GET", Path: "api/json", Code: code})
 	}
+	crumb := &jenkins.StatusError{Method: "POST", Path: "computer/doCreateItem", Code: 403, Message: "No valid crumb was included in the request"}
+	s, err := loadSettings("../../examples/jenkins-mesos.yaml", nil, env(map[string]string{"JENKINS_MESOS_JENKINS_TOKEN": "pw"}))
+	require.NoError(t, err)
+	require.Contains(t, s.jenkinsAuthHint(crumb), "Jenkins refused the CSRF crumb", "a crumb refusal is no missing permission")
 	for _, c := range []struct {
 		user, token, file string
 		code              int
