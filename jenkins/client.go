@@ -19,8 +19,8 @@ import (
 
 // Config is how to reach Jenkins.
 type Config struct {
-	URL   string // root URL, e.g. http://jenkins:8080/
-	User  string
+	URL  string // root URL, e.g. http://jenkins:8080/
+	User string
 	// Token is the user's API token (Basic auth with it needs no crumb),
 	// or the user's password: POSTs then carry a CSRF crumb, fetched
 	// when Jenkins asks for one and sent with the session cookie it is
