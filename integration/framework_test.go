@@ -148,6 +148,10 @@ type worldOpts struct {
 	zk           string   // a ZooKeeper host:port: 3 masters contend there, the framework finds the leader there
 	jenkinsHome  bool     // the Jenkins emulator keeps its home in a directory
 	frameworkBin string   // another jenkins-mesos binary (the chaos suite's broken one)
+	jenkinsArgs  []string // more flags for the Jenkins emulator
+	// jenkinsPassword: the Jenkins admin also has this password, and the
+	// framework is given it instead of the API token.
+	jenkinsPassword string
 }
 
 func newWorld(t *testing.T, o worldOpts) *world {
@@ -193,7 +197,12 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	if o.jenkinsHome {
 		jargs = append(jargs, "--home", t.TempDir())
 	}
-	j := start(t, []string{"JENKINS_EMULATOR_TOKEN=" + w.token}, "jenkins-emulator", jargs...)
+	jargs = append(jargs, o.jenkinsArgs...)
+	jenv := []string{"JENKINS_EMULATOR_TOKEN=" + w.token}
+	if o.jenkinsPassword != "" {
+		jenv = append(jenv, "JENKINS_EMULATOR_PASSWORD="+o.jenkinsPassword)
+	}
+	j := start(t, jenv, "jenkins-emulator", jargs...)
 	w.jenkins = j.await(t, "the Jenkins emulator", regexp.MustCompile(`at (http://\S+/) `))[1]
 	w.jenkinsProc, w.jenkinsArgs = j, jargs
 	dir := t.TempDir()
@@ -238,6 +247,9 @@ templates:%s
 		t.Fatal(err)
 	}
 	env := []string{"JENKINS_MESOS_JENKINS_TOKEN=" + w.token}
+	if o.jenkinsPassword != "" {
+		env = []string{"JENKINS_MESOS_JENKINS_TOKEN=" + o.jenkinsPassword}
+	}
 	if o.mesosSecret != "" {
 		env = append(env, "JENKINS_MESOS_MESOS_SECRET="+o.mesosSecret)
 	}
@@ -717,6 +729,33 @@ func (w *world) allRunning(jobs ...string) bool {
 		}
 	}
 	return true
+}
+
+// TestJenkinsAtASubPathWithAPassword: Jenkins served under a context path
+// (--prefix=/ci/jenkins, as behind a reverse proxy at a sub-path), and the
+// framework given the admin's password rather than an API token, so every
+// POST needs a crumb bound to the session. Builds run on one-shot agents,
+// which connect to the URL with its path, and everything is reclaimed.
+func TestJenkinsAtASubPathWithAPassword(t *testing.T) {
+	password := "pa55-" + fmt.Sprint(time.Now().UnixNano())
+	w := newWorld(t, worldOpts{jenkinsArgs: []string{"--prefix", "/ci/jenkins"}, jenkinsPassword: password})
+	if !strings.HasSuffix(w.jenkins, "/ci/jenkins/") {
+		t.Fatalf("the Jenkins emulator is at %s; want it under /ci/jenkins/", w.jenkins)
+	}
+	jobs := numbered("p", 3)
+	for _, j := range jobs {
+		w.freestyle(j, "mesos", 60)
+		w.build(j)
+	}
+	w.waitSucceeded("3 builds to succeed", 90*time.Second, jobs...)
+	w.waitClean()
+	out := w.framework.output()
+	if strings.Contains(out, "No valid crumb") {
+		t.Fatalf("the framework was refused a crumb:\n%s", out)
+	}
+	if strings.Contains(out, password) {
+		t.Fatalf("the password appears in the framework's log")
+	}
 }
 
 // TestHTTPSJenkinsWithAPrivateCA: an https:// jenkins.url behind a

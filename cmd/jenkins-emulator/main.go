@@ -53,6 +53,7 @@ func runController(ctx context.Context, args []string, getenv func(string) strin
 	anonRead := fs.Bool("anonymous-read", false, "let anonymous users read")
 	executors := fs.Int("builtin-executors", 0, "executors of the built-in node")
 	scale := fs.Float64("time-scale", 1, "emulated time runs this many times faster than real time")
+	prefix := fs.String("prefix", "", "serve Jenkins under this context path, as Jenkins' own --prefix (e.g. /jenkins, behind a proxy at a sub-path)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: jenkins-emulator [flags]        run an emulated Jenkins controller")
@@ -88,7 +89,7 @@ func runController(ctx context.Context, args []string, getenv func(string) strin
 	log := logrus.New()
 	log.SetOutput(stderr)
 	log.SetLevel(lvl)
-	j, err := jenkinsemu.New(jenkinsemu.Config{Listen: *listen, Home: *home, User: *user, Token: *token, Password: *password,
+	j, err := jenkinsemu.New(jenkinsemu.Config{Listen: *listen, Prefix: *prefix, Home: *home, User: *user, Token: *token, Password: *password,
 		AnonymousRead: *anonRead, BuiltinExecutors: *executors, TimeScale: *scale, Log: log})
 	if err != nil {
 		return err

@@ -535,3 +535,54 @@ func TestRestartKeepsTheQueue(t *testing.T) {
 		t.Fatalf("a build cut by the restart: %v, want ABORTED", b)
 	}
 }
+
+// Jenkins started with --prefix=/ci/jenkins (Winstone's context path):
+// every URL it hands out is under the prefix, the prefix alone redirects
+// to itself with a slash, anything outside it is Jetty's 404, and the
+// session cookie is scoped to the prefix.
+func TestContextPathPrefix(t *testing.T) {
+	if _, err := New(Config{Listen: "127.0.0.1:0", Prefix: "/a/../b"}); err == nil {
+		t.Fatal("a prefix with .. was accepted")
+	}
+	j := newTestJenkins(t, Config{User: "admin", Token: "t0k3n", Password: "s3cret", Prefix: "ci/jenkins/"})
+	if !strings.HasSuffix(j.URL(), "/ci/jenkins/") {
+		t.Fatalf("URL %s: want the prefix in it, with one trailing slash", j.URL())
+	}
+	host := strings.TrimSuffix(j.URL(), "ci/jenkins/")
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(u string) *http.Response {
+		req, _ := http.NewRequest("GET", u, nil)
+		req.SetBasicAuth("admin", "s3cret")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	for _, outside := range []string{host + "api/json", host + "ci/api/json", host + "ci/jenkinsx/api/json"} {
+		if r := get(outside); r.StatusCode != 404 {
+			t.Fatalf("GET %s outside the prefix: %d, want 404", outside, r.StatusCode)
+		}
+	}
+	if r := get(host + "ci/jenkins"); r.StatusCode != 302 || r.Header.Get("Location") != "/ci/jenkins/" {
+		t.Fatalf("GET the bare prefix: %d %q, want 302 to /ci/jenkins/", r.StatusCode, r.Header.Get("Location"))
+	}
+	r := get(j.URL() + "crumbIssuer/api/json")
+	if r.StatusCode != 200 || len(r.Cookies()) != 1 || r.Cookies()[0].Path != "/ci/jenkins/" {
+		t.Fatalf("crumb under the prefix: %d, cookies %v; want 200 and a session cookie for /ci/jenkins/", r.StatusCode, r.Cookies())
+	}
+	createJob(t, j, "x", freestyle("", "sleep 1"))
+	req, _ := http.NewRequest("GET", j.URL()+"job/x/api/json?tree=url", nil)
+	req.SetBasicAuth("admin", "t0k3n")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var job struct{ URL string }
+	_ = json.NewDecoder(resp.Body).Decode(&job)
+	resp.Body.Close()
+	if job.URL != j.URL()+"job/x/" {
+		t.Fatalf("job url %q, want %q", job.URL, j.URL()+"job/x/")
+	}
+}

@@ -10,7 +10,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,6 +37,10 @@ type Config struct {
 	AnonymousRead bool
 	// BuiltinExecutors is the built-in node's executor count.
 	BuiltinExecutors int
+	// Prefix is the context path Jenkins is served under, as Jenkins'
+	// own --prefix=/jenkins (behind a reverse proxy at a sub-path): every
+	// URL is under it, the rest answers 404. Empty: the root.
+	Prefix string
 	// QuietPeriod is the default quiet period of jobs (5 s, as Jenkins).
 	QuietPeriod time.Duration
 	TimeScale   float64
@@ -94,6 +100,14 @@ func New(cfg Config) (*Jenkins, error) {
 	if cfg.User == "" && (cfg.Token != "" || cfg.Password != "") {
 		return nil, fmt.Errorf("jenkinsemu: a token or password needs --user")
 	}
+	if p := strings.Trim(cfg.Prefix, "/"); p != "" {
+		if strings.ContainsAny(p, "?#") || p != path.Clean(p) {
+			return nil, fmt.Errorf("jenkinsemu: prefix %q: expected a path such as /jenkins", cfg.Prefix)
+		}
+		cfg.Prefix = "/" + p
+	} else {
+		cfg.Prefix = ""
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("jenkinsemu: listen %s: %w", cfg.Listen, err)
@@ -104,7 +118,7 @@ func New(cfg Config) (*Jenkins, error) {
 		clock:    emutime.NewClock(cfg.TimeScale),
 		log:      cfg.Log,
 		ln:       ln,
-		root:     "http://" + ln.Addr().String() + "/",
+		root:     "http://" + ln.Addr().String() + cfg.Prefix + "/",
 		jobs:     map[string]*Job{},
 		nodes:    map[string]*Node{},
 		left:     map[int64]*QueueItem{},

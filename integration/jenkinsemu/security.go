@@ -73,7 +73,7 @@ func (j *Jenkins) sessionLocked(w http.ResponseWriter, r *http.Request, user str
 	}
 	id := strings.ToLower(randomHex(13))
 	j.sessions[id] = user
-	http.SetCookie(w, &http.Cookie{Name: j.sessionCookieName(), Value: id, Path: "/", HttpOnly: true})
+	http.SetCookie(w, &http.Cookie{Name: j.sessionCookieName(), Value: id, Path: j.cfg.Prefix + "/", HttpOnly: true})
 	return id
 }
 

@@ -72,6 +72,20 @@ func (j *Jenkins) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(j.clock.Real(slow))
 	}
 	path := strings.TrimPrefix(r.URL.Path, "/")
+	if pre := j.cfg.Prefix; pre != "" && !strings.HasPrefix(path, "emulator/") {
+		// Jetty's context path: /jenkins is redirected to /jenkins/,
+		// anything outside it is not Jenkins'.
+		rest, ok := strings.CutPrefix(r.URL.Path, pre)
+		switch {
+		case ok && rest == "":
+			http.Redirect(w, r, pre+"/", http.StatusFound)
+			return
+		case !ok || !strings.HasPrefix(rest, "/"):
+			http.NotFound(w, r)
+			return
+		}
+		path = strings.TrimPrefix(rest, "/")
+	}
 	if strings.HasPrefix(path, "emulator/") {
 		j.serveAdmin(w, r, strings.TrimPrefix(path, "emulator/"))
 		return
