@@ -139,6 +139,15 @@ func TestStatusShowsTheInstanceForPeople(t *testing.T) {
 	if b, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(b), "connection refused") {
 		t.Errorf("status of nothing listening: %v %s, want a failure naming the refused connection", err, b)
 	}
+	// --url as http.listen is written, host:port without a scheme.
+	cmd = exec.Command(filepath.Join(binaries(t), "jenkins-mesos"), "status", "--url", w.httpListen)
+	if b, err := cmd.CombinedOutput(); err != nil || !strings.HasPrefix(string(b), "http://"+w.httpListen+": leader") {
+		t.Errorf("status --url %s: %v %s, want the instance's status", w.httpListen, err, b)
+	}
+	cmd = exec.Command(filepath.Join(binaries(t), "jenkins-mesos"), "status", "--url", "ftp://"+w.httpListen)
+	if b, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(b), "expected http://host:port") {
+		t.Errorf("status --url ftp://…: %v %s, want a refusal saying what is expected", err, b)
+	}
 }
 
 // TestCheckThroughZooKeeper: with the masters' group and the state in

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -31,7 +32,14 @@ func runStatus(ctx context.Context, args []string, getenv func(string) string, s
 	if fs.NArg() > 0 {
 		return fmt.Errorf("status: unexpected argument %q", fs.Arg(0))
 	}
-	u := strings.TrimSuffix(*base, "/")
+	u := strings.TrimSpace(*base)
+	if u != "" && !strings.Contains(u, "://") {
+		u = "http://" + u // host:port, as http.listen is written
+	}
+	if pu, err := url.Parse(u); u != "" && (err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "") {
+		return fmt.Errorf("status: --url %q: expected http://host:port (the instance's http.listen), e.g. http://10.0.0.5:8090", *base)
+	}
+	u = strings.TrimSuffix(u, "/")
 	if u == "" {
 		if *path == "" {
 			*path = getenv("JENKINS_MESOS_CONFIG")
