@@ -4,10 +4,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"go.yaml.in/yaml/v3"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -490,4 +493,42 @@ func TestFlagTyposGetASuggestion(t *testing.T) {
 	fs, _ = flagSet("jenkins-mesos run", map[string]string{})
 	require.ErrorIs(t, parseFlags(fs, []string{"--help"}, &out), flag.ErrHelp)
 	require.Contains(t, out.String(), "-mesos.master")
+}
+
+// The schema walk refuses exactly what yaml's strict decoding refuses,
+// only in better words, and what it accepts decodes to the same
+// configuration. The reference is yaml's own KnownFields decoding, which
+// shares no code with checkSchema. Three refusals are the walk's alone: an
+// unknown key inside a uri mapping (Node.Decode, which uriConfig uses,
+// does not inherit KnownFields), an empty key (yaml drops its pair
+// silently) and aliases that expand too far.
+func FuzzSchemaAgreesWithStrictDecoding(f *testing.F) {
+	base, _ := os.ReadFile("../../examples/jenkins-mesos.yaml")
+	for _, s := range []string{string(base), "mesos: {master: [a]}", "templates: [{name: a, cpus: x}]", "limits: {max_agents: 1.5}",
+		"templates: [&a {name: a}, {<<: *a, name: b}]", "log:", "jenkins: {anchor_node: yes}", "templates: [{env: {A: [1]}}]",
+		"templates: [{uris: [x, {value: y}]}]", "strategy: !!binary aGk=", "state: {dir: 12}", "templates: [{cpus_limit: unlimited, mem_limit: 3}]"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		got := defaults()
+		errWalk := decodeStrict([]byte(text), &got)
+		want := defaults()
+		dec := yaml.NewDecoder(strings.NewReader(text))
+		dec.KnownFields(true)
+		errRef := dec.Decode(&want)
+		if errors.Is(errRef, io.EOF) {
+			errRef = nil
+		}
+		switch {
+		case errWalk == nil && errRef != nil:
+			t.Fatalf("the walk accepted what strict decoding refuses (%v): %q", errRef, text)
+		case errWalk != nil && errRef == nil:
+			if strings.Contains(errWalk.Error(), "aliases expand") || strings.Contains(errWalk.Error(), "an empty key") || regexp.MustCompile(`unknown key \S*uris\[\d+\]\.`).MatchString(errWalk.Error()) {
+				return
+			}
+			t.Fatalf("the walk refused (%v) what strict decoding accepts: %q", errWalk, text)
+		case errWalk == nil && !reflect.DeepEqual(got, want):
+			t.Fatalf("decoded differently:\n%+v\n%+v\n%q", got, want, text)
+		}
+	})
 }

@@ -180,7 +180,10 @@ func unknownKey(k *yaml.Node, path string, t reflect.Type) error {
 		where = "under " + path
 	}
 	msg := fmt.Sprintf("line %d: unknown key %s", k.Line, join(path, k.Value))
-	if k.Kind != yaml.ScalarNode {
+	if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!null" {
+		// yaml would drop the pair without a word.
+		msg = fmt.Sprintf("line %d: %s: an empty key (the value after it belongs to no key)", k.Line, join(path, "?"))
+	} else if k.Kind != yaml.ScalarNode {
 		msg = fmt.Sprintf("line %d: %s: a key must be a name, not %s", k.Line, join(path, "?"), describe(k))
 	} else if near := closest(k.Value, names); near != "" {
 		msg += " (did you mean " + near + "?)"
