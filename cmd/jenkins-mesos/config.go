@@ -492,7 +492,14 @@ func (s *settings) validate() error {
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 				return fmt.Errorf("config: mesos.master %q: expected http(s)://host:port (comma-separated for several masters) or one zk://host:port,.../path", m)
 			}
-			s.masters = append(s.masters, strings.TrimSuffix(m, "/"))
+			// The scheduler API's own path, pasted from the Mesos docs, is
+			// not part of the master's URL (a proxy's prefix, such as
+			// DC/OS's /mesos, is).
+			m = strings.TrimSuffix(m, "/")
+			for _, api := range []string{"/api/v1/scheduler", "/api/v1"} {
+				m = strings.TrimSuffix(m, api)
+			}
+			s.masters = append(s.masters, m)
 		}
 	}
 	for _, kv := range [][2]string{{"mesos.framework_name", c.Mesos.FrameworkName}, {"mesos.user", c.Mesos.User}, {"mesos.role", c.Mesos.Role},

@@ -203,6 +203,12 @@ func TestTemplateLimits(t *testing.T) {
 	require.ErrorContains(t, err, "templates[0] (mesos).cpus_limit unlimited: needs mesos.encoding protobuf")
 }
 
+func TestMasterURLsAreTheirBase(t *testing.T) {
+	s, err := loadSettings("../../examples/jenkins-mesos.yaml", map[string]string{"mesos.master": "http://m1:5050/api/v1/scheduler, https://dcos.example.com/mesos/, http://m3:5050/api/v1/"}, env(nil))
+	require.NoError(t, err)
+	require.Equal(t, []string{"http://m1:5050", "https://dcos.example.com/mesos", "http://m3:5050"}, s.masters)
+}
+
 func TestZooKeeperMaster(t *testing.T) {
 	s, err := loadSettings("../../examples/jenkins-mesos.yaml", map[string]string{"mesos.master": "zk://zk1:2181,zk2:2181/mesos"}, env(nil))
 	require.NoError(t, err)
