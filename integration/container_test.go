@@ -91,11 +91,7 @@ func TestPrivateRegistryImageWithFetchedCredentialsAndAgentEnv(t *testing.T) {
     image: %[1]s:1.4
     connect_timeout: 3m`, image, files.URL),
 	})
-	jobs := numbered("private", 3)
-	for _, j := range jobs {
-		w.freestyle(j, "mesos", 20)
-		w.build(j)
-	}
+	jobs := w.buildMesos("private", 3, 20)
 	w.freestyle("blocked", "other", 20)
 	w.build("blocked")
 	w.waitSucceeded("3 builds on the private image", 90*time.Second, jobs...)
@@ -199,11 +195,7 @@ func TestMesosContainerizerAgents(t *testing.T) {
     cpus_limit: unlimited
     mem_limit: 512
     connect_timeout: 3m`})
-	jobs := numbered("ucr", 2)
-	for _, j := range jobs {
-		w.freestyle(j, "mesos", 20)
-		w.build(j)
-	}
+	jobs := w.buildMesos("ucr", 2, 20)
 	containers := map[string]string{}
 	w.waitFor("2 builds on MESOS containers", 90*time.Second, func() bool {
 		for _, tk := range w.masterTasks() {

@@ -300,6 +300,18 @@ func (w *world) freestyle(name, label string, sleep int) {
 	w.createJob(name, fmt.Sprintf("<project><assignedNode>%s</assignedNode><canRoam>false</canRoam><builders><hudson.tasks.Shell><command>sleep %d</command></hudson.tasks.Shell></builders></project>", esc.String(), sleep))
 }
 
+// buildMesos creates n freestyle jobs labelled mesos (prefix1, prefix2,
+// …), each running sleep seconds, and triggers a build of each.
+func (w *world) buildMesos(prefix string, n, sleep int) []string {
+	w.t.Helper()
+	jobs := numbered(prefix, n)
+	for _, j := range jobs {
+		w.freestyle(j, "mesos", sleep)
+		w.build(j)
+	}
+	return jobs
+}
+
 func (w *world) pipeline(name, script string) {
 	w.t.Helper()
 	w.createJob(name, "<flow-definition><definition class='org.jenkinsci.plugins.workflow.cps.CpsFlowDefinition'><script>"+script+"</script></definition></flow-definition>")
@@ -742,11 +754,7 @@ func TestJenkinsAtASubPathWithAPassword(t *testing.T) {
 	if !strings.HasSuffix(w.jenkins, "/ci/jenkins/") {
 		t.Fatalf("the Jenkins emulator is at %s; want it under /ci/jenkins/", w.jenkins)
 	}
-	jobs := numbered("p", 3)
-	for _, j := range jobs {
-		w.freestyle(j, "mesos", 60)
-		w.build(j)
-	}
+	jobs := w.buildMesos("p", 3, 60)
 	w.waitSucceeded("3 builds to succeed", 90*time.Second, jobs...)
 	w.waitClean()
 	out := w.framework.output()

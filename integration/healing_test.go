@@ -159,11 +159,7 @@ var subscribedAs = regexp.MustCompile(`subscribed as framework (\S+?)"`)
 // and nothing is left behind.
 func TestKill9WithSixBuildsRunningThenRestart(t *testing.T) {
 	w := newWorld(t, worldOpts{})
-	jobs := numbered("long", 6)
-	for _, j := range jobs {
-		w.freestyle(j, "mesos", 300) // 15 s at time scale 20
-		w.build(j)
-	}
+	jobs := w.buildMesos("long", 6, 300) // 15 s at time scale 20
 	w.waitFor("6 builds running", 60*time.Second, func() bool { return w.allRunning(jobs...) })
 	first := w.framework.output()
 	id := subscribedAs.FindStringSubmatch(first)
@@ -230,11 +226,7 @@ func TestTwoInstancesOneLeadsAndAStandbyTakesOver(t *testing.T) {
 	if l, s := w.metrics(w.httpListen)["jenkins_mesos_leader"], w.metrics(standbyHTTP)["jenkins_mesos_leader"]; l != 1 || s != 0 {
 		t.Fatalf("jenkins_mesos_leader: %v on the leader, %v on the standby; want 1 and 0", l, s)
 	}
-	jobs := numbered("ha", 3)
-	for _, j := range jobs {
-		w.freestyle(j, "mesos", 300)
-		w.build(j)
-	}
+	jobs := w.buildMesos("ha", 3, 300)
 	w.waitFor("3 builds running", 60*time.Second, func() bool { return w.allRunning(jobs...) })
 	if strings.Contains(standby.output(), "subscribed as framework") || strings.Contains(standby.output(), `"msg":"creating node`) {
 		t.Fatal("the standby subscribed or touched Jenkins while the leader led")
@@ -476,11 +468,7 @@ func TestNoNewAgentOnAnAgentGoingIntoMaintenance(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("POST /master/maintenance/schedule: %d", resp.StatusCode)
 	}
-	jobs := numbered("m", 3)
-	for _, j := range jobs {
-		w.freestyle(j, "mesos", 20)
-		w.build(j)
-	}
+	jobs := w.buildMesos("m", 3, 20)
 	w.waitSucceeded("3 builds to succeed", 90*time.Second, jobs...)
 	w.waitClean()
 	for _, host := range w.launches() {
