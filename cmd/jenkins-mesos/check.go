@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"syscall"
@@ -106,6 +107,30 @@ func describeSettings(w io.Writer, s *settings, path string) {
 	for _, t := range c.Templates {
 		fmt.Fprintf(w, "    %s\n", describeTemplate(t))
 	}
+	for _, t := range c.Templates {
+		if warn := memoryWarning(t); warn != "" {
+			fmt.Fprintf(w, "  warning: %s\n", warn)
+		}
+	}
+}
+
+// jvmMinMB is about the least an inbound agent's JVM runs in. It is a
+// warning's threshold, not a rule: Jenkins' Mesos plugin gives agents 512
+// MB by default (peers-and-pain-points, 1.3).
+const jvmMinMB = 128
+
+// memoryWarning says when a template's container is likely too small for
+// the inbound agent's JVM: where memory is enforced the kernel kills it.
+func memoryWarning(t scheduler.Template) string {
+	limit := t.Container.MemLimit
+	if math.IsInf(limit, 1) || max(limit, t.Mem) >= jvmMinMB {
+		return ""
+	}
+	what := fmt.Sprintf("%g MB (mem, and no mem_limit)", t.Mem)
+	if limit > 0 {
+		what = fmt.Sprintf("%g MB (mem_limit)", limit)
+	}
+	return fmt.Sprintf("template %s: a container of %s is likely too little for the inbound agent's JVM (the Jenkins Mesos plugin's default is 512 MB), and where memory is enforced the agent is killed: set mem_limit (e.g. 1024, or unlimited) to keep the slice small in offers, or raise mem; status's SIZING table shows what agents really use", t.Name, what)
 }
 
 func describeTemplate(t scheduler.Template) string {

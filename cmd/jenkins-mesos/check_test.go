@@ -37,3 +37,26 @@ func TestCheckOfflineDescribesWithoutSecretsOrEnvValues(t *testing.T) {
 		t.Errorf("bad strategy: exit %d, stderr %q", code, errOut.String())
 	}
 }
+
+// The classic 0.2 CPU / 30 MB slice without a memory limit is what the
+// inbound agent's JVM cannot live in: check warns, naming the fix, and
+// stays quiet once mem_limit (or enough mem) is set.
+func TestCheckWarnsOfAJVMStarvedSlice(t *testing.T) {
+	for _, c := range []struct {
+		mem, extra string
+		warn       bool
+	}{{"30", "", true}, {"30", `, "mem_limit": 64`, true}, {"30", `, "mem_limit": 1024`, false}, {"30", `, "mem_limit": "unlimited"`, false}, {"512", "", false}} {
+		var out, errOut bytes.Buffer
+		e := env(map[string]string{"JENKINS_MESOS_TEMPLATES": `[{"name": "tiny", "labels": "mesos", "cpus": 0.2, "mem": ` + c.mem + `, "image": "jenkins/inbound-agent"` + c.extra + `}]`})
+		if code := run(context.Background(), []string{"check", "--config", "../../examples/jenkins-mesos.yaml", "--offline"}, e, &out, &errOut); code != 0 {
+			t.Fatalf("%s: exit %d: %s%s", c.extra, code, out.String(), errOut.String())
+		}
+		got := strings.Contains(out.String(), "warning: template tiny: a container of ")
+		if got != c.warn {
+			t.Errorf("template %s: warned %v, want %v:\n%s", c.extra, got, c.warn, out.String())
+		}
+		if c.warn && !strings.Contains(out.String(), "set mem_limit (e.g. 1024, or unlimited)") {
+			t.Errorf("the warning does not say what to do:\n%s", out.String())
+		}
+	}
+}
