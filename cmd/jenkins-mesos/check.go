@@ -112,6 +112,9 @@ func describeSettings(w io.Writer, s *settings, path string) {
 			fmt.Fprintf(w, "  warning: %s\n", warn)
 		}
 	}
+	for _, warn := range s.envWarnings {
+		fmt.Fprintf(w, "  warning: %s\n", warn)
+	}
 }
 
 // jvmMinMB is about the least an inbound agent's JVM runs in. It is a

@@ -60,3 +60,37 @@ func TestCheckWarnsOfAJVMStarvedSlice(t *testing.T) {
 		}
 	}
 }
+
+// A JENKINS_MESOS_* variable that is no setting is a typo until shown
+// otherwise: check names it with the closest setting; run logs the same.
+func TestUnknownEnvironmentVariablesAreNamed(t *testing.T) {
+	vars := map[string]string{"JENKINS_MESOS_MESOS_MASTR": "http://m:5050", "JENKINS_MESOS_LIMITS_MAX_AGENTS": "3",
+		"JENKINS_MESOS_WHATEVER_ELSE": "x", "JENKINS_URL": "http://j/", "JENKINS_MESOS_JENKINS_TOKEN": "tok"}
+	saved := environ
+	t.Cleanup(func() { environ = saved })
+	environ = func() []string {
+		out := []string{"JENKINS_MESOS_ONLY_IN_THE_PROCESS=1"} // getenv does not see it: not counted
+		for k, v := range vars {
+			out = append(out, k+"="+v)
+		}
+		return out
+	}
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"check", "--config", "../../examples/jenkins-mesos.yaml", "--offline"}, env(vars), &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s%s", code, out.String(), errOut.String())
+	}
+	got := out.String()
+	for _, want := range []string{
+		"warning: JENKINS_MESOS_MESOS_MASTR is set but is no setting (did you mean JENKINS_MESOS_MESOS_MASTER?): it is ignored",
+		"warning: JENKINS_MESOS_WHATEVER_ELSE is set but is no setting: it is ignored",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+	for _, quiet := range []string{"JENKINS_MESOS_LIMITS_MAX_AGENTS", "JENKINS_URL", "JENKINS_MESOS_JENKINS_TOKEN", "ONLY_IN_THE_PROCESS"} {
+		if strings.Contains(got, "warning: "+quiet) {
+			t.Errorf("warned of %s, a setting or not ours:\n%s", quiet, got)
+		}
+	}
+}

@@ -283,6 +283,39 @@ type settings struct {
 	pollInterval     time.Duration
 	failover         time.Duration
 	newFramework     string // --new-framework: a removed framework's ID to forget
+	// envWarnings: JENKINS_MESOS_* variables that are no setting.
+	envWarnings []string
+}
+
+// environ lists the process's environment; tests replace it.
+var environ = os.Environ
+
+// unknownEnv names the JENKINS_MESOS_* variables that are set but are no
+// setting, with the closest one: a typo in a Marathon app's env would
+// otherwise be ignored without a word. Only variables getenv also sees
+// count.
+func unknownEnv(getenv func(string) string) []string {
+	known := map[string]bool{"JENKINS_MESOS_TEMPLATES": true, "JENKINS_MESOS_CONFIG": true, "JENKINS_MESOS_JENKINS_TOKEN": true,
+		"JENKINS_MESOS_MESOS_SECRET": true, "JENKINS_MESOS_MESOS_ZK_CREDENTIALS": true, "JENKINS_MESOS_STATE_ZK_CREDENTIALS": true}
+	c := defaults()
+	for k := range scalarKeys(&c) {
+		known[envName(k)] = true
+	}
+	names := sortedKeys(known)
+	var out []string
+	for _, kv := range environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "JENKINS_MESOS_") || known[name] || getenv(name) == "" {
+			continue
+		}
+		msg := name + " is set but is no setting: it is ignored"
+		if near := closest(name, names); near != "" {
+			msg = fmt.Sprintf("%s is set but is no setting (did you mean %s?): it is ignored", name, near)
+		}
+		out = append(out, msg)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // errSecretFlag: secrets come from the environment or files only.

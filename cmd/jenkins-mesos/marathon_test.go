@@ -79,6 +79,16 @@ func TestMarathonExampleIsAValidDeployment(t *testing.T) {
 	require.Equal(t, []string{"run"}, app.Args, "the image's entrypoint is jenkins-mesos; run reads the environment")
 	s, err := loadSettings("", nil, func(k string) string { return env[k] })
 	require.NoError(t, err)
+	saved := environ
+	defer func() { environ = saved }()
+	environ = func() []string {
+		var out []string
+		for k, v := range env {
+			out = append(out, k+"="+v)
+		}
+		return out
+	}
+	require.Empty(t, unknownEnv(func(k string) string { return env[k] }), "every JENKINS_MESOS_* variable of the example is a setting")
 	require.NotEmpty(t, s.file.State.ZK, "under Marathon the state must be in ZooKeeper")
 	require.Equal(t, "user:value-of-jenkinsToken", s.jenkinsToken)
 	require.NotEmpty(t, s.core.Templates)

@@ -41,6 +41,9 @@ func runFramework(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
+	for _, w := range s.envWarnings {
+		log.Warn(w)
+	}
 	reload := func() (*settings, error) { return loadSettings(*path, flags, getenv) }
 	return serve(ctx, s, log, nil, reload)
 }
@@ -73,7 +76,12 @@ func parseSettings(cmd string, fs *flag.FlagSet, path *string, flags map[string]
 	if *path == "" && getenv("JENKINS_MESOS_CONFIG") != "" {
 		*path = getenv("JENKINS_MESOS_CONFIG")
 	}
-	return loadSettings(*path, flags, getenv)
+	s, err := loadSettings(*path, flags, getenv)
+	if err != nil {
+		return nil, err
+	}
+	s.envWarnings = unknownEnv(getenv)
+	return s, nil
 }
 
 func newLogger(level, format string, out io.Writer) (*logrus.Logger, error) {
