@@ -94,3 +94,11 @@ func TestUnknownEnvironmentVariablesAreNamed(t *testing.T) {
 		}
 	}
 }
+
+func TestNoConfigFileIsNamedWhenAKeyIsMissing(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"check", "--offline"}, env(nil), &out, &errOut); code != 1 ||
+		!strings.Contains(errOut.String(), "mesos.master is required (no configuration file was given: --config FILE or JENKINS_MESOS_CONFIG)") {
+		t.Errorf("exit %d, stderr %q", code, errOut.String())
+	}
+}
