@@ -869,6 +869,36 @@ func flagSet(name string, out map[string]string) (*flag.FlagSet, *string) {
 	return fs, path
 }
 
+// parseFlags parses a command's flags. --help prints them all; a mistyped
+// flag is refused with the closest defined one, rather than by printing
+// the whole list after the error.
+func parseFlags(fs *flag.FlagSet, args []string, out io.Writer) error {
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.Usage()
+		return err
+	}
+	if err != nil && strings.HasSuffix(err.Error(), errSecretFlag.Error()) {
+		// The flag package's message quotes the value given, here a
+		// secret: name the flag only.
+		_, name, _ := strings.Cut(err.Error(), " for flag -")
+		name, _, _ = strings.Cut(name, ":")
+		return fmt.Errorf("--%s: %w", name, errSecretFlag)
+	}
+	if name, ok := strings.CutPrefix(fmt.Sprint(err), "flag provided but not defined: -"); ok {
+		var names []string
+		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+		msg := fmt.Sprintf("unknown flag --%s", strings.TrimPrefix(name, "-"))
+		if near := closest(strings.TrimPrefix(name, "-"), names); near != "" {
+			msg += fmt.Sprintf(" (did you mean --%s?)", near)
+		}
+		return fmt.Errorf("%s; %s --help lists them", msg, fs.Name())
+	}
+	return err
+}
+
 func sortedKeys[V any](m map[string]V) []string {
 	names := make([]string, 0, len(m))
 	for k := range m {
