@@ -465,6 +465,11 @@ func TestFrameworkEndToEndAsThreeProcesses(t *testing.T) {
 			t.Fatalf("agent %s still has %v in use", s.Hostname, s.Used)
 		}
 	}
+	// The classic 30 MB slice without a mem_limit: run says, at start, that
+	// a real inbound agent's JVM would not live in it.
+	if !strings.Contains(w.framework.output(), "template mesos: a container of 30 MB (mem, and no mem_limit) is likely too little for the inbound agent's JVM") {
+		t.Errorf("run did not warn of the 30 MB slice")
+	}
 	perHost := map[string]int{}
 	for _, host := range w.launches() {
 		perHost[host]++

@@ -44,6 +44,11 @@ func runFramework(ctx context.Context, args []string, getenv func(string) string
 	for _, w := range s.envWarnings {
 		log.Warn(w)
 	}
+	for _, t := range s.core.Templates {
+		if w := memoryWarning(t); w != "" {
+			log.WithField("template", t.Name).Warn(w)
+		}
+	}
 	reload := func() (*settings, error) { return loadSettings(*path, flags, getenv) }
 	return serve(ctx, s, log, nil, reload)
 }
