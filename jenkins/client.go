@@ -65,6 +65,12 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("jenkins: %s %s: %d %s%s", e.Method, e.Path, e.Code, http.StatusText(e.Code), msg)
 }
 
+// CrumbRefused tells whether Jenkins refused a POST for want of a valid
+// CSRF crumb (CrumbFilter's 403), not for a missing permission.
+func (e *StatusError) CrumbRefused() bool {
+	return e.Code == http.StatusForbidden && strings.Contains(e.Message, noCrumb)
+}
+
 // Temporary tells whether retrying later may help (5xx, 429).
 func (e *StatusError) Temporary() bool { return e.Code >= 500 || e.Code == http.StatusTooManyRequests }
 

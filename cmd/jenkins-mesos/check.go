@@ -86,14 +86,14 @@ func describeSettings(w io.Writer, s *settings, path string) {
 		usage = "agents' usage not sampled"
 	}
 	fmt.Fprintf(w, "  mesos:    %s as framework %q, role %s, user %s, principal %s, failover_timeout %s, %s\n",
-		driver.RedactZK(strings.Join(s.masters, ",")), f.Mesos.FrameworkName, f.Mesos.Role, f.Mesos.User, principal, s.failover, usage)
+		driver.RedactURL(strings.Join(s.masters, ",")), f.Mesos.FrameworkName, f.Mesos.Role, f.Mesos.User, principal, s.failover, usage)
 	fmt.Fprintf(w, "  jenkins:  %s as %s (token %s), polled every %s\n", f.Jenkins.URL, f.Jenkins.User, set(s.jenkinsToken), s.pollInterval)
 	if z := strings.TrimSpace(f.State.ZK); z != "" {
 		creds := ""
 		if s.stateZKCreds != "" {
 			creds = ", digest credentials set"
 		}
-		fmt.Fprintf(w, "  state:    %s (ZooKeeper: one leader among the instances%s)\n", driver.RedactZK(z), creds)
+		fmt.Fprintf(w, "  state:    %s (ZooKeeper: one leader among the instances%s)\n", driver.RedactURL(z), creds)
 	} else {
 		fmt.Fprintf(w, "  state:    %s (a directory: one instance)\n", f.State.Dir)
 	}
@@ -250,7 +250,7 @@ func checkState(s *settings) (string, error) {
 		if st, err = conn.Store().Load(); err != nil {
 			return "", err
 		}
-		where = driver.RedactZK(z)
+		where = driver.RedactURL(z)
 	} else {
 		dir := s.file.State.Dir
 		where = dir

@@ -295,10 +295,9 @@ var environ = os.Environ
 // otherwise be ignored without a word. Only variables getenv also sees
 // count.
 func unknownEnv(getenv func(string) string) []string {
-	known := map[string]bool{"JENKINS_MESOS_TEMPLATES": true, "JENKINS_MESOS_CONFIG": true, "JENKINS_MESOS_JENKINS_TOKEN": true,
-		"JENKINS_MESOS_MESOS_SECRET": true, "JENKINS_MESOS_MESOS_ZK_CREDENTIALS": true, "JENKINS_MESOS_STATE_ZK_CREDENTIALS": true}
+	known := map[string]bool{}
 	c := defaults()
-	for k := range scalarKeys(&c) {
+	for _, k := range append(append(sortedKeys(scalarKeys(&c)), secretKeys...), "templates", "config") {
 		known[envName(k)] = true
 	}
 	names := sortedKeys(known)
@@ -317,6 +316,13 @@ func unknownEnv(getenv func(string) string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// errRequired: a key that must be set is not.
+var errRequired = errors.New("is required")
+
+// secretKeys are the secrets' keys: never flags, only their environment
+// variables (JENKINS_MESOS_JENKINS_TOKEN, …) or their _file keys.
+var secretKeys = []string{"jenkins.token", "mesos.secret", "mesos.zk_credentials", "state.zk_credentials"}
 
 // errSecretFlag: secrets come from the environment or files only.
 var errSecretFlag = errors.New("secrets are never taken from flags (they would show in ps and shell history): use JENKINS_MESOS_JENKINS_TOKEN / JENKINS_MESOS_MESOS_SECRET / JENKINS_MESOS_MESOS_ZK_CREDENTIALS / JENKINS_MESOS_STATE_ZK_CREDENTIALS or jenkins.token_file / mesos.secret_file / mesos.zk_credentials_file / state.zk_credentials_file")
@@ -439,33 +445,10 @@ func secret(getenv func(string) string, env, key, file string) (string, error) {
 	return strings.TrimSpace(string(b)), nil
 }
 
-// hasUserinfo tells whether a URL, parsable or not, has user:password@
-// (or user@) before its host.
-func hasUserinfo(raw string) bool {
-	_, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		return false
-	}
-	host, _, _ := strings.Cut(rest, "/")
-	return strings.Contains(host, "@")
-}
-
-// redactUserinfo hides whatever precedes the host's @ in a URL, so that an
-// error about the URL never shows a password.
-func redactUserinfo(raw string) string {
-	scheme, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		return raw
-	}
-	host, path, slash := strings.Cut(rest, "/")
-	if i := strings.LastIndex(host, "@"); i >= 0 {
-		host = "***" + host[i:]
-	}
-	out := scheme + "://" + host
-	if slash {
-		out += "/" + path
-	}
-	return out
+// isHTTPURL tells whether raw is an http(s) URL with a host.
+func isHTTPURL(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // jenkinsAuthHint says, for a refusal by Jenkins (401, 403), what to
@@ -488,7 +471,7 @@ func (s *settings) jenkinsAuthHint(err error) string {
 			return fmt.Sprintf("Jenkins refused user %q with the token from %s: check both, and that the token was not revoked", user, s.jenkinsTokenFrom)
 		}
 	case http.StatusForbidden:
-		if strings.Contains(se.Message, "No valid crumb") {
+		if se.CrumbRefused() {
 			return fmt.Sprintf("Jenkins refused the CSRF crumb for user %q even after fetching a new one: a proxy between may drop the session cookie or the crumb header; an API token (rather than the password) in %s needs no crumb", user, s.jenkinsTokenFrom)
 		}
 		return fmt.Sprintf("user %q lacks a permission: it needs Overall/Read, Job/Read on the jobs it serves, and Agent/Create, Connect, Disconnect and Delete (README: The Jenkins user and its permissions)", user)
@@ -500,7 +483,7 @@ func (s *settings) validate() error {
 	c := &s.file
 	need := func(key, v string) error {
 		if strings.TrimSpace(v) == "" {
-			return fmt.Errorf("config: %s is required", key)
+			return fmt.Errorf("config: %s %w", key, errRequired)
 		}
 		return nil
 	}
@@ -510,7 +493,7 @@ func (s *settings) validate() error {
 	if m := strings.TrimSpace(c.Mesos.Master); strings.HasPrefix(m, "zk://") {
 		if _, _, err := driver.ParseZK(m); err != nil {
 			if errors.Is(err, driver.ErrCredentialsInURL) {
-				return fmt.Errorf("config: mesos.master %q: credentials in the URL are refused (they would show in files and logs): give user:password in JENKINS_MESOS_MESOS_ZK_CREDENTIALS or mesos.zk_credentials_file", driver.RedactZK(m))
+				return fmt.Errorf("config: mesos.master %q: credentials in the URL are refused (they would show in files and logs): give user:password in JENKINS_MESOS_MESOS_ZK_CREDENTIALS or mesos.zk_credentials_file", driver.RedactURL(m))
 			}
 			return fmt.Errorf("config: mesos.master %q: expected zk://host:port[,host:port...]/path (the masters' ZooKeeper group, e.g. zk://zk1:2181,zk2:2181/mesos)", m)
 		}
@@ -518,11 +501,10 @@ func (s *settings) validate() error {
 	} else {
 		for _, m := range strings.Split(c.Mesos.Master, ",") {
 			m = strings.TrimSpace(m)
-			u, err := url.Parse(m)
-			if err == nil && u.User != nil || hasUserinfo(m) {
-				return fmt.Errorf("config: mesos.master %q: credentials in the URL are refused (they would show in files and logs): give mesos.principal and its secret in JENKINS_MESOS_MESOS_SECRET or mesos.secret_file", redactUserinfo(m))
+			if driver.RedactURL(m) != m {
+				return fmt.Errorf("config: mesos.master %q: credentials in the URL are refused (they would show in files and logs): give mesos.principal and its secret in JENKINS_MESOS_MESOS_SECRET or mesos.secret_file", driver.RedactURL(m))
 			}
-			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			if !isHTTPURL(m) {
 				return fmt.Errorf("config: mesos.master %q: expected http(s)://host:port (comma-separated for several masters) or one zk://host:port,.../path", m)
 			}
 			// The scheduler API's own path, pasted from the Mesos docs, is
@@ -544,7 +526,7 @@ func (s *settings) validate() error {
 	if z := strings.TrimSpace(c.State.ZK); z != "" {
 		if _, _, err := driver.ParseZK(z); err != nil {
 			if errors.Is(err, driver.ErrCredentialsInURL) {
-				return fmt.Errorf("config: state.zk %q: credentials in the URL are refused (they would show in files and logs): give user:password in JENKINS_MESOS_STATE_ZK_CREDENTIALS or state.zk_credentials_file", driver.RedactZK(z))
+				return fmt.Errorf("config: state.zk %q: credentials in the URL are refused (they would show in files and logs): give user:password in JENKINS_MESOS_STATE_ZK_CREDENTIALS or state.zk_credentials_file", driver.RedactURL(z))
 			}
 			return fmt.Errorf("config: state.zk %q: expected zk://host:port[,host:port...]/path (where the instances keep their state and elect a leader, e.g. zk://zk1:2181/jenkins-mesos)", z)
 		}
@@ -568,11 +550,12 @@ func (s *settings) validate() error {
 	if d := time.Duration(c.State.ZKSessionTimeout); d < time.Second || d > 60*time.Second {
 		return fmt.Errorf("config: state.zk_session_timeout %s: expected 1s to 60s (a standby takes over within it)", d)
 	}
-	if u, err := url.Parse(c.Jenkins.URL); err == nil && u.User != nil || hasUserinfo(c.Jenkins.URL) {
+	if driver.RedactURL(c.Jenkins.URL) != c.Jenkins.URL {
 		// The URL is also the agents' JENKINS_URL: credentials in it
 		// would reach every container's environment.
-		return fmt.Errorf("config: jenkins.url %q: credentials in the URL are refused (they would show in files, logs and the agents' environment): set jenkins.user and its API token in JENKINS_MESOS_JENKINS_TOKEN or jenkins.token_file", redactUserinfo(c.Jenkins.URL))
-	} else if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("config: jenkins.url %q: credentials in the URL are refused (they would show in files, logs and the agents' environment): set jenkins.user and its API token in JENKINS_MESOS_JENKINS_TOKEN or jenkins.token_file", driver.RedactURL(c.Jenkins.URL))
+	}
+	if !isHTTPURL(c.Jenkins.URL) {
 		return fmt.Errorf("config: jenkins.url %q: expected http(s)://host[:port]/", c.Jenkins.URL)
 	}
 	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
@@ -621,7 +604,7 @@ func (s *settings) validate() error {
 		return fmt.Errorf("config: strategy %q: expected spread or binpack", c.Strategy)
 	}
 	if len(c.Templates) == 0 {
-		return fmt.Errorf("config: templates: at least one template is required")
+		return fmt.Errorf("config: templates: at least one template %w", errRequired)
 	}
 	quiet := true
 	if c.Jenkins.ProvisionDuringQuietPeriod != nil {
@@ -863,7 +846,7 @@ func flagSet(name string, out map[string]string) (*flag.FlagSet, *string) {
 		fs.Func(k, usage, func(v string) error { out[k] = v; return nil })
 	}
 	fs.Func("templates", "overrides templates with a YAML/JSON list (env JENKINS_MESOS_TEMPLATES)", func(v string) error { out["templates"] = v; return nil })
-	for _, k := range []string{"jenkins.token", "mesos.secret", "mesos.zk_credentials", "state.zk_credentials"} {
+	for _, k := range secretKeys {
 		fs.Func(k, "refused: "+errSecretFlag.Error(), func(string) error { return errSecretFlag })
 	}
 	return fs, path

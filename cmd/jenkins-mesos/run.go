@@ -82,7 +82,7 @@ func parseSettings(cmd string, fs *flag.FlagSet, path *string, flags map[string]
 		*path = getenv("JENKINS_MESOS_CONFIG")
 	}
 	s, err := loadSettings(*path, flags, getenv)
-	if err != nil && *path == "" && strings.Contains(err.Error(), " is required") {
+	if *path == "" && errors.Is(err, errRequired) {
 		return nil, fmt.Errorf("%w (no configuration file was given: --config FILE or JENKINS_MESOS_CONFIG)", err)
 	}
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -36,7 +35,7 @@ func runStatus(ctx context.Context, args []string, getenv func(string) string, s
 	if u != "" && !strings.Contains(u, "://") {
 		u = "http://" + u // host:port, as http.listen is written
 	}
-	if pu, err := url.Parse(u); u != "" && (err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "") {
+	if u != "" && !isHTTPURL(u) {
 		return fmt.Errorf("status: --url %q: expected http://host:port (the instance's http.listen), e.g. http://10.0.0.5:8090", *base)
 	}
 	u = strings.TrimSuffix(u, "/")

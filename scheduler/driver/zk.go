@@ -18,12 +18,12 @@ import (
 // ParseZK reads zk://host:port[,host:port...]/path. Credentials in the
 // URL (zk://user:password@…, as Mesos takes them) are refused: they would
 // sit in configuration files and logs; they come separately (DialZK).
-// Errors show the URL through RedactZK.
+// Errors show the URL through RedactURL.
 func ParseZK(url string) (servers []string, root string, err error) {
 	rest, ok := strings.CutPrefix(url, "zk://")
 	hosts, p, cut := strings.Cut(rest, "/")
 	if strings.Contains(hosts, "@") {
-		return nil, "", fmt.Errorf("%q: %w", RedactZK(url), ErrCredentialsInURL)
+		return nil, "", fmt.Errorf("%q: %w", RedactURL(url), ErrCredentialsInURL)
 	}
 	if !ok || !cut || hosts == "" || strings.Trim(p, "/") == "" {
 		return nil, "", fmt.Errorf("%q: expected zk://host:port[,host:port...]/path", url)
@@ -39,17 +39,26 @@ func ParseZK(url string) (servers []string, root string, err error) {
 // ErrCredentialsInURL: a zk:// URL carries user:password.
 var ErrCredentialsInURL = errors.New("credentials in a zk:// URL are refused (they would show in files and logs); give user:password as a secret instead")
 
-// RedactZK hides the credentials of a zk://user:password@hosts/path URL.
-func RedactZK(url string) string {
-	rest, ok := strings.CutPrefix(url, "zk://")
+// RedactURL hides the credentials of a URL (zk://user:password@hosts/path,
+// http://user:password@host/…): whatever precedes the last @ before the
+// path becomes ***. It works on URLs that do not parse, so that an error
+// about a malformed URL never shows its password either. A URL without
+// credentials comes back unchanged.
+func RedactURL(url string) string {
+	scheme, rest, ok := strings.Cut(url, "://")
 	if !ok {
 		return url
 	}
-	hosts, p, _ := strings.Cut(rest, "/")
-	if i := strings.LastIndex(hosts, "@"); i >= 0 {
-		return "zk://***@" + hosts[i+1:] + "/" + p
+	hosts, p, slash := strings.Cut(rest, "/")
+	i := strings.LastIndex(hosts, "@")
+	if i < 0 {
+		return url
 	}
-	return url
+	out := scheme + "://***" + hosts[i:]
+	if slash {
+		out += "/" + p
+	}
+	return out
 }
 
 // CheckZKCredentials tells whether creds is ZooKeeper digest credentials,

@@ -62,8 +62,8 @@ func TestZKURLCredentialsAreRefusedAndRedacted(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "topsecret") || !strings.Contains(err.Error(), "zk://***@zk1:2181,zk2:2181/mesos") {
 		t.Fatalf("ParseZK of a URL with credentials: %v; want a refusal that shows the URL redacted", err)
 	}
-	if got := RedactZK("zk://zk1:2181/mesos"); got != "zk://zk1:2181/mesos" {
-		t.Fatalf("RedactZK without credentials: %q", got)
+	if got := RedactURL("zk://zk1:2181/mesos"); got != "zk://zk1:2181/mesos" {
+		t.Fatalf("RedactURL without credentials: %q", got)
 	}
 	for _, bad := range []string{"", "alice", "alice:", ":pw9"} {
 		if err := CheckZKCredentials(bad); err == nil || (bad != "" && strings.Contains(err.Error(), bad)) {
